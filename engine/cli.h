@@ -1,0 +1,18 @@
+/* cli.h - subcommands of the tapsift binary (main.c dispatches). */
+#ifndef TSF_CLI_H
+#define TSF_CLI_H
+
+/* Exit codes shared by all subcommands. */
+#define EXIT_OK 0
+#define EXIT_FAIL 1  /* runtime failure: unreadable input, socket, kernel */
+#define EXIT_USAGE 2 /* bad flags, bad rules, bad config */
+
+int cmd_scan(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
+int cmd_normalize(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+int cmd_relay(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+
+#endif

@@ -1,0 +1,61 @@
+/* engine.h - the flow engine: packets in, verdicts out.
+ *
+ * One capture thread (pcap reader or BPF ring-buffer consumer) calls
+ * engine_packet(); the engine hashes the flow key (the same for both
+ * directions) to a worker, which owns that flow outright: flow table, TCP
+ * reassembly, decoding, normalization, matching, verdict dedup.  Verdicts go
+ * to the vsink given at creation.  Results do not depend on the number of
+ * workers.
+ */
+#ifndef TSF_ENGINE_H
+#define TSF_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode.h"
+#include "packet.h"
+#include "stats.h"
+#include "verdict.h"
+
+struct matcher;
+
+struct engine_config {
+	int threads;                /* workers; <= 0: one per online CPU */
+	size_t max_flows;           /* per worker; oldest idle flow evicted beyond it */
+	size_t reasm_memcap_flow;   /* out-of-order bytes buffered per flow direction */
+	size_t reasm_memcap_global; /* out-of-order bytes buffered per worker */
+	uint64_t stream_depth;      /* bytes inspected per flow direction; 0 = unlimited */
+	uint32_t tcp_timeout_s;     /* idle timeout of established TCP flows */
+	uint32_t tcp_closed_timeout_s;
+	uint32_t udp_timeout_s;
+	struct dec_limits dec;
+};
+
+void engine_config_default(struct engine_config *c);
+
+struct engine;
+
+/* m must outlive the engine (or be replaced with engine_set_matcher). */
+struct engine *engine_new(const struct engine_config *cfg, const struct matcher *m,
+			  struct vsink *sink);
+
+/* Called from one producer thread.  The payload is copied. */
+void engine_packet(struct engine *e, const struct tsf_pkt *p);
+
+/* Scans a whole text document (UTF-8 or with a BOM).  name is reported as
+ * the verdict's file.  Called from the producer thread. */
+void engine_text(struct engine *e, const char *name, const uint8_t *data, size_t len);
+
+/* Counts a packet the capture source could not parse (for stats). */
+void engine_count(struct engine *e, enum pkt_result why, size_t caplen);
+
+/* Drains queues, ends every flow (flushing reassembly), joins the workers. */
+void engine_finish(struct engine *e);
+
+/* Sum of all workers' counters (safe to call while running: approximate). */
+void engine_stats(struct engine *e, struct tsf_stats *out);
+
+void engine_free(struct engine *e);
+
+#endif

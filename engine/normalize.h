@@ -1,0 +1,58 @@
+/* normalize.h - text -> matching form.
+ *
+ * One function serves rule literals at compile time and traffic at scan
+ * time, so both sides agree by construction.  Steps (each can be switched
+ * off with the flags):
+ *   NORM_NFKC_CF     Unicode NFKC + case folding (full-width -> ASCII, ...)
+ *   NORM_IGNORABLE   drop default-ignorable/format characters (ZWSP, BOM, ...)
+ *   NORM_SEPARATORS  drop whitespace, punctuation and symbols
+ *   NORM_T2S         traditional -> simplified Chinese, per character
+ *   NORM_CONFUSABLES Latin look-alikes (Cyrillic, Greek, ...) -> skeleton
+ *
+ * The normalizer is streaming: a UTF-8 character split across two feeds is
+ * held in the state.  Invalid UTF-8 bytes are treated as separators (dropped).
+ * Output never exceeds NORM_MAX_EXPANSION bytes per input byte (plus the
+ * bytes pending in the state).
+ */
+#ifndef TSF_NORMALIZE_H
+#define TSF_NORMALIZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NORM_NFKC_CF 0x01u
+#define NORM_IGNORABLE 0x02u
+#define NORM_SEPARATORS 0x04u
+#define NORM_T2S 0x08u
+#define NORM_CONFUSABLES 0x10u
+#define NORM_ALL 0x1fu
+
+/* Upper bound of output bytes per input byte, over all flag combinations. */
+#define NORM_MAX_EXPANSION 6
+
+struct norm_state {
+	unsigned flags;
+	uint64_t in_pos;  /* absolute offset in the input stream of the next byte fed */
+	uint8_t pend[4];  /* incomplete UTF-8 sequence carried to the next feed */
+	uint8_t npend;
+};
+
+void norm_init(struct norm_state *st, unsigned flags);
+
+/* Normalizes in[0..len).  out must hold NORM_MAX_EXPANSION * (len + 4) bytes.
+ * If offmap is not NULL, offmap[i] receives, for every output byte i, the
+ * absolute input offset just past the source character that produced it
+ * (so offmap[end-1] is the "end of match" offset in the input stream).
+ * Returns the number of output bytes. */
+size_t norm_feed(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *out,
+		 uint64_t *offmap);
+
+/* Normalizes a complete string (rule literals, `tapsift normalize`).
+ * out must hold NORM_MAX_EXPANSION * len bytes.  Returns output length. */
+size_t norm_string(unsigned flags, const uint8_t *in, size_t len, uint8_t *out);
+
+/* Parses "nfkc,ignorable,separators,t2s,confusables" / "all" / "none" into
+ * flags.  Returns 0, or -1 naming the bad word in *bad. */
+int norm_parse_flags(const char *spec, unsigned *flags, const char **bad);
+
+#endif

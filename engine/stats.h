@@ -1,0 +1,64 @@
+/* stats.h - every counter tapsift keeps, in one place.
+ *
+ * The list is an X-macro so that printing, summing across workers and the
+ * protobuf Stats message all come from the same table: a counter added here
+ * shows up everywhere.  Counters are plain uint64_t owned by one thread
+ * (each worker has its own struct; totals are summed at report time).
+ */
+#ifndef TSF_STATS_H
+#define TSF_STATS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define TSF_STATS(X)                                                                               \
+	X(packets, "packets read from the source")                                                 \
+	X(bytes, "bytes read from the source (captured length)")                                   \
+	X(pkt_malformed, "packets dropped: truncated or malformed headers")                        \
+	X(pkt_not_ip, "packets skipped: not IPv4/IPv6")                                            \
+	X(pkt_not_tcpudp, "packets skipped: not TCP/UDP")                                          \
+	X(pkt_fragment, "packets skipped: IP fragments (not reassembled)")                         \
+	X(pkt_linktype, "packets dropped: unsupported link type")                                  \
+	X(capture_errors, "corrupt capture records (reading stopped or skipped)")                  \
+	X(tcp_segments, "TCP segments with payload")                                               \
+	X(udp_datagrams, "UDP datagrams with payload")                                             \
+	X(payload_bytes, "L4 payload bytes")                                                       \
+	X(flows, "flows created")                                                                  \
+	X(flows_timeout, "flows ended by idle timeout")                                            \
+	X(flows_closed, "flows ended by FIN/RST")                                                  \
+	X(flows_evicted, "flows evicted: flow table full")                                         \
+	X(reasm_inorder, "segments delivered in order")                                            \
+	X(reasm_ooo, "segments buffered out of order")                                             \
+	X(reasm_retrans, "segments fully retransmitted (dropped, first copy wins)")                \
+	X(reasm_overlap, "segments partly overlapping (trimmed, first copy wins)")                 \
+	X(reasm_gaps, "reassembly gaps skipped (missing data)")                                    \
+	X(reasm_memcap_flow, "out-of-order segments dropped: per-flow memcap")                     \
+	X(reasm_memcap_global, "out-of-order segments dropped: global memcap")                     \
+	X(reasm_depth, "bytes not inspected: stream depth reached")                                \
+	X(scanned_raw, "bytes scanned by the raw matcher")                                         \
+	X(scanned_text, "decoded text bytes scanned")                                              \
+	X(scanned_norm, "normalized text bytes scanned")                                           \
+	X(hs_errors, "Hyperscan scan errors")                                                      \
+	X(http_messages, "HTTP messages parsed")                                                   \
+	X(http_errors, "HTTP parse errors (stream treated as plain text)")                         \
+	X(http_header_overflow, "HTTP header blocks over the size limit")                          \
+	X(decomp_streams, "compressed bodies decoded")                                             \
+	X(decomp_errors, "corrupt or truncated compressed data")                                   \
+	X(decomp_bombs, "compressed bodies cut off at the ratio/output cap")                       \
+	X(charset_invalid, "invalid byte sequences replaced by U+FFFD")                            \
+	X(charset_unknown, "unknown charset labels (decoded as UTF-8)")                            \
+	X(verdicts, "verdicts emitted")                                                            \
+	X(verdicts_dup, "matches suppressed as duplicates (same flow direction and rule)")
+
+struct tsf_stats {
+#define TSF_STATS_FIELD(name, desc) uint64_t name;
+	TSF_STATS(TSF_STATS_FIELD)
+#undef TSF_STATS_FIELD
+};
+
+/* dst += src, field by field. */
+void stats_add(struct tsf_stats *dst, const struct tsf_stats *src);
+/* One "name value" line per non-zero counter (all counters when all != 0). */
+void stats_print(FILE *f, const struct tsf_stats *s, int all);
+
+#endif
