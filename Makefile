@@ -41,7 +41,8 @@ $(BUILD)/obj/%.o: engine/%.c $(GEN_HDRS) | $(BUILD)/obj
 $(BUILD)/libtapsift.a: $(ENGINE_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tapsift: $(BUILD)/obj/main.o $(BUILD)/libtapsift.a
+# Objects, not the archive: weak fallbacks in cmd_pending.o must lose to real commands.
+$(BUILD)/tapsift: $(BUILD)/obj/main.o $(ENGINE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/unit.h $(BUILD)/libtapsift.a | $(BUILD)/tests
