@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config clang llvm libhyperscan-dev libpcap-dev libbpf-dev bpftool libelf-dev
 zlib1g-dev libbrotli-dev libicu-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libsodium-dev
-liburcu-dev python3 iproute2 tcpdump"
+liburcu-dev python3 python3-brotli iproute2 tcpdump"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
