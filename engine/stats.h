@@ -48,7 +48,21 @@
 	X(charset_invalid, "invalid byte sequences replaced by U+FFFD")                            \
 	X(charset_unknown, "unknown charset labels (decoded as UTF-8)")                            \
 	X(verdicts, "verdicts emitted")                                                            \
-	X(verdicts_dup, "matches suppressed as duplicates (same flow direction and rule)")
+	X(verdicts_dup, "matches suppressed as duplicates (same flow direction and rule)")          \
+	X(bpf_seen, "live: packets the BPF program ran on")                                        \
+	X(bpf_skipped, "live: packets without TCP/UDP payload, not IP, or fragments")              \
+	X(bpf_port_filtered, "live: packets refused by the port allow/deny lists")                 \
+	X(bpf_bypassed, "live: packets of flows in the bypass map")                                \
+	X(bpf_unsampled, "live: packets of flows outside the 1/N sample")                          \
+	X(bpf_over_budget, "live: packets past their flow direction's byte budget")                \
+	X(bpf_throttled, "live: packets refused by the per-CPU token bucket")                      \
+	X(bpf_sampled, "live: packets selected for copying (= delivered + ringbuf_full)")          \
+	X(bpf_delivered, "live: sampled packets written to the ring in full")                      \
+	X(bpf_ringbuf_full, "live: sampled packets lost because the ring buffer was full")         \
+	X(bpf_records, "live: ring records written by the kernel")                                 \
+	X(bpf_bytes, "live: payload bytes written to the ring")                                    \
+	X(bpf_wakeups, "live: forced consumer wakeups (ring fill over the threshold)")             \
+	X(bpf_received, "live: ring records consumed by userspace")
 
 struct tsf_stats {
 #define TSF_STATS_FIELD(name, desc) uint64_t name;
