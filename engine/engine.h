@@ -47,6 +47,10 @@ void engine_packet(struct engine *e, const struct tsf_pkt *p);
  * the verdict's file.  Called from the producer thread. */
 void engine_text(struct engine *e, const char *name, const uint8_t *data, size_t len);
 
+/* Hands partially filled batches to the workers now (live capture calls it
+ * after each poll so verdicts are not held back on a quiet link). */
+void engine_flush(struct engine *e);
+
 /* Counts a packet the capture source could not parse (for stats). */
 void engine_count(struct engine *e, enum pkt_result why, size_t caplen);
 

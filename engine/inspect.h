@@ -1,0 +1,86 @@
+/* inspect.h - one direction of one flow through decode -> normalize -> match.
+ *
+ * The flow engine hands reassembled bytes to insp_data(); this module runs
+ * the three matching layers (see match.h) over them, drops duplicate
+ * matches (one verdict per flow direction and rule) and emits verdicts.
+ * Per-thread state (scratch, buffers, sink) is in struct insp_worker;
+ * per-direction state in struct insp_dir, which lives in the flow record.
+ */
+#ifndef TSF_INSPECT_H
+#define TSF_INSPECT_H
+
+#include <hs.h>
+#include <stdint.h>
+
+#include "decode.h"
+#include "match.h"
+#include "normalize.h"
+#include "stats.h"
+#include "verdict.h"
+
+#define INSP_TAIL 64 /* bytes of history kept for excerpts */
+
+struct insp_worker {
+	const struct matcher *m;
+	hs_scratch_t *scratch;
+	struct vsink *sink;
+	struct tsf_stats *st;
+	const struct dec_limits *dec;
+	uint64_t stream_depth; /* 0 = unlimited */
+	uint64_t now_ns;       /* capture time of the packet being processed */
+	const char *ruleset;   /* short hash for verdicts */
+	uint64_t ruleset_version;
+	uint8_t *nbuf;   /* normalized text of one slice */
+	uint64_t *nmap;  /* its offset map */
+};
+
+/* Who is talking, for verdicts: addresses of this direction. */
+struct insp_meta {
+	uint8_t ipver, proto, dir;
+	uint8_t src[16], dst[16];
+	uint16_t sport, dport;
+	const char *file; /* text input */
+};
+
+struct insp_dir {
+	hs_stream_t *hs[MATCH_LAYERS];
+	uint64_t base[MATCH_LAYERS]; /* stream offset where each HS stream (re)started */
+	struct decoder *dec;
+	struct norm_state norm;
+	uint64_t raw_off;  /* raw bytes inspected */
+	uint64_t text_off; /* decoded bytes produced */
+	uint64_t norm_off; /* normalized bytes scanned since the NORM stream started */
+	uint8_t tail[INSP_TAIL], rtail[INSP_TAIL];
+	uint8_t tail_len, rtail_len;
+	uint8_t depth_hit;
+	/* dedup: open-addressed set of rule indexes + 1 */
+	uint32_t *hits;
+	uint32_t nhits, caphits;
+	/* set during a call, for callbacks */
+	struct insp_worker *w;
+	const struct insp_meta *meta;
+	const uint8_t *cur;
+	size_t cur_len;
+	uint64_t cur_off;
+	const uint8_t *rcur;
+	size_t rcur_len;
+	uint64_t cur_norm_start;
+	size_t cur_norm_len;
+};
+
+int insp_worker_init(struct insp_worker *w, const struct matcher *m, struct vsink *sink,
+		     struct tsf_stats *st, const struct dec_limits *dec);
+void insp_worker_free(struct insp_worker *w);
+
+void insp_dir_init(struct insp_dir *d);
+void insp_data(struct insp_worker *w, struct insp_dir *d, const struct insp_meta *meta,
+	       const uint8_t *p, size_t len);
+/* Lost bytes: matches must not span the hole. */
+void insp_gap(struct insp_worker *w, struct insp_dir *d, const struct insp_meta *meta);
+/* End of this stream (flush decoders, end-anchored matches).  The dedup set
+ * survives, so a UDP flow's next datagram does not repeat verdicts. */
+void insp_end(struct insp_worker *w, struct insp_dir *d, const struct insp_meta *meta);
+/* Releases everything (after insp_end). */
+void insp_dir_free(struct insp_dir *d);
+
+#endif
