@@ -9,10 +9,27 @@
  *   NORM_T2S         traditional -> simplified Chinese, per character
  *   NORM_CONFUSABLES Latin look-alikes (Cyrillic, Greek, ...) -> skeleton
  *
+ * The steps run in that order on each code point; the tables come from ICU
+ * data at build time (engine/gen/gen_normtab.c), never ICU calls at run time.
+ * Details of the matching form:
+ *   - NORM_NFKC_CF also strips nonspacing/enclosing marks (Mn, Me) after a
+ *     canonical decomposition, so "verify" == "ve\u0301rify" == "vérify"
+ *     (accent-insensitive).  Work is per code point: no composition across
+ *     characters (conjoining Hangul jamo stay jamo).
+ *   - Ignorable = Default_Ignorable_Code_Point or category Cf; the NFKC step
+ *     leaves these alone so NORM_IGNORABLE alone decides about them.
+ *   - Separators = categories Z*, P*, S*, Cc of the (NFKC-mapped) character.
+ *   - NORM_T2S: one-to-one character mappings of ICU's Traditional-Simplified.
+ *   - NORM_CONFUSABLES maps a non-ASCII, non-Han character whose UTS #39
+ *     skeleton is one ASCII letter or digit to it (lowercased when
+ *     NORM_NFKC_CF is on); ASCII itself is never remapped.
+ *
  * The normalizer is streaming: a UTF-8 character split across two feeds is
- * held in the state.  Invalid UTF-8 bytes are treated as separators (dropped).
- * Output never exceeds NORM_MAX_EXPANSION bytes per input byte (plus the
- * bytes pending in the state).
+ * held in the state.  Invalid UTF-8 bytes are dropped (one at a time, then
+ * decoding resumes at the next byte); an incomplete character at the very
+ * end of the stream is never emitted.  Each input character emits at most
+ * NORM_MAX_EXPANSION bytes per input byte: true of the data for every code
+ * point but U+FDFA, whose 18-character expansion is cut to that bound.
  */
 #ifndef TSF_NORMALIZE_H
 #define TSF_NORMALIZE_H
@@ -26,8 +43,12 @@
 #define NORM_T2S 0x08u
 #define NORM_CONFUSABLES 0x10u
 #define NORM_ALL 0x1fu
+/* Testing only: compose the steps per code point even for NORM_ALL (the
+ * result must equal the table path's). */
+#define NORM_FORCE_SLOW 0x100u
 
-/* Upper bound of output bytes per input byte, over all flag combinations. */
+/* Upper bound of output bytes per input byte, over all flag combinations.
+ * U+3316 (3 bytes) -> "キロメートル" (18 bytes) reaches it. */
 #define NORM_MAX_EXPANSION 6
 
 struct norm_state {

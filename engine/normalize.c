@@ -1,0 +1,395 @@
+/* normalize.c - text -> matching form, from tables generated at build time.
+ *
+ * The tables come from engine/gen/gen_normtab.c (ICU data); nothing here
+ * calls ICU.  Two paths:
+ *   - flags == NORM_ALL (every rule literal and the scan path): one lookup per
+ *     code point in a table holding the composed result of all steps;
+ *   - any other flags: the steps are composed per code point from the
+ *     per-step tables (norm_slow_cp, which mirrors the generator's compose()).
+ * ASCII always goes through a 128-entry table per flag combination, eight
+ * bytes at a time while the input stays ASCII.
+ */
+#include <string.h>
+
+#include "normalize.h"
+#include "normtab.h"
+
+_Static_assert(NT_MAX_EXPANSION_NUM <= NORM_MAX_EXPANSION * NT_MAX_EXPANSION_DEN,
+	       "generated data expands more than NORM_MAX_EXPANSION");
+/* The 4-byte stores below rely on every non-ASCII character (>= 2 input
+ * bytes) being allowed at least 4 output bytes. */
+_Static_assert(NORM_MAX_EXPANSION >= 2, "NORM_MAX_EXPANSION too small");
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "inline table entries are stored little endian"
+#endif
+
+/* Entry encoding, see gen_normtab.c. */
+#define TAG_ID 0xffu
+#define AUX_T2S(a) ((a)&0x1fffffu)
+#define AUX_IGN 0x200000u
+#define AUX_SEP 0x400000u
+#define AUX_CONF(a) (((a) >> 24) & 0x7fu)
+#define MAXSEQ 40
+
+static inline uint32_t lookup(const uint16_t *l1, const uint32_t *l2, uint32_t cp)
+{
+	return l2[(uint32_t)l1[cp >> 8] << 8 | (cp & 0xff)];
+}
+
+void norm_init(struct norm_state *st, unsigned flags)
+{
+	memset(st, 0, sizeof(*st));
+	st->flags = flags;
+}
+
+/* Decodes one UTF-8 character.  Returns its length, 0 if p[0..avail) is a
+ * valid but incomplete prefix, -1 if p[0] starts no valid sequence (the
+ * caller drops that one byte and resynchronises on the next). */
+static inline int u8_decode(const uint8_t *p, size_t avail, uint32_t *cp)
+{
+	uint8_t b0 = p[0], lo = 0x80, hi = 0xbf;
+	if (b0 < 0x80) {
+		*cp = b0;
+		return 1;
+	}
+	if (b0 < 0xc2)
+		return -1;
+	if (b0 < 0xe0) {
+		if (avail < 2)
+			return 0;
+		if ((p[1] & 0xc0) != 0x80)
+			return -1;
+		*cp = (uint32_t)(b0 & 0x1f) << 6 | (p[1] & 0x3f);
+		return 2;
+	}
+	if (b0 < 0xf0) {
+		/* no overlongs (E0 80..9F), no surrogates (ED A0..BF) */
+		if (b0 == 0xe0)
+			lo = 0xa0;
+		else if (b0 == 0xed)
+			hi = 0x9f;
+		if (avail < 2)
+			return 0;
+		if (p[1] < lo || p[1] > hi)
+			return -1;
+		if (avail < 3)
+			return 0;
+		if ((p[2] & 0xc0) != 0x80)
+			return -1;
+		*cp = (uint32_t)(b0 & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+		return 3;
+	}
+	if (b0 > 0xf4)
+		return -1;
+	if (b0 == 0xf0)
+		lo = 0x90;
+	else if (b0 == 0xf4)
+		hi = 0x8f;
+	if (avail < 2)
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return -1;
+	if (avail < 3)
+		return 0;
+	if ((p[2] & 0xc0) != 0x80)
+		return -1;
+	if (avail < 4)
+		return 0;
+	if ((p[3] & 0xc0) != 0x80)
+		return -1;
+	*cp = (uint32_t)(b0 & 0x07) << 18 | (uint32_t)(p[1] & 0x3f) << 12 |
+	      (uint32_t)(p[2] & 0x3f) << 6 | (p[3] & 0x3f);
+	return 4;
+}
+
+static int u8_width(uint32_t c)
+{
+	return c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+}
+
+static int u8_put(uint8_t *o, uint32_t c)
+{
+	if (c < 0x80) {
+		o[0] = (uint8_t)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		o[0] = (uint8_t)(0xc0 | c >> 6);
+		o[1] = (uint8_t)(0x80 | (c & 0x3f));
+		return 2;
+	}
+	if (c < 0x10000) {
+		o[0] = (uint8_t)(0xe0 | c >> 12);
+		o[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
+		o[2] = (uint8_t)(0x80 | (c & 0x3f));
+		return 3;
+	}
+	o[0] = (uint8_t)(0xf0 | c >> 18);
+	o[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3f));
+	o[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
+	o[3] = (uint8_t)(0x80 | (c & 0x3f));
+	return 4;
+}
+
+/* The steps composed for one code point of inlen input bytes; must match
+ * compose() in gen_normtab.c.  buf holds at least NORM_MAX_EXPANSION * 4. */
+static int norm_slow_cp(unsigned flags, uint32_t cp, int inlen, uint8_t *buf)
+{
+	uint32_t seq[MAXSEQ];
+	int n = 0, len = 0;
+	if (flags & NORM_NFKC_CF) {
+		uint32_t e = lookup(nt_nfkc_l1, nt_nfkc_l2, cp), tag = e & 0xff;
+		if (tag == TAG_ID) {
+			seq[n++] = cp;
+		} else {
+			uint8_t tmp[4];
+			const uint8_t *s = tmp;
+			if (tag <= 3)
+				memcpy(tmp, (const uint8_t *)&e + 1, 3);
+			else
+				s = nt_pool + (e >> 8);
+			/* generated data: valid UTF-8 of at most MAXSEQ characters */
+			for (uint32_t i = 0; i < tag && n < MAXSEQ;)
+				i += (uint32_t)u8_decode(s + i, tag - i, &seq[n++]);
+		}
+	} else {
+		seq[n++] = cp;
+	}
+	for (int i = 0; i < n; i++) {
+		uint32_t c = seq[i], a = lookup(nt_aux_l1, nt_aux_l2, c);
+		if ((flags & NORM_IGNORABLE) && (a & AUX_IGN))
+			continue;
+		if ((flags & NORM_SEPARATORS) && (a & AUX_SEP))
+			continue;
+		if ((flags & NORM_T2S) && AUX_T2S(a)) {
+			c = AUX_T2S(a);
+		} else if ((flags & NORM_CONFUSABLES) && c >= 0x80 && AUX_CONF(a)) {
+			c = AUX_CONF(a);
+			if ((flags & NORM_NFKC_CF) && c >= 'A' && c <= 'Z')
+				c += 'a' - 'A';
+		}
+		/* The per-character cap that keeps NORM_MAX_EXPANSION true (it cuts
+		 * U+FDFA only, see NT_CAPPED). */
+		if (len + u8_width(c) > NORM_MAX_EXPANSION * inlen)
+			break;
+		len += u8_put(buf + len, c);
+	}
+	return len;
+}
+
+/* Emits one non-ASCII character src[0..n) = cp.  See the bounds note in
+ * norm_feed for the unconditional 4-byte stores. */
+static inline __attribute__((always_inline)) size_t
+emit_cp(unsigned flags, int fast, uint32_t cp, const uint8_t *src, int n, int src4, uint8_t *out,
+	size_t o, uint64_t *offmap, uint64_t endoff)
+{
+	uint32_t len;
+	if (fast) {
+		uint32_t e = lookup(nt_all_l1, nt_all_l2, cp), tag = e & 0xff;
+		if (tag <= 3) {
+			uint32_t v = e >> 8;
+			memcpy(out + o, &v, 4);
+			len = tag;
+		} else if (tag == TAG_ID) {
+			if (src4)
+				memcpy(out + o, src, 4);
+			else
+				memcpy(out + o, src, (size_t)n);
+			len = (uint32_t)n;
+		} else {
+			memcpy(out + o, nt_pool + (e >> 8), tag);
+			len = tag;
+		}
+	} else {
+		uint8_t buf[NORM_MAX_EXPANSION * 4];
+		len = (uint32_t)norm_slow_cp(flags, cp, n, buf);
+		memcpy(out + o, buf, len);
+	}
+	if (offmap)
+		for (uint32_t k = 0; k < len; k++)
+			offmap[o + k] = endoff;
+	return len;
+}
+
+/* The main loop over in[0..len), specialised by the constant arguments.
+ * Returns output bytes; an incomplete character at the end goes to st. */
+static inline __attribute__((always_inline)) size_t
+run(struct norm_state *st, unsigned flags, int fast, const uint8_t *in, size_t len, uint8_t *out,
+    uint64_t *offmap, uint64_t base)
+{
+	const uint8_t *ao = nt_ascii_out[flags & NORM_ALL], *ak = nt_ascii_keep[flags & NORM_ALL];
+	size_t i = 0, o = 0;
+	while (i < len) {
+		while (i + 8 <= len) {
+			uint64_t w;
+			memcpy(&w, in + i, 8);
+			if (w & 0x8080808080808080ull)
+				break;
+			for (int k = 0; k < 8; k++) {
+				uint8_t b = in[i + k];
+				out[o] = ao[b];
+				if (offmap)
+					offmap[o] = base + i + k + 1;
+				o += ak[b];
+			}
+			i += 8;
+		}
+		if (i >= len)
+			break;
+		uint8_t b = in[i];
+		if (b < 0x80) {
+			out[o] = ao[b];
+			if (offmap)
+				offmap[o] = base + i + 1;
+			o += ak[b];
+			i++;
+			continue;
+		}
+		uint32_t cp;
+		int n = u8_decode(in + i, len - i, &cp);
+		if (n > 0) {
+			o += emit_cp(flags, fast, cp, in + i, n, i + 4 <= len, out, o, offmap,
+				     base + i + (size_t)n);
+			i += (size_t)n;
+		} else if (n < 0) {
+			i++;
+		} else {
+			memcpy(st->pend, in + i, len - i);
+			st->npend = (uint8_t)(len - i);
+			break;
+		}
+	}
+	return o;
+}
+
+static size_t run_fast(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *out,
+		       uint64_t base)
+{
+	return run(st, NORM_ALL, 1, in, len, out, NULL, base);
+}
+
+static size_t run_fast_map(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *out,
+			   uint64_t *offmap, uint64_t base)
+{
+	return run(st, NORM_ALL, 1, in, len, out, offmap, base);
+}
+
+static size_t run_slow(struct norm_state *st, unsigned flags, const uint8_t *in, size_t len,
+		       uint8_t *out, uint64_t *offmap, uint64_t base)
+{
+	return run(st, flags, 0, in, len, out, offmap, base);
+}
+
+/* Output bound: every character (input n >= 1 bytes) emits at most
+ * NORM_MAX_EXPANSION * n bytes, so after consuming c bytes o <= E * c.  The
+ * unconditional 4-byte stores for a non-ASCII character (n >= 2) end at
+ * o + 4 <= E * (c + n) with E >= 2, inside the caller's E * (len + 4)
+ * (or E * len for norm_string) buffer; the characters completed from
+ * st->pend count the pending bytes, at most 3, in c. */
+size_t norm_feed(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *out,
+		 uint64_t *offmap)
+{
+	unsigned flags = st->flags;
+	int fast = flags == NORM_ALL;
+	size_t o = 0, skip = 0;
+	uint64_t base = st->in_pos;
+
+	if (st->npend) {
+		/* Finish the character split across feeds in a small buffer. */
+		uint8_t tmp[8];
+		size_t np = st->npend, take = len < 3 ? len : 3, tl = np + take, j = 0;
+		memcpy(tmp, st->pend, np);
+		if (take)
+			memcpy(tmp + np, in, take);
+		st->npend = 0;
+		while (j < np) {
+			uint32_t cp;
+			int n = u8_decode(tmp + j, tl - j, &cp);
+			if (n < 0) {
+				j++;
+				continue;
+			}
+			if (n == 0) {
+				/* Still incomplete: the whole input went into tmp. */
+				memcpy(st->pend, tmp + j, tl - j);
+				st->npend = (uint8_t)(tl - j);
+				st->in_pos += len;
+				return o;
+			}
+			uint64_t endoff = base - np + j + (size_t)n;
+			if (cp < 0x80) {
+				/* an ASCII byte after an invalid pending byte */
+				const uint8_t *ao = nt_ascii_out[flags & NORM_ALL];
+				out[o] = ao[cp];
+				if (offmap)
+					offmap[o] = endoff;
+				o += nt_ascii_keep[flags & NORM_ALL][cp];
+			} else if (fast) {
+				o += emit_cp(NORM_ALL, 1, cp, tmp + j, n, 0, out, o, offmap, endoff);
+			} else {
+				o += emit_cp(flags, 0, cp, tmp + j, n, 0, out, o, offmap, endoff);
+			}
+			j += (size_t)n;
+		}
+		skip = j - np;
+	}
+	in += skip;
+	len -= skip;
+	base += skip;
+	if (fast && !offmap)
+		o += run_fast(st, in, len, out + o, base);
+	else if (fast)
+		o += run_fast_map(st, in, len, out + o, offmap + o, base);
+	else
+		o += run_slow(st, flags, in, len, out + o, offmap ? offmap + o : NULL, base);
+	st->in_pos = base + len;
+	return o;
+}
+
+size_t norm_string(unsigned flags, const uint8_t *in, size_t len, uint8_t *out)
+{
+	struct norm_state st;
+	norm_init(&st, flags);
+	/* A trailing incomplete character stays in st and is dropped. */
+	return norm_feed(&st, in, len, out, NULL);
+}
+
+static const struct {
+	const char *word;
+	unsigned flags;
+} norm_words[] = {
+	{"nfkc", NORM_NFKC_CF},	       {"ignorable", NORM_IGNORABLE}, {"separators", NORM_SEPARATORS},
+	{"t2s", NORM_T2S},	       {"confusables", NORM_CONFUSABLES}, {"all", NORM_ALL},
+	{"none", 0},
+};
+
+int norm_parse_flags(const char *spec, unsigned *flags, const char **bad)
+{
+	static __thread char badword[32];
+	unsigned f = 0;
+	const char *p = spec;
+	if (bad)
+		*bad = NULL;
+	for (;;) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p), k;
+		for (k = 0; k < sizeof(norm_words) / sizeof(norm_words[0]); k++)
+			if (strlen(norm_words[k].word) == n && !memcmp(norm_words[k].word, p, n))
+				break;
+		if (k == sizeof(norm_words) / sizeof(norm_words[0])) {
+			if (bad) {
+				size_t m = n < sizeof(badword) - 1 ? n : sizeof(badword) - 1;
+				memcpy(badword, p, m);
+				badword[m] = 0;
+				*bad = badword;
+			}
+			return -1;
+		}
+		f |= norm_words[k].flags;
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	*flags = f;
+	return 0;
+}
