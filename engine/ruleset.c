@@ -569,13 +569,13 @@ int ruleset_add_file(struct ruleset *rs, const char *path, char *err, size_t err
 	int fd = open(path, O_RDONLY);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
+		return -2;
 	}
 	struct stat st;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: not a regular file", path);
 		close(fd);
-		return -1;
+		return -2;
 	}
 	int rc;
 	if (st.st_size == 0) {

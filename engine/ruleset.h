@@ -51,8 +51,9 @@ struct ruleset {
 void ruleset_init(struct ruleset *rs);
 void ruleset_free(struct ruleset *rs);
 
-/* Parses a file / a buffer and appends its rules.  On error returns -1 with
- * "file:line:col: message" in err, and rs is left exactly as before the call. */
+/* Parses a file / a buffer and appends its rules.  On a rule error returns
+ * -1 with "file:line:col: message" in err; on an I/O error -2 with
+ * "file: reason".  Either way rs holds exactly what it held before. */
 int ruleset_add_file(struct ruleset *rs, const char *path, char *err, size_t errlen);
 int ruleset_add_buffer(struct ruleset *rs, const char *name, const char *buf, size_t len,
 		       char *err, size_t errlen);

@@ -1,0 +1,347 @@
+/* setup.c - options, config files, rule loading and sinks shared by the
+ * commands that run the engine. */
+#include "setup.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "normalize.h"
+#include "publish.h"
+
+const char setup_common_help[] =
+	"  -r, --rules FILE        rule file (repeatable; at least one)\n"
+	"  -f, --format json|text  verdict output format (default json)\n"
+	"  -q, --quiet             no verdicts on stdout\n"
+	"      --no-stats          no statistics on stderr at the end\n"
+	"  -t, --threads N         worker threads (default: one per CPU)\n"
+	"      --normalize STEPS   nfkc,ignorable,separators,t2s,confusables | all | none\n"
+	"      --max-flows N       flows per worker before the oldest is evicted\n"
+	"      --stream-depth N    bytes inspected per flow direction (0 = all)\n"
+	"      --reasm-memcap N    out-of-order bytes buffered per flow direction\n"
+	"      --reasm-memcap-global N  ... per worker\n"
+	"      --tcp-timeout S     idle timeout of TCP flows (seconds)\n"
+	"      --udp-timeout S     idle timeout of UDP flows (seconds)\n"
+	"      --publish EP        publish verdicts on a ZeroMQ endpoint (tcp://, ipc://)\n"
+	"      --journal DIR       keep published verdicts in a journal for replay\n"
+	"      --replay-endpoint EP  serve journal replay requests on EP\n"
+	"      --sensor ID         sensor id in published verdicts (default host name)\n"
+	"      --curve-secret FILE CURVE secret key of this sensor (encrypts --publish)\n"
+	"      --curve-allow FILE  public keys of admitted subscribers\n"
+	"  -c, --config FILE       read options from FILE (\"key value\" lines)\n";
+
+void setup_opts_default(struct setup_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->fmt = VFMT_JSON;
+	o->norm_flags = NORM_ALL;
+	engine_config_default(&o->ecfg);
+}
+
+static int parse_u64(const char *opt, const char *v, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(v, &end, 10);
+	if (errno || end == v || *end || x > max || v[0] == '-') {
+		fprintf(stderr, "tapsift: %s: invalid number '%s'\n", opt, v);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+/* Matches "--name value", "--name=value" and the short form "-x value". */
+static int opt_val(const char *name, char shortc, int argc, char **argv, int *i, const char **val)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(name);
+	if (a[0] == '-' && a[1] == '-' && !strncmp(a + 2, name, n)) {
+		if (a[2 + n] == '=') {
+			*val = a + 3 + n;
+			return 1;
+		}
+		if (a[2 + n] != 0)
+			return 0;
+	} else if (!(shortc && a[0] == '-' && a[1] == shortc && a[2] == 0)) {
+		return 0;
+	}
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "tapsift: option %s needs a value\n", a);
+		return -1;
+	}
+	*val = argv[++*i];
+	return 1;
+}
+
+int setup_parse_opt(struct setup_opts *o, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i], *v = NULL;
+	uint64_t x;
+	int r;
+	if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+		o->quiet = 1;
+		return 1;
+	}
+	if (!strcmp(a, "--no-stats")) {
+		o->no_stats = 1;
+		return 1;
+	}
+/* VAL(name, c) { ... }: the block runs when argv[*i] is that option. */
+#define VAL(name, c)                                                                               \
+	if ((r = opt_val(name, c, argc, argv, i, &v)) < 0)                                         \
+		return -1;                                                                         \
+	if (r)
+	VAL("rules", 'r')
+	{
+		if (o->nrules == SETUP_MAX_RULES) {
+			fprintf(stderr, "tapsift: too many --rules (max %d)\n", SETUP_MAX_RULES);
+			return -1;
+		}
+		o->rules[o->nrules++] = v;
+		return 1;
+	}
+	VAL("format", 'f')
+	{
+		if (!strcmp(v, "json"))
+			o->fmt = VFMT_JSON;
+		else if (!strcmp(v, "text"))
+			o->fmt = VFMT_TEXT;
+		else {
+			fprintf(stderr, "tapsift: --format must be json or text\n");
+			return -1;
+		}
+		return 1;
+	}
+	VAL("threads", 't')
+	{
+		if (parse_u64("--threads", v, 256, &x))
+			return -1;
+		o->ecfg.threads = (int)x;
+		return 1;
+	}
+	VAL("normalize", 0)
+	{
+		const char *bad = NULL;
+		if (norm_parse_flags(v, &o->norm_flags, &bad)) {
+			fprintf(stderr, "tapsift: --normalize: unknown step '%s'\n", bad ? bad : v);
+			return -1;
+		}
+		return 1;
+	}
+	VAL("max-flows", 0)
+	{
+		if (parse_u64("--max-flows", v, 1u << 30, &x) || x == 0)
+			return -1;
+		o->ecfg.max_flows = x;
+		return 1;
+	}
+	VAL("stream-depth", 0)
+	{
+		if (parse_u64("--stream-depth", v, UINT64_MAX, &x))
+			return -1;
+		o->ecfg.stream_depth = x;
+		return 1;
+	}
+	VAL("reasm-memcap", 0)
+	{
+		if (parse_u64("--reasm-memcap", v, SIZE_MAX, &x))
+			return -1;
+		o->ecfg.reasm_memcap_flow = x;
+		return 1;
+	}
+	VAL("reasm-memcap-global", 0)
+	{
+		if (parse_u64("--reasm-memcap-global", v, SIZE_MAX, &x))
+			return -1;
+		o->ecfg.reasm_memcap_global = x;
+		return 1;
+	}
+	VAL("tcp-timeout", 0)
+	{
+		if (parse_u64("--tcp-timeout", v, 86400 * 7, &x))
+			return -1;
+		o->ecfg.tcp_timeout_s = (uint32_t)x;
+		return 1;
+	}
+	VAL("udp-timeout", 0)
+	{
+		if (parse_u64("--udp-timeout", v, 86400 * 7, &x))
+			return -1;
+		o->ecfg.udp_timeout_s = (uint32_t)x;
+		return 1;
+	}
+	VAL("publish", 0)
+	{
+		o->publish = v;
+		return 1;
+	}
+	VAL("journal", 0)
+	{
+		o->journal_dir = v;
+		return 1;
+	}
+	VAL("replay-endpoint", 0)
+	{
+		o->replay_ep = v;
+		return 1;
+	}
+	VAL("sensor", 0)
+	{
+		o->sensor = v;
+		return 1;
+	}
+	VAL("curve-secret", 0)
+	{
+		o->curve_secret = v;
+		return 1;
+	}
+	VAL("curve-allow", 0)
+	{
+		o->curve_allow = v;
+		return 1;
+	}
+	VAL("config", 'c')
+	{
+		return setup_load_config(o, v) ? -1 : 1;
+	}
+#undef VAL
+	return 0;
+}
+
+int setup_load_config(struct setup_opts *o, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "tapsift: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	char line[4096];
+	unsigned ln = 0;
+	int rc = 0;
+	while (!rc && fgets(line, sizeof(line), f)) {
+		ln++;
+		char *p = line + strspn(line, " \t");
+		p[strcspn(p, "\r\n")] = 0;
+		if (!*p || *p == '#')
+			continue;
+		char *key = p;
+		p += strcspn(p, " \t=");
+		char *val = p + strspn(p, " \t=");
+		*p = 0;
+		/* Values are kept for the life of the process (options point at them). */
+		char *opt = malloc(strlen(key) + 3), *vcopy = strdup(val);
+		if (!opt || !vcopy) {
+			free(opt);
+			free(vcopy);
+			rc = -1;
+			break;
+		}
+		sprintf(opt, "--%s", key);
+		char *argv[3] = {opt, vcopy, NULL};
+		int i = 0;
+		int r = setup_parse_opt(o, *vcopy ? 2 : 1, argv, &i);
+		if (r == 0) {
+			fprintf(stderr, "tapsift: %s:%u: unknown option '%s'\n", path, ln, key);
+			rc = -1;
+		} else if (r < 0) {
+			fprintf(stderr, "tapsift: %s:%u: bad value for '%s'\n", path, ln, key);
+			rc = -1;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+static void stats_cb(void *ud, struct tsf_stats *out)
+{
+	struct setup *s = ud;
+	if (s->engine)
+		engine_stats(s->engine, out);
+	else
+		memset(out, 0, sizeof(*out));
+}
+
+int setup_init(struct setup *s, const struct setup_opts *o, int for_offline)
+{
+	char err[1024];
+	memset(s, 0, sizeof(*s));
+	ruleset_init(&s->rs);
+	if (o->nrules == 0) {
+		fprintf(stderr, "tapsift: no rules given (--rules FILE)\n");
+		return EXIT_USAGE;
+	}
+	for (int i = 0; i < o->nrules; i++) {
+		int r = ruleset_add_file(&s->rs, o->rules[i], err, sizeof(err));
+		if (r) {
+			fprintf(stderr, "%s\n", err);
+			return r == -2 ? EXIT_FAIL : EXIT_USAGE;
+		}
+	}
+	ruleset_finish(&s->rs);
+	s->m = matcher_build(&s->rs, o->norm_flags, err, sizeof(err));
+	if (!s->m) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_USAGE;
+	}
+	struct vsink *sinks[2];
+	int n = 0;
+	if (!o->quiet) {
+		s->out = vsink_stdio_new(stdout, o->fmt);
+		if (!s->out)
+			return EXIT_FAIL;
+		sinks[n++] = s->out;
+	}
+	if (o->publish) {
+		struct publish_config pc;
+		publish_config_default(&pc);
+		pc.endpoint = o->publish;
+		pc.sensor = o->sensor;
+		pc.block_when_full = for_offline;
+		pc.stats_fn = stats_cb;
+		pc.stats_ud = s;
+		pc.journal.dir = o->journal_dir;
+		pc.replay_endpoint = o->replay_ep;
+		pc.curve_secret_file = o->curve_secret;
+		pc.curve_allow_file = o->curve_allow;
+		s->pub = vsink_publish_new(&pc, err, sizeof(err));
+		if (!s->pub) {
+			fprintf(stderr, "tapsift: --publish: %s\n", err);
+			return EXIT_FAIL;
+		}
+		sinks[n++] = s->pub;
+	}
+	if (n == 1) {
+		s->sink = sinks[0];
+	} else {
+		s->sink = vsink_tee_new(sinks, n); /* n == 0: a sink that drops */
+		if (!s->sink)
+			return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+void setup_free(struct setup *s)
+{
+	if (s->sink && s->sink->destroy)
+		s->sink->destroy(s->sink); /* the tee destroys what it holds */
+	matcher_free(s->m);
+	ruleset_free(&s->rs);
+	memset(s, 0, sizeof(*s));
+}
+
+void setup_print_stats(FILE *f, struct setup *s, const struct tsf_stats *st0, double secs)
+{
+	struct tsf_stats st = *st0;
+	if (s->pub)
+		publish_stats(s->pub, &st);
+	fprintf(f, "tapsift: ruleset %s, %zu rules (%zu literal, %zu regex, %zu raw), "
+		   "compiled in %.2f s\n",
+		s->rs.hash, s->rs.n, s->m->nrules[MATCH_NORM], s->m->nrules[MATCH_TEXT],
+		s->m->nrules[MATCH_RAW], s->m->compile_s);
+	stats_print(f, &st, 0);
+	double mb = (double)st.payload_bytes / 1e6;
+	fprintf(f, "  %-22s %12.3f\n  %-22s %12.1f\n", "seconds", secs, "payload_MB_per_s",
+		secs > 0 ? mb / secs : 0.0);
+}
