@@ -224,6 +224,41 @@ static void derive(void)
 	uspoof_close(sc);
 }
 
+/* ICU's per-character rules chain (U+85B4 -> U+82E7) and even cycle
+ * (U+82E7 <-> U+82CE); follow each chain to its end, or to the smallest code
+ * point of a cycle, so that t2s applied twice equals t2s once (the matching
+ * form must be a fixed point: a rule written in it must match itself). */
+static void t2s_close(void)
+{
+	uint32_t *fin = malloc(NCP * sizeof(uint32_t));
+	for (uint32_t cp = 0; cp < NCP; cp++) {
+		uint32_t c = cp, seen[64];
+		int n = 0;
+		fin[cp] = cp;
+		while (AUX_T2S(aux[c])) {
+			int i;
+			for (i = 0; i < n && seen[i] != c; i++)
+				;
+			if (i < n) {
+				for (c = seen[i]; i < n; i++)
+					if (seen[i] < c)
+						c = seen[i];
+				break;
+			}
+			if (n == 64) {
+				fprintf(stderr, "gen_normtab: t2s chain from U+%04X too long\n", cp);
+				exit(1);
+			}
+			seen[n++] = c;
+			c = AUX_T2S(aux[c]);
+		}
+		fin[cp] = c;
+	}
+	for (uint32_t cp = 0; cp < NCP; cp++)
+		aux[cp] = (aux[cp] & ~0x1fffffu) | (fin[cp] != cp ? fin[cp] : 0);
+	free(fin);
+}
+
 /* The composition of the steps for one input code point under flags; must
  * match norm_slow_cp() in normalize.c.  Returns output bytes, capped to
  * NORM_MAX_EXPANSION * inlen at a character boundary. */
@@ -343,6 +378,7 @@ int main(int argc, char **argv)
 	if (!aux || !nfkc || !nfkc_len || !ent)
 		return 1;
 	derive();
+	t2s_close();
 
 	/* Worst case over every flag combination, and how many code points the
 	 * per-character cap cut (reported so a data change is noticed). */

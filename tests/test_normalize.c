@@ -1,0 +1,457 @@
+/* test_normalize.c - the normalizer: each step alone and combined, flags off,
+ * streaming (byte-by-byte feeds, split UTF-8), invalid input, offset map,
+ * output bound, and the table path against the per-step path for every
+ * code point. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "normalize.h"
+#include "unit.h"
+
+#define ALL NORM_ALL
+
+/* Normalizes a C string; the result is NUL-terminated in a static buffer. */
+static const char *N(unsigned flags, const char *s)
+{
+	static uint8_t out[NORM_MAX_EXPANSION * 4096 + 1];
+	size_t len = strlen(s);
+	if (len > 4096)
+		return "(too long)";
+	size_t n = norm_string(flags, (const uint8_t *)s, len, out);
+	out[n] = 0;
+	return (const char *)out;
+}
+
+static int u8_put(uint8_t *o, uint32_t c)
+{
+	if (c < 0x80) {
+		o[0] = (uint8_t)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		o[0] = (uint8_t)(0xc0 | c >> 6);
+		o[1] = (uint8_t)(0x80 | (c & 0x3f));
+		return 2;
+	}
+	if (c < 0x10000) {
+		o[0] = (uint8_t)(0xe0 | c >> 12);
+		o[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
+		o[2] = (uint8_t)(0x80 | (c & 0x3f));
+		return 3;
+	}
+	o[0] = (uint8_t)(0xf0 | c >> 18);
+	o[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3f));
+	o[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
+	o[3] = (uint8_t)(0x80 | (c & 0x3f));
+	return 4;
+}
+
+static void test_nfkc_fullwidth_and_case(void)
+{
+	CHECK_STR(N(NORM_NFKC_CF, "ＶＥＲＩＦＹ　ＮＯＷ"), "verify now"); /* U+3000 -> space */
+	CHECK_STR(N(NORM_NFKC_CF, "VeRiFy"), "verify");
+	CHECK_STR(N(NORM_NFKC_CF, "𝐅𝐑𝐄𝐄 𝕞𝕠𝕟𝕖𝕪"), "free money");
+	CHECK_STR(N(NORM_NFKC_CF, "ﬁle ﬂow"), "file flow"); /* ligatures split */
+	CHECK_STR(N(NORM_NFKC_CF, "Straße"), "strasse");
+	CHECK_STR(N(NORM_NFKC_CF, "①②③"), "123");
+	CHECK_STR(N(NORM_NFKC_CF, "ⓑⓐⓝⓚ"), "bank");
+	CHECK_STR(N(NORM_NFKC_CF, "ΣΊΣΥΦΟΣ"), "σισυφοσ"); /* casefold + accent dropped */
+	/* off: nothing changes */
+	CHECK_STR(N(0, "ＶＥＲＩＦＹ VeRiFy ﬁle"), "ＶＥＲＩＦＹ VeRiFy ﬁle");
+	CHECK_STR(N(ALL & ~(NORM_NFKC_CF | NORM_CONFUSABLES), "ＶＥＲＩＦＹ"), "ＶＥＲＩＦＹ");
+	CHECK_STR(N(ALL & ~NORM_NFKC_CF, "VeRiFy"), "VeRiFy");
+	/* without NFKC the skeleton still catches some full-width letters */
+	CHECK_STR(N(NORM_CONFUSABLES, "ＶＥＲＩＦＹ"), "ＶEＲlＦY");
+}
+
+static void test_accents(void)
+{
+	/* precomposed and decomposed agree: marks are dropped */
+	CHECK_STR(N(NORM_NFKC_CF, "vérify"), "verify");
+	CHECK_STR(N(NORM_NFKC_CF, "ve\xcc\x81rify"), "verify");
+	CHECK_STR(N(NORM_NFKC_CF, "ÀÉÎÕÜ ñ ç"), "aeiou n c");
+	CHECK_STR(N(NORM_NFKC_CF, "İstanbul"), "istanbul");
+	/* a stray combining mark alone */
+	CHECK_STR(N(NORM_NFKC_CF, "\xcc\x81"), "");
+	/* Hangul syllables stay whole (no decomposition into jamo) */
+	CHECK_STR(N(ALL, "대출"), "대출");
+	CHECK_STR(N(0, "ve\xcc\x81rify"), "ve\xcc\x81rify");
+}
+
+static void test_ignorable(void)
+{
+	const char *zw = "o\u200bk\u200c \u200dv\ufeffe\u2060r\u00adi\u202ef\u2066y\ufe0f!";
+	CHECK_STR(N(NORM_IGNORABLE, zw), "ok verify!");
+	CHECK_STR(N(NORM_IGNORABLE, "a\xf3\xa0\x80\x81" "b"), "ab"); /* tag character */
+	CHECK_STR(N(NORM_IGNORABLE, "\u3164\u115f" "x"), "x"); /* Hangul fillers */
+	/* off: the invisibles stay, even with NFKC on (NFKC_Casefold would
+	 * remove them; the ignorable step alone decides) */
+	CHECK_STR(N(ALL & ~NORM_IGNORABLE, "o\u200bk"), "o\u200bk");
+	CHECK_STR(N(NORM_NFKC_CF, "o\u200bk\ufeff"), "o\u200bk\ufeff");
+	CHECK_STR(N(ALL, zw), "okverify");
+}
+
+static void test_separators(void)
+{
+	CHECK_STR(N(NORM_SEPARATORS, "免*费·领 取"), "免费领取");
+	CHECK_STR(N(NORM_SEPARATORS, "v.e.r.i.f.y"), "verify");
+	CHECK_STR(N(NORM_SEPARATORS, "free\t\r\n$$$ money!!! (now) 100% 🎁★"), "freemoneynow100");
+	CHECK_STR(N(NORM_SEPARATORS, "a\u00a0b\u3000c\u2028d"), "abcd");
+	CHECK_STR(N(NORM_SEPARATORS, "a\x01\x7f" "b"), "ab");
+	/* letters, digits and marks stay; case stays without NFKC */
+	CHECK_STR(N(NORM_SEPARATORS, "Ab9é"), "Ab9é");
+	/* full-width punctuation is a separator with or without NFKC */
+	CHECK_STR(N(NORM_SEPARATORS, "a！b"), "ab");
+	CHECK_STR(N(ALL & ~NORM_SEPARATORS, "免*费 v.e"), "免*费 v.e");
+	CHECK_STR(N(0, "a\x01" "b"), "a\x01" "b");
+}
+
+static void test_t2s(void)
+{
+	CHECK_STR(N(NORM_T2S, "免費領取"), "免费领取");
+	CHECK_STR(N(NORM_T2S, "賬戶"), "账户");
+	CHECK_STR(N(NORM_T2S, "詐騙"), "诈骗");
+	CHECK_STR(N(NORM_T2S, "銀行轉賬"), "银行转账");
+	CHECK_STR(N(NORM_T2S, "免费领取 abc"), "免费领取 abc"); /* simplified unchanged */
+	CHECK_STR(N(ALL & ~NORM_T2S, "免費領取"), "免費領取");
+	/* a CJK compatibility ideograph goes through NFKC first */
+	CHECK_STR(N(ALL, "\uf900"), N(ALL, "\u8c48"));
+}
+
+static void test_confusables(void)
+{
+	/* Cyrillic а е о р с х у і and Greek ο α ν in English words */
+	CHECK_STR(N(NORM_CONFUSABLES, "p\u0430yp\u0430l"), "paypal");
+	CHECK_STR(N(NORM_CONFUSABLES, "\u0441\u043e\u0440\u0435 \u0445\u0443\u0456"), "cope xyi");
+	CHECK_STR(N(NORM_CONFUSABLES, "g\u03bf\u03bfgle \u03b1\u03bd"), "google av");
+	/* ASCII is never remapped (the skeleton would map m -> rn, 1 -> l, 0 -> o) */
+	CHECK_STR(N(NORM_CONFUSABLES, "rn m 1 l 0 O I"), "rn m 1 l 0 O I");
+	/* without NFKC the skeleton keeps its case; with it, lowercase */
+	CHECK_STR(N(NORM_CONFUSABLES, "\u0410\u0412\u0421"), "ABC");
+	CHECK_STR(N(ALL, "\u0410\u0415\u0421 \u0430\u0435\u0441"), "aecaec");
+	/* casefolded first: в (U+0432) looks like no ASCII letter */
+	CHECK_STR(N(ALL, "\u0412"), "\u0432");
+	CHECK_STR(N(ALL, "Р\u0430ур\u0430l"), "paypal");
+	CHECK_STR(N(ALL & ~NORM_CONFUSABLES, "p\u0430yp\u0430l"), "p\u0430yp\u0430l");
+	/* Han is left to t2s, not the skeleton */
+	CHECK_STR(N(NORM_CONFUSABLES, "丨〇"), "丨〇");
+}
+
+static void test_combined(void)
+{
+	CHECK_STR(N(ALL, "【免*費·領 取】 ＶＥＲＩＦＹ y\u043eur \u200bаcс\u043eunt: vérify-now! 賬戶"),
+		  "免费领取verifyyouraccountverifynow账户");
+	CHECK_STR(N(ALL, "D\u0435\u0435pf\u0430ke  v\u0456d\u0435\u043e — ￥99 only"),
+		  "deepfakevideo99only");
+	CHECK_STR(N(ALL, "詐 騙 ＰＡＹＰＡＬ"), "诈骗paypal");
+	CHECK_STR(N(ALL, ""), "");
+	CHECK_STR(N(ALL, "  ...!!!  "), "");
+	/* steps compose in pairs too */
+	CHECK_STR(N(NORM_NFKC_CF | NORM_SEPARATORS, "Ｆ.Ｒ.Ｅ.Ｅ"), "free");
+	CHECK_STR(N(NORM_T2S | NORM_SEPARATORS, "詐-騙"), "诈骗");
+	CHECK_STR(N(NORM_IGNORABLE | NORM_SEPARATORS, "a\u200b.b"), "ab");
+}
+
+/* Every flag switched off changes exactly its own step on a sample. */
+static void test_each_flag_off(void)
+{
+	static const struct {
+		unsigned flag;
+		const char *in, *with, *without;
+	} c[] = {
+		{NORM_NFKC_CF, "Xﬁ", "xfi", "Xﬁ"},
+		{NORM_IGNORABLE, "a\u200bb", "ab", "a\u200bb"},
+		{NORM_SEPARATORS, "a.b", "ab", "a.b"},
+		{NORM_T2S, "詐騙", "诈骗", "詐騙"},
+		{NORM_CONFUSABLES, "\u0430\u0435", "ae", "\u0430\u0435"},
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		CHECK_STR(N(ALL, c[i].in), c[i].with);
+		CHECK_STR(N(ALL & ~c[i].flag, c[i].in), c[i].without);
+		CHECK_STR(N(c[i].flag, c[i].in), c[i].with);
+		CHECK_STR(N(0, c[i].in), c[i].in);
+	}
+}
+
+static void test_parse_flags(void)
+{
+	unsigned f = 123;
+	const char *bad = NULL;
+	CHECK_EQ_INT(norm_parse_flags("all", &f, &bad), 0);
+	CHECK_EQ_INT(f, NORM_ALL);
+	CHECK_EQ_INT(norm_parse_flags("none", &f, &bad), 0);
+	CHECK_EQ_INT(f, 0);
+	CHECK_EQ_INT(norm_parse_flags("nfkc,t2s", &f, &bad), 0);
+	CHECK_EQ_INT(f, NORM_NFKC_CF | NORM_T2S);
+	CHECK_EQ_INT(norm_parse_flags("ignorable,separators,confusables", &f, &bad), 0);
+	CHECK_EQ_INT(f, NORM_IGNORABLE | NORM_SEPARATORS | NORM_CONFUSABLES);
+	f = 7;
+	CHECK_EQ_INT(norm_parse_flags("nfkc,bogus", &f, &bad), -1);
+	CHECK_STR(bad, "bogus");
+	CHECK_EQ_INT(f, 7);
+	CHECK_EQ_INT(norm_parse_flags("nfkc,", &f, &bad), -1);
+	CHECK_STR(bad, "");
+	CHECK_EQ_INT(norm_parse_flags("", &f, &bad), -1);
+}
+
+static uint64_t rng = 88172645463325252ull;
+static uint32_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng >> 11);
+}
+
+/* A mix of ASCII, Chinese (traditional and simplified), homoglyphs,
+ * invisibles, expanding characters, marks and invalid bytes. */
+static size_t random_text(uint8_t *buf, size_t n)
+{
+	static const uint32_t pick[] = {
+		'a',    'Z',    '.',    ' ',    '9',    0x514d, 0x8cbb, 0x9818, 0x8d26, 0x200b,
+		0xfeff, 0x0430, 0x03bf, 0xff36, 0xfb01, 0x0301, 0x00e9, 0x3316, 0xfdfa, 0x1d400,
+		0x1f381, 0xe0001, 0x00df, 0x0130, 0xac00, 0x3000, 0x00ad, 0xf900,
+	};
+	static const char *junk[] = {"\x80", "\xc0\x80", "\xed\xa0\x80", "\xf5", "\xe4", "\xf0\x9f",
+				     "\xff", "\xe0\x80"};
+	size_t o = 0;
+	while (o + 8 < n) {
+		uint32_t r = rnd() % 40;
+		if (r < 28) {
+			o += (size_t)u8_put(buf + o, pick[r]);
+		} else if (r < 36) {
+			const char *j = junk[r - 28];
+			memcpy(buf + o, j, strlen(j));
+			o += strlen(j);
+		} else {
+			buf[o++] = (uint8_t)rnd();
+		}
+	}
+	return o;
+}
+
+/* Feeds in chunks of the given sizes (0 = random 0..9) and checks output and
+ * offset map equal the single-feed result. */
+static void check_chunked(unsigned flags, const uint8_t *in, size_t len, size_t chunk)
+{
+	size_t cap = NORM_MAX_EXPANSION * (len + 4);
+	uint8_t *o1 = malloc(cap), *o2 = malloc(cap);
+	uint64_t *m1 = malloc(cap * 8), *m2 = malloc(cap * 8);
+	struct norm_state st;
+	norm_init(&st, flags);
+	size_t n1 = norm_feed(&st, in, len, o1, m1);
+	CHECK_EQ_INT(st.in_pos, len);
+	norm_init(&st, flags);
+	size_t n2 = 0;
+	for (size_t i = 0; i < len;) {
+		size_t k = chunk ? chunk : rnd() % 10;
+		if (k > len - i)
+			k = len - i;
+		n2 += norm_feed(&st, in + i, k, o2 + n2, m2 + n2);
+		i += k;
+	}
+	CHECK_EQ_INT(n2, n1);
+	CHECK_EQ_INT(st.in_pos, len);
+	CHECK(n1 == n2 && !memcmp(o1, o2, n1));
+	CHECK(n1 == n2 && !memcmp(m1, m2, n1 * 8));
+	CHECK(n1 <= NORM_MAX_EXPANSION * len);
+	/* offsets never decrease and never pass the input */
+	for (size_t i = 0; i < n1; i++) {
+		CHECK(m1[i] >= 1 && m1[i] <= len);
+		if (i)
+			CHECK(m1[i] >= m1[i - 1]);
+		if (unit_failed_checks)
+			break;
+	}
+	free(o1), free(o2), free(m1), free(m2);
+}
+
+static void test_byte_feeds(void)
+{
+	static uint8_t buf[20000];
+	size_t n = random_text(buf, sizeof(buf));
+	unsigned flags[] = {ALL, 0, NORM_NFKC_CF, NORM_SEPARATORS | NORM_T2S, ALL & ~NORM_IGNORABLE,
+			    ALL | NORM_FORCE_SLOW};
+	for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+		check_chunked(flags[f], buf, n, 1);
+		check_chunked(flags[f], buf, n, 2);
+		check_chunked(flags[f], buf, n, 3);
+		check_chunked(flags[f], buf, n, 0);
+	}
+}
+
+static void test_split_utf8(void)
+{
+	/* 免 (3 bytes) and 🎁/𝐀 (4 bytes) split at every position */
+	const char *s = "x免費𝐀\u0430y";
+	size_t len = strlen(s);
+	for (size_t cut = 0; cut <= len; cut++) {
+		for (size_t cut2 = cut; cut2 <= len; cut2++) {
+			uint8_t out[256];
+			struct norm_state st;
+			norm_init(&st, ALL);
+			size_t n = norm_feed(&st, (const uint8_t *)s, cut, out, NULL);
+			n += norm_feed(&st, (const uint8_t *)s + cut, cut2 - cut, out + n, NULL);
+			n += norm_feed(&st, (const uint8_t *)s + cut2, len - cut2, out + n, NULL);
+			out[n] = 0;
+			CHECK_STR((char *)out, "x免费aay");
+		}
+	}
+	/* an incomplete character at the end of the stream is not emitted */
+	CHECK_STR(N(ALL, "ab\xe5\x85"), "ab");
+	uint8_t out[64];
+	struct norm_state st;
+	norm_init(&st, ALL);
+	CHECK_EQ_INT(norm_feed(&st, (const uint8_t *)"\xf0\x9d", 2, out, NULL), 0);
+	CHECK_EQ_INT(st.npend, 2);
+	CHECK_EQ_INT(norm_feed(&st, (const uint8_t *)"\x90", 1, out, NULL), 0);
+	CHECK_EQ_INT(st.npend, 3);
+	CHECK_EQ_INT(norm_feed(&st, (const uint8_t *)"\x80Q", 2, out, NULL), 2); /* 𝐀 Q */
+	CHECK(!memcmp(out, "aq", 2));
+	CHECK_EQ_INT(st.npend, 0);
+	CHECK_EQ_INT(st.in_pos, 5);
+}
+
+static void test_invalid_utf8(void)
+{
+	CHECK_STR(N(ALL, "a\x80" "b"), "ab");              /* stray continuation */
+	CHECK_STR(N(ALL, "a\xc0\x80\xc1\xbf" "b"), "ab");  /* overlong 2-byte */
+	CHECK_STR(N(ALL, "a\xe0\x80\xaf" "b"), "ab");      /* overlong 3-byte */
+	CHECK_STR(N(ALL, "a\xed\xa0\x80" "b"), "ab");      /* surrogate */
+	CHECK_STR(N(ALL, "a\xf4\x90\x80\x80" "b"), "ab");  /* > U+10FFFF */
+	CHECK_STR(N(ALL, "a\xf5\xff\xfe" "b"), "ab");
+	CHECK_STR(N(ALL, "\xe5" "A\xe5\x85" "B"), "ab");    /* truncated, resync on ASCII */
+	CHECK_STR(N(ALL, "\xe5\xe5\x85\x8d"), "免");        /* truncated, resync on a lead */
+	CHECK_STR(N(0, "a\xff" "b\xc3\xa9"), "abé");        /* dropped with every flag off too */
+	/* the same across 1-byte feeds */
+	const char *s = "\xe5" "A\xe5\x85" "B\xf0\x9f\x8e\xe5\x85\x8d\xed\xa0\x80z";
+	uint8_t out[256];
+	struct norm_state st;
+	norm_init(&st, ALL);
+	size_t n = 0;
+	for (size_t i = 0; s[i]; i++)
+		n += norm_feed(&st, (const uint8_t *)s + i, 1, out + n, NULL);
+	out[n] = 0;
+	CHECK_STR((char *)out, "ab免z");
+	CHECK_STR(N(ALL, s), "ab免z");
+}
+
+static void test_offmap(void)
+{
+	/* "A.b免ﬁ" : A@0 .@1 b@2 免@3..5 ﬁ@6..8 */
+	const char *s = "A.b\xe5\x85\x8d\xef\xac\x81";
+	uint8_t out[64];
+	uint64_t map[64];
+	struct norm_state st;
+	norm_init(&st, ALL);
+	size_t n = norm_feed(&st, (const uint8_t *)s, strlen(s), out, map);
+	CHECK_EQ_INT(n, 7);
+	CHECK(!memcmp(out, "ab\xe5\x85\x8d" "fi", 7));
+	const uint64_t want[] = {1, 3, 6, 6, 6, 9, 9};
+	for (int i = 0; i < 7; i++)
+		CHECK_EQ_INT(map[i], want[i]);
+	/* offsets are absolute across feeds, also for a character split in two */
+	n = norm_feed(&st, (const uint8_t *)"x\xe8", 2, out, map);
+	CHECK_EQ_INT(n, 1);
+	CHECK_EQ_INT(map[0], 10);
+	n = norm_feed(&st, (const uint8_t *)"\xb2\xbb" "Y", 3, out, map); /* 費 completed */
+	CHECK_EQ_INT(n, 4);
+	CHECK(!memcmp(out, "费y", 4));
+	CHECK_EQ_INT(map[0], 13);
+	CHECK_EQ_INT(map[2], 13);
+	CHECK_EQ_INT(map[3], 14);
+	/* the slow path maps the same way */
+	norm_init(&st, NORM_NFKC_CF | NORM_SEPARATORS);
+	n = norm_feed(&st, (const uint8_t *)s, strlen(s), out, map);
+	CHECK_EQ_INT(n, 7);
+	for (int i = 0; i < 7; i++)
+		CHECK_EQ_INT(map[i], want[i]);
+}
+
+/* For every code point and every flag combination the output stays within
+ * NORM_MAX_EXPANSION per input byte, and the bound is reached. */
+static void test_output_bound(void)
+{
+	uint8_t in[4], out[NORM_MAX_EXPANSION * 4 + 8];
+	size_t worst = 0;
+	for (unsigned f = 0; f <= NORM_ALL; f++) {
+		for (uint32_t cp = 0; cp < 0x110000; cp++) {
+			if (cp >= 0xd800 && cp <= 0xdfff)
+				continue;
+			int k = u8_put(in, cp);
+			size_t n = norm_string(f, in, (size_t)k, out);
+			if (n > NORM_MAX_EXPANSION * (size_t)k) {
+				CHECK_EQ_INT(cp, -1);
+				return;
+			}
+			if (n * 4 / (size_t)k > worst)
+				worst = n * 4 / (size_t)k;
+		}
+	}
+	CHECK_EQ_INT(worst, NORM_MAX_EXPANSION * 4); /* U+3316 */
+	CHECK_STR(N(NORM_NFKC_CF, "\u3316"), "キロメートル");
+	CHECK(strlen(N(NORM_NFKC_CF, "\ufdfa")) <= NORM_MAX_EXPANSION * 3);
+}
+
+/* The composed table (NORM_ALL) equals the per-step composition for every
+ * code point, and each non-separator code point survives an ASCII context. */
+static void test_table_equals_steps(void)
+{
+	uint8_t in[8], o1[64], o2[64];
+	int bad = 0;
+	for (uint32_t cp = 0; cp < 0x110000 && bad < 5; cp++) {
+		if (cp >= 0xd800 && cp <= 0xdfff)
+			continue;
+		int k = u8_put(in, cp);
+		size_t n1 = norm_string(ALL, in, (size_t)k, o1);
+		size_t n2 = norm_string(ALL | NORM_FORCE_SLOW, in, (size_t)k, o2);
+		if (n1 != n2 || memcmp(o1, o2, n1)) {
+			fprintf(stderr, "  U+%04X: table and steps differ\n", cp);
+			bad++;
+		}
+	}
+	CHECK_EQ_INT(bad, 0);
+}
+
+/* The matching form is a fixed point: normalizing it again changes
+ * nothing, so a rule written in normalized form matches itself. */
+static void test_idempotent(void)
+{
+	uint8_t in[8], o1[64], o2[NORM_MAX_EXPANSION * 64];
+	int bad = 0;
+	for (uint32_t cp = 0x80; cp < 0x110000; cp++) {
+		if (cp >= 0xd800 && cp <= 0xdfff)
+			continue;
+		int k = u8_put(in, cp);
+		size_t n1 = norm_string(ALL, in, (size_t)k, o1);
+		size_t n2 = norm_string(ALL, o1, n1, o2);
+		if (n1 != n2 || memcmp(o1, o2, n1)) {
+			if (bad < 10)
+				fprintf(stderr, "  U+%04X: not idempotent\n", cp);
+			bad++;
+		}
+	}
+	CHECK_EQ_INT(bad, 0);
+}
+
+int main(void)
+{
+	RUN(test_nfkc_fullwidth_and_case);
+	RUN(test_accents);
+	RUN(test_ignorable);
+	RUN(test_separators);
+	RUN(test_t2s);
+	RUN(test_confusables);
+	RUN(test_combined);
+	RUN(test_each_flag_off);
+	RUN(test_parse_flags);
+	RUN(test_byte_feeds);
+	RUN(test_split_utf8);
+	RUN(test_invalid_utf8);
+	RUN(test_offmap);
+	RUN(test_output_bound);
+	RUN(test_table_equals_steps);
+	RUN(test_idempotent);
+	return UNIT_DONE();
+}
