@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Integration test: generated labelled corpora through `tapsift scan`.
+
+For every case of tests/gen/corpus.py: all expected verdicts present, none on
+the negative flow directions, none that the corpus does not expect (exact
+set).  Also: --threads 1 and --threads 4 agree, and text-file mode (--text).
+Env: TSF_BUILD (default "build"), TSF_CORPUS_KEEP=dir keeps the corpora.
+"""
+import ipaddress
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "gen"))
+import corpus  # noqa: E402
+
+BUILD = os.environ.get("TSF_BUILD", "build")
+TSF = os.path.join(BUILD, "tapsift")
+results = []
+
+
+def report(ok, name, detail=""):
+    results.append(ok)
+    print(("ok - %s" % name) if ok else ("not ok - %s (%s)" % (name, detail)))
+    sys.stdout.flush()
+
+
+def key5(d):
+    return (str(d["proto"]).lower(), ipaddress.ip_address(d["src_ip"]).compressed, int(d["src_port"]),
+            ipaddress.ip_address(d["dst_ip"]).compressed, int(d["dst_port"]))
+
+
+def flowkey(k):
+    a, b = (k[1], k[2]), (k[3], k[4])
+    return (k[0],) + (a + b if a <= b else b + a)
+
+
+def scan(args, timeout=600):
+    p = subprocess.run([TSF, "scan"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout)
+    verdicts, bad = [], 0
+    for line in p.stdout.decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            verdicts.append(json.loads(line))
+        except ValueError:
+            bad += 1
+    return p.returncode, verdicts, bad, p.stderr.decode("utf-8", "replace")
+
+
+def check_corpus(label, d, extra_args=(), want_cases=None):
+    exp = [json.loads(x) for x in open(os.path.join(d, "expected.jsonl"), encoding="utf-8")]
+    neg = [json.loads(x) for x in open(os.path.join(d, "negatives.jsonl"), encoding="utf-8")]
+    rc, vs, bad, err = scan(["--rules", os.path.join(d, "rules.rules"), "--pcap",
+                             os.path.join(d, "traffic.pcap"), "--format", "json"] + list(extra_args))
+    if rc != 0 or bad:
+        report(False, "%s:scan" % label, "exit %d, %d unparsable lines, stderr: %s" %
+               (rc, bad, err.strip().splitlines()[-1:] if err.strip() else ""))
+    else:
+        report(True, "%s:scan" % label)
+    got = set()
+    for v in vs:
+        try:
+            got.add(key5(v) + (int(v["rule_id"]),))
+        except (KeyError, ValueError, TypeError):
+            pass
+    case_of_flow = {}
+    for e in exp + neg:
+        case_of_flow.setdefault(flowkey(key5(e)), e["case"])
+    want = defaultdict(set)
+    for e in exp:
+        want[e["case"]].add(key5(e) + (int(e["rule_id"]),))
+    negdirs = defaultdict(set)
+    for n in neg:
+        negdirs[n["case"]].add(key5(n))
+    allwant = set().union(*want.values()) if want else set()
+    extra_by_case = defaultdict(set)
+    for g in got - allwant:
+        extra_by_case[case_of_flow.get(flowkey(g[:5]), "unattributed")].add(g)
+    per_case = {}
+    for case in sorted(set(want) | set(negdirs) | set(extra_by_case)):
+        missing = want.get(case, set()) - got
+        extra = extra_by_case.get(case, set())
+        onneg = {g for g in got if g[:5] in negdirs.get(case, set())}
+        per_case[case] = (missing, extra | onneg, len(want.get(case, ())), len(negdirs.get(case, ())))
+    return per_case, got
+
+
+def fmt(items, n=3):
+    items = sorted(items)
+    s = "; ".join("%s %s:%s>%s:%s rule %s" % g for g in items[:n])
+    return s + (" ..." if len(items) > n else "")
+
+
+def merge_report(prefix, per_cases):
+    merged = defaultdict(lambda: [set(), set(), 0, 0])
+    for pc in per_cases:
+        for case, (mi, ex, nw, nn) in pc.items():
+            m = merged[case]
+            m[0] |= mi
+            m[1] |= ex
+            m[2] += nw
+            m[3] += nn
+    for case in sorted(merged):
+        mi, ex, nw, nn = merged[case]
+        if not mi and not ex:
+            report(True, "%s:%s" % (prefix, case))
+        else:
+            det = []
+            if mi:
+                det.append("missing %d/%d: %s" % (len(mi), nw, fmt(mi)))
+            if ex:
+                det.append("extra %d: %s" % (len(ex), fmt(ex)))
+            report(False, "%s:%s" % (prefix, case), "; ".join(det))
+
+
+def text_mode(tmp, d):
+    rules = os.path.join(d, "rules.rules")
+    gen = corpus.Gen(11)  # same seed as corpus A -> same rules
+    r = [x for x in gen.rules if x.kind == "lit" and x.lang == "cn"][7]
+    en = [x for x in gen.rules if x.kind == "lit" and x.lang == "en"][3]
+    f1 = os.path.join(tmp, "doc1.txt")
+    f2 = os.path.join(tmp, "doc2.txt")
+    f3 = os.path.join(tmp, "doc3-utf16.txt")
+    with open(f1, "w", encoding="utf-8") as fh:
+        fh.write("今天天气很好，我们去公园散步。\n" + r.pat + "，详情请看。\n")
+    with open(f2, "w", encoding="utf-8") as fh:
+        fh.write("the meeting agenda is on the table. nothing to see here.\n")
+    with open(f3, "wb") as fh:
+        fh.write(b"\xff\xfe" + ("notes: " + en.pat.upper() + " !\n").encode("utf-16-le"))
+    rc, vs, bad, err = scan(["--rules", rules, "--text", f1, f2, f3, "--format", "json"])
+    hits = {(os.path.basename(str(v.get("file", ""))), int(v.get("rule_id", 0))) for v in vs}
+    want = {("doc1.txt", r.id), ("doc3-utf16.txt", en.id)}
+    ok = rc == 0 and hits == want
+    report(ok, "corpus:text-files", "exit %d, got %s, want %s; %s" % (rc, sorted(hits), sorted(want),
+                                                                       err.strip()[-200:]))
+
+
+def main():
+    if not os.access(TSF, os.X_OK):
+        report(False, "corpus:binary", "%s not built" % TSF)
+        return 1
+    keep = os.environ.get("TSF_CORPUS_KEEP")
+    tmp = keep or tempfile.mkdtemp(prefix="tsf-corpus-")
+    try:
+        specs = [("A", 11, "ethernet", 4), ("B", 12, "ethernet", 3)]
+        dirs = {}
+        for name, seed, link, per in specs + [("sll", 13, "sll", 2), ("rawip", 14, "raw", 2)]:
+            dirs[name] = os.path.join(tmp, name)
+            corpus.generate(dirs[name], seed=seed, link=link, per_case=per)
+        pcs = []
+        for name, *_ in specs:
+            pc, _ = check_corpus("corpus[%s]" % name, dirs[name])
+            pcs.append(pc)
+        merge_report("corpus", pcs)
+        for name in ("sll", "rawip"):
+            pc, _ = check_corpus("corpus-%s" % name, dirs[name])
+            merge_report("corpus-%s" % name, [pc])
+        # thread count must not change results
+        rules = os.path.join(dirs["A"], "rules.rules")
+        pcap = os.path.join(dirs["A"], "traffic.pcap")
+        sets = []
+        for t in ("1", "4"):
+            rc, vs, bad, err = scan(["--rules", rules, "--pcap", pcap, "--format", "json",
+                                     "--threads", t])
+            sets.append((rc, {key5(v) + (int(v["rule_id"]), v.get("offset")) for v in vs
+                              if "rule_id" in v}))
+        same = sets[0] == sets[1] and sets[0][0] == 0
+        report(same, "corpus:threads-1-vs-4", "exit %d/%d, only-1: %d, only-4: %d" % (
+            sets[0][0], sets[1][0], len(sets[0][1] - sets[1][1]), len(sets[1][1] - sets[0][1])))
+        text_mode(tmp, dirs["A"])
+    finally:
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
