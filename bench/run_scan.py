@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""bench/run_scan.py BUILD - the `tapsift scan` benchmark (make bench).
+
+For each rule-set size (BENCH_SIZES, default 10000,100000,1000000) on a
+generated capture of >= 100 MB of mixed Chinese/English text traffic:
+  - rule parse + compile time and peak RSS (`tapsift rules check`)
+  - the pipeline: payload MB/s over the whole run and over the scan phase,
+    with 1..N worker threads, and with normalization off
+  - the ceiling: raw Hyperscan block mode, same payload bytes, same literals
+  - the baseline: LC_ALL=C grep -F -c -f on the same text
+Prints a table and writes bench/results/scan.json.
+"""
+import json, os, re, subprocess, sys, time
+
+BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.environ.get("BENCH_DATA", os.path.join(ROOT, BUILD, "bench-data"))
+SIZES = [int(x) for x in os.environ.get("BENCH_SIZES", "10000,100000,1000000").split(",")]
+NPROC = os.cpu_count() or 1
+TSF = os.path.join(ROOT, BUILD, "tapsift")
+
+
+def run_rss(cmd):
+    """Like run(), measuring the child's peak RSS with wait4."""
+    t0 = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        out = os.open("/tmp/tsf-bench.out", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        err = os.open("/tmp/tsf-bench.err", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(out, 1)
+        os.dup2(err, 2)
+        os.close(fd)
+        try:
+            os.execvp(cmd[0], cmd)
+        finally:
+            os._exit(127)
+    _, status, ru = os.wait4(pid, 0)
+    wall = time.monotonic() - t0
+    out = open("/tmp/tsf-bench.out", errors="replace").read()
+    err = open("/tmp/tsf-bench.err", errors="replace").read()
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        sys.stderr.write(err)
+        raise SystemExit(f"failed: {' '.join(cmd)} (exit {code})")
+    return out, err, wall, ru.ru_maxrss / 1024.0
+
+
+def stat(err, name):
+    m = re.search(rf"^\s+{name}\s+([0-9.]+)", err, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def progress(msg):
+    print(f"  .. {msg}", flush=True)
+
+
+def main():
+    os.makedirs(DATA, exist_ok=True)
+    pcap = os.path.join(DATA, "bench.pcap")
+    text = os.path.join(DATA, "bench.txt")
+    if not os.path.exists(pcap) or not all(
+        os.path.exists(os.path.join(DATA, f"rules-{n}.rules")) for n in SIZES
+    ):
+        progress(f"generating benchmark data in {DATA}")
+        subprocess.check_call(
+            [sys.executable, os.path.join(ROOT, "bench", "gen_bench.py"), "--out", DATA,
+             "--sizes", ",".join(str(n) for n in SIZES)])
+    payload_mb = os.path.getsize(text) / 1e6
+    results = {"payload_MB": round(payload_mb, 1), "cpus": NPROC, "sizes": []}
+    for n in SIZES:
+        rules = os.path.join(DATA, f"rules-{n}.rules")
+        pats = os.path.join(DATA, f"patterns-{n}.txt")
+        r = {"literals": n}
+        progress(f"{n} rules: parse + compile")
+        out, err, wall, rss = run_rss([TSF, "rules", "check", rules])
+        m = re.search(r"parsed in ([0-9.]+) s, compiled in ([0-9.]+) s, databases (\d+)", out)
+        r["parse_s"], r["compile_s"], r["db_MB"] = float(m.group(1)), float(m.group(2)), int(m.group(3)) / 1e6
+        r["compile_peak_rss_MiB"] = round(rss)
+        r["pipeline"] = {}
+        for t in sorted({1, NPROC}):
+            progress(f"{n} rules: tapsift scan, {t} thread(s)")
+            out, err, wall, rss = run_rss([TSF, "scan", "--rules", rules, "--pcap", pcap, "--quiet",
+                                           "--threads", str(t)])
+            scan_s = stat(err, "seconds")
+            pb = stat(err, "payload_bytes") / 1e6
+            r["pipeline"][t] = {"whole_run_MBps": round(pb / wall, 1),
+                                "scan_phase_MBps": round(pb / scan_s, 1) if scan_s else 0,
+                                "verdicts": int(stat(err, "verdicts")),
+                                "peak_rss_MiB": round(rss), "wall_s": round(wall, 2)}
+        progress(f"{n} rules: tapsift scan, normalization off, 1 thread")
+        out, err, wall, rss = run_rss([TSF, "scan", "--rules", rules, "--pcap", pcap, "--quiet",
+                                       "--threads", "1", "--normalize", "none"])
+        scan_s = stat(err, "seconds")
+        r["pipeline_norm_off_scan_MBps"] = round(stat(err, "payload_bytes") / 1e6 / scan_s, 1) if scan_s else 0
+        progress(f"{n} rules: raw Hyperscan block mode on the same bytes")
+        out, err, wall, rss = run_rss([os.path.join(ROOT, BUILD, "bench", "bench_hs"), rules, text])
+        hs = json.loads(out)
+        r["raw_hs_MBps"] = hs["MBps"]
+        r["raw_hs_compile_s"] = hs["compile_s"]
+        progress(f"{n} rules: LC_ALL=C grep -F -c -f")
+        env = dict(os.environ, LC_ALL="C")
+        t0 = time.monotonic()
+        subprocess.run(["grep", "-F", "-c", "-f", pats, text], env=env, stdout=subprocess.DEVNULL)
+        r["grep_F_MBps"] = round(payload_mb / (time.monotonic() - t0), 1)
+        one = r["pipeline"][1]["scan_phase_MBps"]
+        r["pipeline_vs_raw_hs"] = round(one / hs["MBps"], 2) if hs["MBps"] else 0
+        results["sizes"].append(r)
+        print(json.dumps(r), flush=True)
+
+    print()
+    print(f"tapsift scan benchmark: {payload_mb:.0f} MB of payload, {NPROC} CPUs "
+          "(MB/s of payload; pipeline = 1 worker unless noted)")
+    hdr = ("| literals | parse s | compile s | compile RSS MiB | pipeline whole run | pipeline scan phase"
+           f" | pipeline {NPROC} workers | norm off | raw HS block | pipeline/raw HS | grep -F | scan RSS MiB |")
+    print(hdr)
+    print("|" + "---|" * (hdr.count("|") - 1))
+    for r in results["sizes"]:
+        p1, pn = r["pipeline"][1], r["pipeline"][max(r["pipeline"])]
+        print(f"| {r['literals']} | {r['parse_s']:.2f} | {r['compile_s']:.1f} | {r['compile_peak_rss_MiB']} "
+              f"| {p1['whole_run_MBps']} | {p1['scan_phase_MBps']} | {pn['scan_phase_MBps']} "
+              f"| {r['pipeline_norm_off_scan_MBps']} | {r['raw_hs_MBps']} | {r['pipeline_vs_raw_hs']} "
+              f"| {r['grep_F_MBps']} | {p1['peak_rss_MiB']} |")
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "results", "scan.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    print("saved bench/results/scan.json")
+
+
+if __name__ == "__main__":
+    main()
