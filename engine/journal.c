@@ -1,0 +1,602 @@
+/* journal.c - append-only segment files of verdict batches, and the replay
+ * request handler that serves ranges out of them (see journal.h). */
+#include "journal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "bus.h"
+
+#define REC_MAGIC 0x314a5354u /* "TSJ1" little endian */
+#define REC_HDR 24
+#define REPLAY_DEFAULT_MAX 1024
+#define REPLAY_HARD_MAX 8192
+#define REPLAY_SCAN_BUDGET (8u << 20) /* bytes of journal examined per request */
+#define REPLAY_REPLY_BUDGET (1u << 20)
+
+struct seg {
+	uint64_t first, last; /* last < first: empty */
+	uint64_t size;
+};
+
+struct journal {
+	char dir[PATH_MAX - 32];
+	uint64_t segment_bytes, max_bytes, total;
+	enum journal_fsync fsync;
+	unsigned sync_ms;
+	pthread_mutex_t mu; /* segs, nsegs, total, counters: shared with readers */
+	struct seg *segs;
+	size_t nsegs, cap;
+	int fd; /* the newest segment, opened for append; -1 before the first */
+	int dirty;
+	uint64_t last_sync_ns;
+	struct journal_counters ctr;
+};
+
+int journal_fsync_parse(const char *s)
+{
+	if (!strcmp(s, "none"))
+		return JOURNAL_FSYNC_NONE;
+	if (!strcmp(s, "batch"))
+		return JOURNAL_FSYNC_BATCH;
+	if (!strcmp(s, "always"))
+		return JOURNAL_FSYNC_ALWAYS;
+	return -1;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static void seg_path(const struct journal *j, uint64_t first, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s/%020" PRIu64 ".tsj", j->dir, first);
+}
+
+static int mkdirs(const char *dir)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", dir);
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			if (mkdir(tmp, 0750) && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	if (mkdir(tmp, 0750) && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int cmp_seg(const void *a, const void *b)
+{
+	uint64_t x = ((const struct seg *)a)->first, y = ((const struct seg *)b)->first;
+	return x < y ? -1 : x > y;
+}
+
+/* Walks the records of an open segment file; stops at the first torn or
+ * corrupt one.  Returns the length of the intact prefix; *last gets the last
+ * sequence number seen (unchanged when there is none). */
+static uint64_t seg_scan(int fd, uint64_t size, uint64_t *last)
+{
+	uint64_t off = 0;
+	uint8_t h[REC_HDR];
+	uint8_t *buf = NULL;
+	size_t bcap = 0;
+	while (off + REC_HDR <= size) {
+		if (pread(fd, h, REC_HDR, (off_t)off) != REC_HDR || get32(h) != REC_MAGIC)
+			break;
+		uint32_t len = get32(h + 4), count = get32(h + 16);
+		if (len > BUS_FRAME_MAX || off + REC_HDR + len > size || count == 0)
+			break;
+		if (len > bcap) {
+			uint8_t *nb = realloc(buf, len);
+			if (!nb)
+				break;
+			buf = nb;
+			bcap = len;
+		}
+		if (pread(fd, buf, len, (off_t)(off + REC_HDR)) != (ssize_t)len ||
+		    (uint32_t)crc32(0, buf, len) != get32(h + 20))
+			break;
+		*last = get64(h + 8) + count - 1;
+		off += REC_HDR + len;
+	}
+	free(buf);
+	return off;
+}
+
+static int segs_push(struct journal *j, struct seg s)
+{
+	if (j->nsegs == j->cap) {
+		size_t nc = j->cap ? j->cap * 2 : 16;
+		struct seg *n = realloc(j->segs, nc * sizeof(*n));
+		if (!n)
+			return -1;
+		j->segs = n;
+		j->cap = nc;
+	}
+	j->segs[j->nsegs++] = s;
+	return 0;
+}
+
+struct journal *journal_open(const struct journal_config *c, char *err, size_t errlen)
+{
+	struct journal *j = calloc(1, sizeof(*j));
+	if (!j) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (strlen(c->dir) >= sizeof(j->dir)) {
+		snprintf(err, errlen, "journal directory name too long");
+		free(j);
+		return NULL;
+	}
+	snprintf(j->dir, sizeof(j->dir), "%s", c->dir);
+	j->segment_bytes = c->segment_bytes ? c->segment_bytes : 64u << 20;
+	j->max_bytes = c->max_bytes ? c->max_bytes : 1u << 30;
+	j->fsync = c->fsync;
+	j->sync_ms = c->sync_ms ? c->sync_ms : 200;
+	j->fd = -1;
+	pthread_mutex_init(&j->mu, NULL);
+	if (mkdirs(j->dir)) {
+		snprintf(err, errlen, "journal %s: %s", j->dir, strerror(errno));
+		goto fail;
+	}
+	DIR *d = opendir(j->dir);
+	if (!d) {
+		snprintf(err, errlen, "journal %s: %s", j->dir, strerror(errno));
+		goto fail;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		const char *n = e->d_name;
+		if (strlen(n) != 24 || strcmp(n + 20, ".tsj") || strspn(n, "0123456789") != 20)
+			continue;
+		struct seg s = {strtoull(n, NULL, 10), 0, 0};
+		char p[PATH_MAX];
+		struct stat st;
+		seg_path(j, s.first, p, sizeof(p));
+		if (s.first == 0 || stat(p, &st))
+			continue;
+		s.size = (uint64_t)st.st_size;
+		if (segs_push(j, s)) {
+			closedir(d);
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	}
+	closedir(d);
+	if (j->nsegs)
+		qsort(j->segs, j->nsegs, sizeof(*j->segs), cmp_seg);
+	for (size_t i = 0; i + 1 < j->nsegs; i++)
+		j->segs[i].last = j->segs[i + 1].first - 1;
+	/* The newest segment decides where numbering resumes; a segment whose
+	 * every record is torn is removed and the one before it is rescanned. */
+	while (j->nsegs) {
+		struct seg *s = &j->segs[j->nsegs - 1];
+		char p[PATH_MAX];
+		seg_path(j, s->first, p, sizeof(p));
+		int fd = open(p, O_RDWR | O_APPEND | O_CLOEXEC);
+		if (fd < 0) {
+			snprintf(err, errlen, "%s: %s", p, strerror(errno));
+			goto fail;
+		}
+		uint64_t last = s->first - 1;
+		uint64_t good = seg_scan(fd, s->size, &last);
+		if (good < s->size) {
+			if (ftruncate(fd, (off_t)good)) {
+				snprintf(err, errlen, "%s: %s", p, strerror(errno));
+				close(fd);
+				goto fail;
+			}
+			j->ctr.tail_repaired++;
+			s->size = good;
+		}
+		s->last = last;
+		if (good == 0) {
+			close(fd);
+			unlink(p);
+			j->nsegs--;
+			continue;
+		}
+		j->fd = fd;
+		break;
+	}
+	for (size_t i = 0; i < j->nsegs; i++)
+		j->total += j->segs[i].size;
+	return j;
+fail:
+	pthread_mutex_destroy(&j->mu);
+	free(j->segs);
+	free(j);
+	return NULL;
+}
+
+void journal_close(struct journal *j)
+{
+	if (!j)
+		return;
+	if (j->fd >= 0) {
+		if (j->fsync != JOURNAL_FSYNC_NONE && j->dirty)
+			fdatasync(j->fd);
+		close(j->fd);
+	}
+	pthread_mutex_destroy(&j->mu);
+	free(j->segs);
+	free(j);
+}
+
+void journal_range(struct journal *j, uint64_t *first, uint64_t *last)
+{
+	pthread_mutex_lock(&j->mu);
+	*first = *last = 0;
+	if (j->nsegs && j->segs[j->nsegs - 1].last >= j->segs[0].first) {
+		*first = j->segs[0].first;
+		*last = j->segs[j->nsegs - 1].last;
+	}
+	pthread_mutex_unlock(&j->mu);
+}
+
+void journal_counters(struct journal *j, struct journal_counters *out)
+{
+	pthread_mutex_lock(&j->mu);
+	*out = j->ctr;
+	pthread_mutex_unlock(&j->mu);
+}
+
+static int rotate(struct journal *j, uint64_t first_seq)
+{
+	char p[PATH_MAX];
+	seg_path(j, first_seq, p, sizeof(p));
+	int fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -1;
+	if (j->fd >= 0) {
+		if (j->fsync != JOURNAL_FSYNC_NONE)
+			fdatasync(j->fd);
+		close(j->fd);
+	}
+	j->fd = fd;
+	pthread_mutex_lock(&j->mu);
+	int rc = segs_push(j, (struct seg){first_seq, first_seq - 1, 0});
+	pthread_mutex_unlock(&j->mu);
+	return rc;
+}
+
+static void sync_now(struct journal *j)
+{
+	if (j->fd >= 0 && fdatasync(j->fd)) {
+		pthread_mutex_lock(&j->mu);
+		j->ctr.sync_errors++;
+		pthread_mutex_unlock(&j->mu);
+	}
+	j->dirty = 0;
+	j->last_sync_ns = bus_mono_ns();
+}
+
+void journal_tick(struct journal *j)
+{
+	if (j->fsync == JOURNAL_FSYNC_BATCH && j->dirty &&
+	    bus_mono_ns() - j->last_sync_ns >= (uint64_t)j->sync_ms * 1000000u)
+		sync_now(j);
+}
+
+int journal_append(struct journal *j, uint64_t first_seq, uint32_t count, const void *batch,
+                   size_t len)
+{
+	uint64_t rec = REC_HDR + len;
+	struct seg *cur = j->nsegs ? &j->segs[j->nsegs - 1] : NULL;
+	/* A new segment when the current one is full, and also when numbering
+	 * does not follow on (it always should): segment names must stay true. */
+	if (j->fd < 0 || !cur || (cur->size > 0 && cur->size + rec > j->segment_bytes) ||
+	    (cur->last >= cur->first && cur->last + 1 != first_seq) ||
+	    (cur->last < cur->first && cur->first != first_seq)) {
+		if (rotate(j, first_seq))
+			goto err;
+		cur = &j->segs[j->nsegs - 1];
+	}
+	uint8_t h[REC_HDR];
+	put32(h, REC_MAGIC);
+	put32(h + 4, (uint32_t)len);
+	put64(h + 8, first_seq);
+	put32(h + 16, count);
+	put32(h + 20, (uint32_t)crc32(0, batch, (uInt)len));
+	struct iovec iov[2] = {{h, REC_HDR}, {(void *)batch, len}};
+	ssize_t w = writev(j->fd, iov, 2);
+	if (w != (ssize_t)rec) {
+		/* Cut a partial record off so the segment stays readable. */
+		if (w > 0 && ftruncate(j->fd, (off_t)cur->size)) {
+			/* nothing more to do: the scan on open repairs it */
+		}
+		goto err;
+	}
+	pthread_mutex_lock(&j->mu);
+	cur->size += rec;
+	cur->last = first_seq + count - 1;
+	j->total += rec;
+	j->ctr.appended += count;
+	j->ctr.bytes += rec;
+	while (j->total > j->max_bytes && j->nsegs > 1) {
+		char p[PATH_MAX];
+		seg_path(j, j->segs[0].first, p, sizeof(p));
+		unlink(p);
+		j->total -= j->segs[0].size;
+		memmove(j->segs, j->segs + 1, (j->nsegs - 1) * sizeof(*j->segs));
+		j->nsegs--;
+		j->ctr.segments_deleted++;
+	}
+	pthread_mutex_unlock(&j->mu);
+	if (j->fsync == JOURNAL_FSYNC_ALWAYS) {
+		sync_now(j);
+	} else if (j->fsync == JOURNAL_FSYNC_BATCH) {
+		j->dirty = 1;
+		journal_tick(j);
+	}
+	return 0;
+err:
+	pthread_mutex_lock(&j->mu);
+	j->ctr.write_errors++;
+	pthread_mutex_unlock(&j->mu);
+	return -1;
+}
+
+int journal_read(struct journal *j, uint64_t from, uint64_t to, journal_fn fn, void *ud)
+{
+	if (!to)
+		to = UINT64_MAX;
+	/* Snapshot under the lock, read without it: the sizes bound what is
+	 * read, so a record being appended right now is never seen half-done. */
+	pthread_mutex_lock(&j->mu);
+	size_t n = 0;
+	struct seg *snap = malloc((j->nsegs ? j->nsegs : 1) * sizeof(*snap));
+	if (snap)
+		for (size_t i = 0; i < j->nsegs; i++)
+			if (j->segs[i].first <= to && j->segs[i].last >= from &&
+			    j->segs[i].last >= j->segs[i].first)
+				snap[n++] = j->segs[i];
+	pthread_mutex_unlock(&j->mu);
+	if (!snap)
+		return -1;
+	int rc = 0, stop = 0;
+	uint8_t *buf = NULL;
+	size_t bcap = 0;
+	for (size_t i = 0; i < n && !stop; i++) {
+		char p[PATH_MAX];
+		seg_path(j, snap[i].first, p, sizeof(p));
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno != ENOENT) /* ENOENT: deleted by the size cap meanwhile */
+				rc = -1;
+			continue;
+		}
+		uint64_t off = 0;
+		uint8_t h[REC_HDR];
+		while (off + REC_HDR <= snap[i].size) {
+			if (pread(fd, h, REC_HDR, (off_t)off) != REC_HDR || get32(h) != REC_MAGIC) {
+				rc = -1;
+				break;
+			}
+			uint32_t len = get32(h + 4), count = get32(h + 16);
+			uint64_t first = get64(h + 8);
+			if (len > BUS_FRAME_MAX || off + REC_HDR + len > snap[i].size || !count) {
+				rc = -1;
+				break;
+			}
+			off += REC_HDR + len;
+			if (first > to) {
+				stop = 1;
+				break;
+			}
+			if (first + count - 1 < from)
+				continue;
+			if (len > bcap) {
+				uint8_t *nb = realloc(buf, len);
+				if (!nb) {
+					rc = -1;
+					stop = 1;
+					break;
+				}
+				buf = nb;
+				bcap = len;
+			}
+			if (pread(fd, buf, len, (off_t)(off - len)) != (ssize_t)len ||
+			    (uint32_t)crc32(0, buf, len) != get32(h + 20)) {
+				rc = -1;
+				break;
+			}
+			if (fn(ud, first, count, buf, len)) {
+				stop = 1;
+				break;
+			}
+		}
+		close(fd);
+	}
+	free(buf);
+	free(snap);
+	return rc;
+}
+
+/* --- replay ------------------------------------------------------------ */
+
+struct replay_ctx {
+	uint64_t from, to;
+	const char *cat;
+	size_t max, n, scanned, bytes;
+	uint64_t next; /* first sequence number not yet covered */
+	Tsf__VerdictBatch **batches;
+	size_t nb, cb;
+	Tsf__Verdict **sel;
+	int oom;
+};
+
+static int replay_cb(void *ud, uint64_t first, uint32_t count, const uint8_t *b, size_t len)
+{
+	struct replay_ctx *r = ud;
+	if (r->n >= r->max || r->scanned >= REPLAY_SCAN_BUDGET || r->bytes >= REPLAY_REPLY_BUDGET)
+		return 1;
+	r->scanned += len;
+	Tsf__VerdictBatch *vb = tsf__verdict_batch__unpack(NULL, len, b);
+	if (!vb) {
+		/* CRC-checked but undecodable: skip it rather than wedge replay. */
+		r->next = first + count;
+		return 0;
+	}
+	if (r->nb == r->cb) {
+		size_t nc = r->cb ? r->cb * 2 : 16;
+		Tsf__VerdictBatch **n = realloc(r->batches, nc * sizeof(*n));
+		if (!n) {
+			tsf__verdict_batch__free_unpacked(vb, NULL);
+			r->oom = 1;
+			return 1;
+		}
+		r->batches = n;
+		r->cb = nc;
+	}
+	r->batches[r->nb++] = vb;
+	for (size_t i = 0; i < vb->n_verdicts; i++) {
+		Tsf__Verdict *v = vb->verdicts[i];
+		if (v->seq < r->from || v->seq > r->to || v->seq < r->next)
+			continue;
+		if (r->n >= r->max || r->bytes >= REPLAY_REPLY_BUDGET)
+			return 1; /* r->next stays at this verdict */
+		r->next = v->seq + 1;
+		if (r->cat[0] && strcmp(r->cat, v->category))
+			continue;
+		r->sel[r->n++] = v;
+		r->bytes += tsf__verdict__get_packed_size(v);
+	}
+	if (r->next < first + count)
+		r->next = first + count;
+	return 0;
+}
+
+static size_t reply_pack(Tsf__ReplayReply *rep, uint8_t **out, int *status)
+{
+	*status = rep->status;
+	size_t n = tsf__replay_reply__get_packed_size(rep);
+	*out = malloc(n ? n : 1);
+	if (!*out)
+		return 0;
+	tsf__replay_reply__pack(rep, *out);
+	return n;
+}
+
+static size_t reply_error(Tsf__ReplayReply__Status st, const char *msg, uint8_t **out, int *status)
+{
+	Tsf__ReplayReply rep = TSF__REPLAY_REPLY__INIT;
+	rep.schema = BUS_SCHEMA;
+	rep.status = st;
+	rep.error = (char *)msg;
+	rep.done = 1;
+	return reply_pack(&rep, out, status);
+}
+
+size_t journal_replay_answer(struct journal *j, const uint8_t *req, size_t len, uint8_t **out,
+                             int *status)
+{
+	*out = NULL;
+	Tsf__ReplayRequest *q = len <= 4096 ? tsf__replay_request__unpack(NULL, len, req) : NULL;
+	if (!q)
+		return reply_error(TSF__REPLAY_REPLY__STATUS__BAD_REQUEST,
+		                   "undecodable ReplayRequest", out, status);
+	char msg[160];
+	size_t n;
+	if (q->from_seq == 0) {
+		n = reply_error(TSF__REPLAY_REPLY__STATUS__BAD_REQUEST, "from_seq must be >= 1",
+		                out, status);
+		goto done;
+	}
+	if (q->to_seq && q->to_seq < q->from_seq) {
+		n = reply_error(TSF__REPLAY_REPLY__STATUS__BAD_REQUEST, "to_seq is before from_seq",
+		                out, status);
+		goto done;
+	}
+	if (!j) {
+		n = reply_error(TSF__REPLAY_REPLY__STATUS__UNAVAILABLE,
+		                "this sensor keeps no journal", out, status);
+		goto done;
+	}
+	uint64_t first, last;
+	journal_range(j, &first, &last);
+	Tsf__ReplayReply rep = TSF__REPLAY_REPLY__INIT;
+	rep.schema = BUS_SCHEMA;
+	rep.first_seq = first;
+	rep.last_seq = last;
+	if (first && q->from_seq < first) {
+		snprintf(msg, sizeof(msg),
+		         "verdicts before %" PRIu64 " are no longer in the journal", first);
+		rep.status = TSF__REPLAY_REPLY__STATUS__GONE;
+		rep.error = msg;
+		rep.next_seq = first;
+		n = reply_pack(&rep, out, status);
+		goto done;
+	}
+	struct replay_ctx r = {0};
+	r.from = q->from_seq;
+	r.to = q->to_seq ? q->to_seq : UINT64_MAX;
+	r.cat = q->category;
+	r.max = q->max ? q->max : REPLAY_DEFAULT_MAX;
+	if (r.max > REPLAY_HARD_MAX)
+		r.max = REPLAY_HARD_MAX;
+	r.next = r.from;
+	r.sel = malloc(r.max * sizeof(*r.sel));
+	int rc = -1;
+	if (r.sel && r.from <= last)
+		rc = journal_read(j, r.from, q->to_seq, replay_cb, &r);
+	else if (r.sel)
+		rc = 0;
+	if (!r.sel || r.oom || (rc && r.n == 0 && r.next == r.from)) {
+		n = reply_error(TSF__REPLAY_REPLY__STATUS__UNAVAILABLE,
+		                r.sel && !r.oom ? "journal read error" : "out of memory", out,
+		                status);
+	} else {
+		Tsf__VerdictBatch b = TSF__VERDICT_BATCH__INIT;
+		b.schema = BUS_SCHEMA;
+		if (r.nb) {
+			b.sensor = r.batches[r.nb - 1]->sensor;
+			b.epoch = r.batches[r.nb - 1]->epoch;
+		}
+		b.n_verdicts = r.n;
+		b.verdicts = r.sel;
+		rep.batch = &b;
+		rep.next_seq = r.next;
+		rep.done = r.next > r.to || r.next > last;
+		n = reply_pack(&rep, out, status);
+	}
+	for (size_t i = 0; i < r.nb; i++)
+		tsf__verdict_batch__free_unpacked(r.batches[i], NULL);
+	free(r.batches);
+	free(r.sel);
+done:
+	tsf__replay_request__free_unpacked(q, NULL);
+	return n;
+}
