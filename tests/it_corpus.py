@@ -150,19 +150,31 @@ def main():
     keep = os.environ.get("TSF_CORPUS_KEEP")
     tmp = keep or tempfile.mkdtemp(prefix="tsf-corpus-")
     try:
-        specs = [("A", 11, "ethernet", 4), ("B", 12, "ethernet", 3)]
+        # name, seed, link, per-case, format, nanosecond, endian
+        specs = [("A", 11, "ethernet", 4, "pcap", False, "<"),
+                 ("B", 12, "ethernet", 3, "pcap", True, "<")]
+        others = [("sll", 13, "sll", 2, "pcap", False, ">"),
+                  ("sll2", 15, "sll2", 1, "pcap", True, "<"),
+                  ("rawip", 14, "raw", 2, "pcap", False, "<"),
+                  ("pcapng", 16, "ethernet", 1, "pcapng", False, "<")]
         dirs = {}
-        for name, seed, link, per in specs + [("sll", 13, "sll", 2), ("rawip", 14, "raw", 2)]:
+        for name, seed, link, per, fmt_, ns, endian in specs + others:
             dirs[name] = os.path.join(tmp, name)
-            corpus.generate(dirs[name], seed=seed, link=link, per_case=per)
+            corpus.generate(dirs[name], seed=seed, link=link, per_case=per, fmt=fmt_, nanos=ns,
+                            endian=endian)
         pcs = []
         for name, *_ in specs:
             pc, _ = check_corpus("corpus[%s]" % name, dirs[name])
             pcs.append(pc)
         merge_report("corpus", pcs)
-        for name in ("sll", "rawip"):
+        # other link types / file formats: one line each unless something fails
+        for name, *_ in others:
             pc, _ = check_corpus("corpus-%s" % name, dirs[name])
-            merge_report("corpus-%s" % name, [pc])
+            bad = {c: v for c, v in pc.items() if v[0] or v[1]}
+            if not bad:
+                report(True, "corpus-%s:all-cases" % name)
+            else:
+                merge_report("corpus-%s" % name, [bad])
         # thread count must not change results
         rules = os.path.join(dirs["A"], "rules.rules")
         pcap = os.path.join(dirs["A"], "traffic.pcap")

@@ -152,6 +152,8 @@ def homoglyph(rng, s):
 
 def html_tags(rng, s):
     i = rng.randrange(1, len(s))
+    if rng.random() < 0.3:
+        return s[:i] + "<!-- %s -->" % rng.choice(["x", "ad", "note: 1 < 2"]) + s[i:]
     j = min(len(s), i + rng.randrange(1, 3))
     tag = rng.choice(["b", "i", "span", "em", "font color=red", "a href=\"#x\""])
     name = tag.split()[0]
@@ -220,7 +222,7 @@ def chunk(body, sizes, ext=False, trailer=False):
 
 
 def http_resp(body, ctype="text/plain; charset=utf-8", encs=(), chunks=None, extra=(),
-              status="200 OK"):
+              status="200 OK", close_delimited=False):
     enc_body = encode_body(body, encs)
     h = ["HTTP/1.1 " + status, "Server: tsf-gen", "Content-Type: " + ctype]
     if encs:
@@ -229,6 +231,9 @@ def http_resp(body, ctype="text/plain; charset=utf-8", encs=(), chunks=None, ext
     if chunks:
         h.append("Transfer-Encoding: chunked")
         wire = chunk(enc_body, chunks, ext=True, trailer=True)
+    elif close_delimited:
+        h.append("Connection: close")
+        wire = enc_body
     else:
         h.append("Content-Length: %d" % len(enc_body))
         wire = enc_body
@@ -258,6 +263,8 @@ class Flow:
         self.v6 = False
         self.udp_payloads = None  # list of (dir, bytes) for UDP flows
         self.joinable = True  # text units of a direction form one stream (no gap)
+        self.addr = None  # (cli, cport, srv, sport) to reuse a 5-tuple
+        self.data_opts = b""
 
 
 class Gen:
@@ -303,7 +310,7 @@ class Gen:
     def verify_and_emit(self, f):
         r = self.rng
         v6 = f.v6
-        c, cp, s, sp = self.addr(v6)
+        c, cp, s, sp = f.addr or self.addr(v6)
         net = f.net or pg.Net(self.link)
         frames = []
         if f.proto == "udp":
@@ -321,7 +328,7 @@ class Gen:
             if f.evs_hook:
                 evs = f.evs_hook(evs)
             sess = pg.TcpSession((c, cp), (s, sp), r, *f.isn)
-            frames = sess.render(net, evs, handshake=f.handshake, close=f.close)
+            frames = sess.render(net, evs, handshake=f.handshake, close=f.close, data_opts=f.data_opts)
             got = [set(), set()]
             for d in (0, 1):
                 eff = pg.effective_stream(evs, d)
@@ -392,13 +399,20 @@ class Gen:
         return f
 
     def http_flow(self, case, lang, body_text, rid, visible=None, ctype="text/plain; charset=utf-8",
-                  charset="utf-8", encs=(), chunks=None, html=False, meta=None, post=False, bom=b""):
+                  charset="utf-8", encs=(), chunks=None, html=False, meta=None, post=False, bom=b"",
+                  close_delimited=False, meta_equiv=False):
         """GET (or POST with the text as the request body) + response."""
         r = self.rng
         f = Flow(case)
         f.visible = body_text if visible is None else visible
         if html:
-            head = "<head><meta charset=\"%s\"></head>" % meta if meta else "<head></head>"
+            if meta and meta_equiv:
+                head = ("<head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=%s\">"
+                        "</head>" % meta)
+            elif meta:
+                head = "<head><meta charset=\"%s\"></head>" % meta
+            else:
+                head = "<head></head>"
             parts = body_text
             doc = "<!DOCTYPE html><html>%s<body><p>%s</p></body></html>" % (head, parts)
         else:
@@ -414,7 +428,7 @@ class Gen:
                 f.planted[0].add(rid)
         else:
             req, qtxt = http_req("GET", "/page/%d.html" % r.randrange(1000))
-            resp, rtxt = http_resp(body, ctype, encs, chunks)
+            resp, rtxt = http_resp(body, ctype, encs, chunks, close_delimited=close_delimited)
             f.msgs = [(0, req), (1, resp)]
             f.text[0].append(qtxt)
             f.text[1] += [rtxt, f.visible]
@@ -644,11 +658,15 @@ def case_builders(g):
         rule = g.pick("cn")
         a, b = sig_in_filler("cn", rule.pat)
         text = a + rule.pat + b
-        if i % 3 == 2:  # charset only in <meta>
+        v = i % 6
+        if v == 2:  # charset only in <meta charset>
             return _hf("cn", text, rule.id, ctype="text/html", charset="gbk", html=True,
                        meta="gbk")
-        label = ["gbk", "GBK"][i % 2]
-        return _hf("cn", text, rule.id, ctype="text/plain; charset=" + label, charset="gbk")
+        if v == 5:  # charset only in <meta http-equiv>
+            return _hf("cn", text, rule.id, ctype="text/html", charset="gbk", html=True,
+                       meta="GB2312", meta_equiv=True)
+        label = {0: "gbk", 1: "GBK", 3: '"gb2312"', 4: "GB18030"}[v]
+        return _hf("cn", text, rule.id, ctype="text/plain;charset=" + label, charset="gbk")
     B["http_gbk"] = http_gbk
 
     def http_big5(i):
@@ -778,6 +796,10 @@ def case_builders(g):
         a, b = sig_in_filler(lg, rule.pat)
         b2 = a + rule.pat + b
         r1, rt1 = http_resp(b1.encode(), encs=(("gzip",) if i % 2 else ()))
+        if i % 3 == 2:  # a body-less 304 first
+            r1 = b"HTTP/1.1 304 Not Modified\r\nServer: tsf-gen\r\nETag: \"x%d\"\r\n\r\n" % i
+            rt1 = "HTTP/1.1 304 Not Modified\nServer: tsf-gen\nETag: x"
+            b1 = ""
         r2, rt2 = http_resp(b2.encode(), chunks=([9] if i % 3 == 0 else None))
         if i % 2 == 0:
             f.msgs = [(0, q1 + q2), (1, r1 + r2)]
@@ -827,6 +849,55 @@ def case_builders(g):
             f.planted[1].add(rr.id)
         return f
     B["raw"] = raw
+
+    def tcp_options(i):
+        f = simple()(i)
+        # NOP NOP timestamps (12 bytes) on every data segment: data offset 8
+        f.data_opts = b"\x01\x01\x08\x0a" + bytes(r.randrange(256) for _ in range(8))
+        f.seg = r.choice([2, 5, 1400])
+        return f
+    B["tcp_options"] = tcp_options
+
+    def padding(i):
+        f = simple()(i)
+        # short frames padded with junk letters after the IP packet: the
+        # engine must use the IP length, not the captured length
+        f.net = pg.Net(g.link, trailer=r.choice([b"xq", b"ZZZZ", b"\x00ab"]))
+        f.seg = r.choice([1, 2, 3])
+        f.v6 = i % 3 == 2
+        return f
+    B["padding"] = padding
+
+    def deep(i):
+        lg = "cn" if i % 2 == 0 else "en"
+        rule = g.pick(lg)
+        nwords = r.randrange(60000, 120000) if lg == "cn" else r.randrange(50000, 100000)
+        if i % 2 == 0:
+            f = g.text_flow("", lg, rule.pat, rule.id, nb=nwords, na=5)
+            return f
+        a = filler(r, lg, nwords)
+        text = a + rule.pat + filler(r, lg, 5)
+        return _hf(lg, text, rule.id, encs=("gzip",))
+    B["deep"] = deep
+
+    def http_close(i):
+        lg = "cn" if i % 2 == 0 else "en"
+        rule = g.pick(lg)
+        a, b = sig_in_filler(lg, rule.pat)
+        return _hf(lg, a + rule.pat + b, rule.id, close_delimited=True,
+                   encs=(("gzip",) if i % 2 else ()))
+    B["http_close"] = http_close
+
+    def clean(i):
+        lg = "cn" if i % 2 == 0 else "en"
+        if i % 3 == 0:
+            f = g.text_flow("", lg, filler(r, lg, 30), None)
+        else:
+            f = _hf(lg, filler(r, lg, r.randrange(50, 400)), None,
+                    encs=r.choice([(), ("gzip",)]), chunks=r.choice([None, [100]]))
+        f.negative = True
+        return f
+    B["clean"] = clean
 
     # --- negatives
     def near_miss(i):
@@ -921,35 +992,82 @@ def case_builders(g):
     return B
 
 
-# cross_flow and fragments/malformed touch several flows or raw frames
-def build_cross_flow(g, n):
+# cases made of several flows: cross_flow (halves in two flows, packets
+# alternating) and port_reuse (two connections on one 5-tuple, one after the other)
+def build_multi(g, case, n, fn, mode):
     r = g.rng
     for i in range(n):
         for _ in range(50):
-            lg = "cn" if i % 2 == 0 else "en"
-            rule = g.pick(lg)
-            s = rule.pat
-            k = r.randrange(1, len(s))
-            d = r.randrange(2)
-            fs = []
-            for part in (filler(r, lg, 5) + s[:k], s[k:] + filler(r, lg, 5)):
-                f = Flow("cross_flow", negative=True)
-                f.msgs = [(1 - d, b"hi\n"), (d, part.encode())]
-                f.text[1 - d].append("hi")
-                f.text[d].append(part)
-                f.seg = r.choice([2, 1400])
-                fs.append(f)
+            fs = fn(i)
+            marks = (len(g.flows), len(g.expected), len(g.negatives), set(g.tuples))
             try:
-                nflows = len(g.flows)
                 for f in fs:
+                    f.case = case
                     g.verify_and_emit(f)
-                # make the two flows' packets alternate tightly
-                a, b = g.flows[nflows], g.flows[nflows + 1]
-                g.flows[nflows:] = [[x for pair in zip(a, b) for x in pair] + a[len(b):] + b[len(a):]]
+                k = marks[0]
+                if mode == "alt":
+                    a, b = g.flows[k], g.flows[k + 1]
+                    g.flows[k:] = [[x for pair in zip(a, b) for x in pair] + a[len(b):] + b[len(a):]]
+                else:
+                    g.flows[k:] = [[x for fl in g.flows[k:] for x in fl]]
                 break
             except Regen:
-                del g.flows[nflows:]
-                continue
+                del g.flows[marks[0]:]
+                del g.expected[marks[1]:]
+                del g.negatives[marks[2]:]
+                g.tuples = marks[3]
+        else:
+            raise RuntimeError("could not build case %s" % case)
+
+
+def cross_flow_flows(g, i):
+    r = g.rng
+    lg = "cn" if i % 2 == 0 else "en"
+    s = g.pick(lg).pat
+    k = r.randrange(1, len(s))
+    d = r.randrange(2)
+    fs = []
+    for part in (filler(r, lg, 5) + s[:k], s[k:] + filler(r, lg, 5)):
+        f = Flow("cross_flow", negative=True)
+        f.msgs = [(1 - d, b"hi\n"), (d, part.encode())]
+        f.text[1 - d].append("hi\n")
+        f.text[d].append(part)
+        f.seg = r.choice([2, 1400])
+        fs.append(f)
+    return fs
+
+
+def port_reuse_flows(g, i, split):
+    """Two connections on the same 5-tuple: the second after the first closed.
+    split: first half of a signature at the end of connection 1, second half
+    at the start of connection 2 (must not match); else connection 2 holds a
+    whole signature (must match, the new SYN starts a new flow)."""
+    r = g.rng
+    lg = "cn" if i % 2 == 0 else "en"
+    rule = g.pick(lg)
+    s = rule.pat
+    addr = g.addr(False)
+    d = r.randrange(2)
+    k = r.randrange(1, len(s))
+    if split:
+        parts = [filler(r, lg, 6) + s[:k], s[k:] + filler(r, lg, 6)]
+    else:
+        parts = [filler(r, lg, 6), filler(r, lg, 3) + s + filler(r, lg, 3)]
+    fs = []
+    for n, part in enumerate(parts):
+        f = Flow("", negative=split)
+        f.addr = addr
+        if n == 0 or split:
+            f.msgs = [(1 - d, b"hi\n"), (d, part.encode())] if n == 0 else [(d, part.encode()), (1 - d, b"hi\n")]
+        else:
+            f.msgs = [(1 - d, b"hi\n"), (d, part.encode())]
+        for dd in (0, 1):
+            f.text[dd].append("".join(m.decode() for x, m in f.msgs if x == dd))
+        if not split and n == 1:
+            f.planted[d].add(rule.id)
+        f.close = "fin" if n == 0 else r.choice(["fin", "rst"])
+        fs.append(f)
+    return fs
 
 
 def build_frag_malformed(g, n):
@@ -991,21 +1109,31 @@ def build_frag_malformed(g, n):
     g.flows.append([pg.Net(g.link).frame(pg.ipv4("10.9.9.9", "192.0.2.9", 1, icmp))])
 
 
-CASES_NEG = {"near_miss", "cross_direction", "gap", "overlap_decoy", "raw_neg", "udp_split"}
+CASES_NEG = {"near_miss", "cross_direction", "cross_flow", "gap", "overlap_decoy", "raw_neg", "udp_split",
+             "clean", "port_reuse_split", "fragment", "malformed"}
 
 
-def generate(out, seed=1, link="ethernet", fmt="pcap", per_case=4, cases=None):
-    linkno = {"ethernet": pg.LINK_ETHERNET, "sll": pg.LINK_SLL, "raw": pg.LINK_RAW}[link]
+def generate(out, seed=1, link="ethernet", fmt="pcap", per_case=4, cases=None, nanos=False,
+             endian="<"):
+    linkno = {"ethernet": pg.LINK_ETHERNET, "sll": pg.LINK_SLL, "sll2": pg.LINK_SLL2,
+              "raw": pg.LINK_RAW}[link]
     g = Gen(seed, linkno, per_case)
     B = case_builders(g)
-    names = list(B) + ["cross_flow", "fragment", "malformed"]
+    names = list(B) + ["cross_flow", "port_reuse", "port_reuse_split", "fragment", "malformed"]
     for name, fn in B.items():
         if cases and name not in cases:
             continue
-        g.build(fn, name, per_case * (2 if name in ("combined", "regex", "raw", "raw_neg", "overlap",
-                                                   "overlap_decoy") else 1))
+        n = per_case * (2 if name in ("combined", "regex", "raw", "raw_neg", "overlap",
+                                      "overlap_decoy", "clean") else 1)
+        if name == "deep":
+            n = 2
+        g.build(fn, name, n)
     if not cases or "cross_flow" in cases:
-        build_cross_flow(g, per_case)
+        build_multi(g, "cross_flow", per_case, lambda i: cross_flow_flows(g, i), "alt")
+    if not cases or "port_reuse" in cases:
+        build_multi(g, "port_reuse", per_case, lambda i: port_reuse_flows(g, i, False), "seq")
+    if not cases or "port_reuse_split" in cases:
+        build_multi(g, "port_reuse_split", per_case, lambda i: port_reuse_flows(g, i, True), "seq")
     if not cases or "fragment" in cases or "malformed" in cases:
         build_frag_malformed(g, max(1, per_case // 2))
     os.makedirs(out, exist_ok=True)
@@ -1030,7 +1158,8 @@ def generate(out, seed=1, link="ethernet", fmt="pcap", per_case=4, cases=None):
     del active
     ts = 1_700_000_000_000_000_000 + seed * 1_000_000_000
     with open(os.path.join(out, "traffic.pcap"), "wb") as fh:
-        w = pg.PcapngWriter(fh, linkno) if fmt == "pcapng" else pg.PcapWriter(fh, linkno)
+        w = pg.PcapngWriter(fh, linkno) if fmt == "pcapng" else \
+            pg.PcapWriter(fh, linkno, nanos=nanos, endian=endian)
         for fr in order:
             ts += r.randrange(20_000, 200_000)
             w.write(ts, fr)
@@ -1051,13 +1180,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--link", default="ethernet", choices=["ethernet", "sll", "raw"])
+    ap.add_argument("--link", default="ethernet", choices=["ethernet", "sll", "sll2", "raw"])
+    ap.add_argument("--nanos", action="store_true", help="nanosecond pcap")
+    ap.add_argument("--big-endian", action="store_true")
     ap.add_argument("--format", default="pcap", choices=["pcap", "pcapng"])
     ap.add_argument("--per-case", type=int, default=4)
     ap.add_argument("--cases", default="")
     a = ap.parse_args()
     g, names = generate(a.out, a.seed, a.link, a.format, a.per_case,
-                        set(a.cases.split(",")) if a.cases else None)
+                        set(a.cases.split(",")) if a.cases else None, a.nanos,
+                        ">" if a.big_endian else "<")
     print("%s: %d flows, %d expected verdicts, %d negative directions, %d rules" % (
         a.out, len(g.flows), len(g.expected), len(g.negatives), len(g.rules)), file=sys.stderr)
 

@@ -19,6 +19,7 @@ import struct
 LINK_ETHERNET = 1
 LINK_RAW = 101
 LINK_SLL = 113
+LINK_SLL2 = 276
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
@@ -181,8 +182,9 @@ class Net:
     v4opts: IPv4 options bytes (e.g. NOPs + EOL) added to every IPv4 packet.
     """
 
-    def __init__(self, link=LINK_ETHERNET, vlans=(), v6ext=(), v4opts=b""):
+    def __init__(self, link=LINK_ETHERNET, vlans=(), v6ext=(), v4opts=b"", trailer=b""):
         self.link, self.vlans, self.v6ext, self.v4opts = link, list(vlans), list(v6ext), v4opts
+        self.trailer = trailer  # junk after the IP packet (Ethernet padding, FCS...)
         self.ident = 1
 
     def ip(self, src, dst, proto, l4, **kw):
@@ -197,7 +199,15 @@ class Net:
     def frame(self, ippkt, outbound=True):
         ver = ippkt[0] >> 4
         etype = 0x0800 if ver == 4 else 0x86DD
-        return link_frame(self.link, ippkt, etype, self.vlans, outbound)
+        f = link_frame(self.link, ippkt, etype, self.vlans, outbound)
+        if self.trailer:
+            # pad short Ethernet frames to 60 bytes with junk; other links get the trailer
+            if self.link == LINK_ETHERNET:
+                if len(f) < 60:
+                    f += (self.trailer * 60)[:60 - len(f)]
+            else:
+                f += self.trailer
+        return f
 
 
 def link_frame(link, payload, etype, vlans=(), outbound=True):
@@ -212,6 +222,10 @@ def link_frame(link, payload, etype, vlans=(), outbound=True):
         ptype = 4 if outbound else 0
         return struct.pack("!HHH", ptype, 1, 6) + (MAC_A if outbound else MAC_B) + b"\0\0" + \
             struct.pack("!H", etype) + payload
+    if link == LINK_SLL2:
+        ptype = 4 if outbound else 0
+        return struct.pack("!HHIHBB", etype, 0, 2, 1, ptype, 6) + (MAC_A if outbound else MAC_B) + \
+            b"\0\0" + payload
     if link == LINK_RAW:
         return payload
     raise ValueError(link)
@@ -318,8 +332,9 @@ class TcpSession:
         seg = tcp(a[0], b[0], a[1], b[1], seq, ack, flags, data, **tkw)
         return net.frame(net.ip(a[0], b[0], 6, seg), outbound=(d == 0))
 
-    def render(self, net, evs, handshake=True, close="fin"):
-        """Returns a list of link-layer frames.  close: "fin", "rst", None."""
+    def render(self, net, evs, handshake=True, close="fin", data_opts=b""):
+        """Returns a list of link-layer frames.  close: "fin", "rst", None.
+        data_opts: TCP options on every data segment (e.g. timestamps)."""
         frames = []
         base = [self.isn[0] + 1, self.isn[1] + 1]
         total = [0, 0]
@@ -333,7 +348,8 @@ class TcpSession:
             frames.append(self._pkt(net, 0, base[0], base[1], ACK))
         for e in evs:
             o = 1 - e.dir
-            frames.append(self._pkt(net, e.dir, base[e.dir] + e.off, base[o] + seen[o], e.flags, e.data))
+            frames.append(self._pkt(net, e.dir, base[e.dir] + e.off, base[o] + seen[o], e.flags, e.data,
+                                    options=data_opts))
             seen[e.dir] = max(seen[e.dir], e.off + len(e.data))
         end = [base[0] + total[0], base[1] + total[1]]
         if close == "fin":
