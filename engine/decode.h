@@ -29,10 +29,10 @@ struct dec_sink {
 };
 
 struct dec_limits {
-	size_t max_header;     /* bytes of one header block (default 16 KiB) */
-	size_t max_body_out;   /* decoded bytes per HTTP body (default 16 MiB) */
-	unsigned max_ratio;    /* decompression ratio cap (default 100) */
-	unsigned max_layers;   /* stacked Content-Encodings (default 3) */
+	size_t max_header;   /* bytes of one header block (default 16 KiB) */
+	size_t max_body_out; /* decoded bytes per HTTP body (default 16 MiB) */
+	unsigned max_ratio;  /* decompression ratio cap (default 100) */
+	unsigned max_layers; /* stacked Content-Encodings (default 3) */
 };
 
 void dec_limits_default(struct dec_limits *l);
@@ -41,7 +41,7 @@ struct decoder;
 
 /* stats may be NULL.  Returns NULL on allocation failure. */
 struct decoder *dec_new(const struct dec_limits *lim, const struct dec_sink *sink,
-			struct tsf_stats *stats);
+                        struct tsf_stats *stats);
 void dec_feed(struct decoder *d, const uint8_t *data, size_t len);
 /* Bytes were lost: drop partial state, resynchronise on the next message. */
 void dec_gap(struct decoder *d);

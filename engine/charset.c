@@ -1,0 +1,412 @@
+/* charset.c - charset labels, UTF-8 validation and iconv streaming. */
+#include "charset.h"
+
+#include <errno.h>
+#include <iconv.h>
+#include <string.h>
+#include <strings.h>
+
+static const uint8_t FFFD[3] = {0xEF, 0xBF, 0xBD};
+
+/* glibc keeps a small struct plus one step per conversion; the modules
+ * themselves are shared.  Measured roughly, rounded up. */
+#define ICONV_MEM_EST 1024
+
+static const char *const iconv_names[CS_COUNT] = {
+    [CS_UTF8] = "UTF-8",           [CS_GB18030] = "GB18030",  [CS_BIG5] = "BIG5-HKSCS",
+    [CS_UTF16LE] = "UTF-16LE",     [CS_UTF16BE] = "UTF-16BE", [CS_UTF16] = "UTF-16LE",
+    [CS_WIN1252] = "WINDOWS-1252",
+};
+
+static const struct {
+	const char *label;
+	uint8_t id;
+} labels[] = {
+    {"utf-8", CS_UTF8},
+    {"utf8", CS_UTF8},
+    {"unicode-1-1-utf-8", CS_UTF8},
+    {"x-unicode20utf8", CS_UTF8},
+    {"gbk", CS_GB18030},
+    {"x-gbk", CS_GB18030},
+    {"gb2312", CS_GB18030},
+    {"gb_2312", CS_GB18030},
+    {"gb_2312-80", CS_GB18030},
+    {"csgb2312", CS_GB18030},
+    {"chinese", CS_GB18030},
+    {"iso-ir-58", CS_GB18030},
+    {"csiso58gb231280", CS_GB18030},
+    {"cp936", CS_GB18030},
+    {"ms936", CS_GB18030},
+    {"windows-936", CS_GB18030},
+    {"euc-cn", CS_GB18030},
+    {"gb18030", CS_GB18030},
+    {"big5", CS_BIG5},
+    {"big5-hkscs", CS_BIG5},
+    {"cn-big5", CS_BIG5},
+    {"csbig5", CS_BIG5},
+    {"x-x-big5", CS_BIG5},
+    {"cp950", CS_BIG5},
+    {"utf-16le", CS_UTF16LE},
+    {"utf-16be", CS_UTF16BE},
+    {"utf-16", CS_UTF16},
+    {"unicodefffe", CS_UTF16BE},
+    {"unicode", CS_UTF16},
+    {"csunicode", CS_UTF16},
+    {"iso-10646-ucs-2", CS_UTF16},
+    {"ucs-2", CS_UTF16},
+    {"iso-8859-1", CS_WIN1252},
+    {"iso8859-1", CS_WIN1252},
+    {"iso_8859-1", CS_WIN1252},
+    {"iso88591", CS_WIN1252},
+    {"latin1", CS_WIN1252},
+    {"l1", CS_WIN1252},
+    {"cp819", CS_WIN1252},
+    {"ibm819", CS_WIN1252},
+    {"csisolatin1", CS_WIN1252},
+    {"iso-ir-100", CS_WIN1252},
+    {"us-ascii", CS_WIN1252},
+    {"ascii", CS_WIN1252},
+    {"ansi_x3.4-1968", CS_WIN1252},
+    {"windows-1252", CS_WIN1252},
+    {"cp1252", CS_WIN1252},
+    {"x-cp1252", CS_WIN1252},
+};
+
+int cs_lookup(const char *label, size_t len)
+{
+	while (len && (*label == ' ' || *label == '\t' || *label == '"' || *label == '\'')) {
+		label++;
+		len--;
+	}
+	while (len && (label[len - 1] == ' ' || label[len - 1] == '\t' || label[len - 1] == '"' ||
+	               label[len - 1] == '\'' || label[len - 1] == ';'))
+		len--;
+	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
+		if (strlen(labels[i].label) == len && !strncasecmp(labels[i].label, label, len))
+			return labels[i].id;
+	return -1;
+}
+
+const char *cs_name(int id)
+{
+	return id >= 0 && id < CS_COUNT ? iconv_names[id] : "?";
+}
+
+static void bad(struct charset *c, tsf_out_fn out, void *ud)
+{
+	if (c->stats)
+		c->stats->charset_invalid++;
+	out(ud, FFFD, 3);
+}
+
+static int setup(struct charset *c, int id)
+{
+	if (c->cd) {
+		iconv_close((iconv_t)c->cd);
+		c->cd = NULL;
+	}
+	c->id = (uint8_t)id;
+	c->need = 0;
+	if (id == CS_UTF8)
+		return 0;
+	iconv_t cd = iconv_open("UTF-8", iconv_names[id]);
+	if (cd == (iconv_t)-1) {
+		c->id = CS_UTF8;
+		return -1;
+	}
+	c->cd = cd;
+	return 0;
+}
+
+int cs_begin(struct charset *c, int id, int bom, struct tsf_stats *stats)
+{
+	memset(c, 0, sizeof(*c));
+	c->stats = stats;
+	if (id < 0 || id >= CS_COUNT)
+		id = CS_UTF8;
+	c->sniff = bom ? 1 : 0;
+	return setup(c, id);
+}
+
+size_t cs_memsize(const struct charset *c)
+{
+	return c->cd ? ICONV_MEM_EST : 0;
+}
+
+/* ---- UTF-8 validation (WHATWG decoder: one U+FFFD per maximal subpart) ---- */
+
+static void utf8_feed(struct charset *c, const uint8_t *in, size_t len, tsf_out_fn out, void *ud)
+{
+	size_t i = 0;
+
+	/* Complete a sequence carried over from the previous feed. */
+	while (c->need && i < len) {
+		uint8_t b = in[i];
+		if (b < c->lo || b > c->hi) {
+			c->need = 0;
+			c->ncarry = 0;
+			bad(c, out, ud); /* b is not consumed: it may start something */
+			break;
+		}
+		c->lo = 0x80;
+		c->hi = 0xBF;
+		c->carry[c->ncarry++] = b;
+		i++;
+		if (--c->need == 0) {
+			out(ud, c->carry, c->ncarry);
+			c->ncarry = 0;
+		}
+	}
+	if (c->need)
+		return;
+
+	size_t start = i;
+	while (i < len) {
+		/* ASCII fast path, eight bytes at a time. */
+		while (i + 8 <= len) {
+			uint64_t w;
+			memcpy(&w, in + i, 8);
+			if (w & 0x8080808080808080ull)
+				break;
+			i += 8;
+		}
+		if (i >= len)
+			break;
+		uint8_t b = in[i];
+		if (b < 0x80) {
+			i++;
+			continue;
+		}
+		unsigned need;
+		uint8_t lo = 0x80, hi = 0xBF;
+		if (b >= 0xC2 && b <= 0xDF) {
+			need = 1;
+		} else if (b >= 0xE0 && b <= 0xEF) {
+			need = 2;
+			if (b == 0xE0)
+				lo = 0xA0;
+			else if (b == 0xED)
+				hi = 0x9F;
+		} else if (b >= 0xF0 && b <= 0xF4) {
+			need = 3;
+			if (b == 0xF0)
+				lo = 0x90;
+			else if (b == 0xF4)
+				hi = 0x8F;
+		} else {
+			if (i > start)
+				out(ud, in + start, i - start);
+			bad(c, out, ud);
+			start = ++i;
+			continue;
+		}
+		unsigned j = 1;
+		for (; j <= need && i + j < len; j++) {
+			uint8_t t = in[i + j];
+			if (t < lo || t > hi)
+				break;
+			lo = 0x80;
+			hi = 0xBF;
+		}
+		if (j > need) {
+			i += need + 1;
+			continue;
+		}
+		if (i > start)
+			out(ud, in + start, i - start);
+		if (i + j == len) {
+			/* Valid so far but cut by the end of this feed. */
+			memcpy(c->carry, in + i, j);
+			c->ncarry = (uint8_t)j;
+			c->need = (uint8_t)(need + 1 - j);
+			c->lo = lo;
+			c->hi = hi;
+			return;
+		}
+		bad(c, out, ud);
+		i += j;
+		start = i;
+	}
+	if (i > start)
+		out(ud, in + start, i - start);
+}
+
+void cs_utf8_once(const uint8_t *in, size_t len, tsf_out_fn out, void *ud, struct tsf_stats *stats)
+{
+	struct charset c;
+	memset(&c, 0, sizeof(c));
+	c.stats = stats;
+	utf8_feed(&c, in, len, out, ud);
+	if (c.need)
+		bad(&c, out, ud);
+}
+
+/* ---- iconv ---- */
+
+/* Converts as much as possible; returns bytes consumed.  Stops early only at
+ * an incomplete sequence at the end of the input (EINVAL). */
+static size_t conv(struct charset *c, const uint8_t *in, size_t len, tsf_out_fn out, void *ud)
+{
+	char obuf[4096];
+	char *ip = (char *)in;
+	size_t il = len;
+	unsigned unit = (c->id == CS_UTF16LE || c->id == CS_UTF16BE || c->id == CS_UTF16) ? 2 : 1;
+
+	while (il) {
+		char *op = obuf;
+		size_t ol = sizeof(obuf);
+		size_t r = iconv((iconv_t)c->cd, &ip, &il, &op, &ol);
+		int err = r == (size_t)-1 ? errno : 0;
+		if (op > obuf)
+			out(ud, (const uint8_t *)obuf, (size_t)(op - obuf));
+		if (!err || err == E2BIG)
+			continue;
+		if (err == EINVAL)
+			break;
+		/* EILSEQ (or anything unexpected): replace one code unit. */
+		bad(c, out, ud);
+		size_t skip = il < unit ? il : unit;
+		ip += skip;
+		il -= skip;
+	}
+	return len - il;
+}
+
+static void iconv_feed(struct charset *c, const uint8_t *in, size_t len, tsf_out_fn out, void *ud)
+{
+	if (c->ncarry) {
+		uint8_t tmp[sizeof(c->carry) + 16];
+		size_t nc = c->ncarry;
+		size_t k = len < 16 ? len : 16;
+		memcpy(tmp, c->carry, nc);
+		memcpy(tmp + nc, in, k);
+		c->ncarry = 0;
+		size_t used = conv(c, tmp, nc + k, out, ud);
+		if (used >= nc) {
+			in += used - nc;
+			len -= used - nc;
+		} else if (k == len && nc + k - used <= sizeof(c->carry)) {
+			memcpy(c->carry, tmp + used, nc + k - used);
+			c->ncarry = (uint8_t)(nc + k - used);
+			return;
+		} else {
+			/* Longer than any charset's sequence: give up on it. */
+			bad(c, out, ud);
+			in += k;
+			len -= k;
+		}
+	}
+	size_t used = conv(c, in, len, out, ud);
+	size_t left = len - used;
+	while (left > sizeof(c->carry)) {
+		bad(c, out, ud);
+		used++;
+		left--;
+	}
+	memcpy(c->carry, in + used, left);
+	c->ncarry = (uint8_t)left;
+}
+
+/* ---- BOM sniffing and dispatch ---- */
+
+static void dispatch(struct charset *c, const uint8_t *in, size_t len, tsf_out_fn out, void *ud)
+{
+	if (c->cd)
+		iconv_feed(c, in, len, out, ud);
+	else
+		utf8_feed(c, in, len, out, ud);
+}
+
+/* Returns 1 once the BOM question is settled (then the carry holds the bytes
+ * to decode, BOM removed). */
+static int sniff_decide(struct charset *c, int final)
+{
+	const uint8_t *b = c->carry;
+	size_t n = c->ncarry;
+	int id = -1, bomlen = 0;
+
+	if (n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF) {
+		id = CS_UTF8;
+		bomlen = 3;
+	} else if (n >= 2 && b[0] == 0xFF && b[1] == 0xFE) {
+		id = CS_UTF16LE;
+		bomlen = 2;
+	} else if (n >= 2 && b[0] == 0xFE && b[1] == 0xFF) {
+		id = CS_UTF16BE;
+		bomlen = 2;
+	} else if (!final) {
+		/* Undecided while the bytes are still a BOM prefix. */
+		if (n == 0)
+			return 0;
+		if (b[0] == 0xEF && (n == 1 || (n == 2 && b[1] == 0xBB)))
+			return 0;
+		if ((b[0] == 0xFF || b[0] == 0xFE) && n == 1)
+			return 0;
+	}
+	c->sniff = 0;
+	if (id >= 0) {
+		memmove(c->carry, c->carry + bomlen, n - bomlen);
+		c->ncarry = (uint8_t)(n - bomlen);
+		if (id != c->id || (id == CS_UTF16LE && c->cd == NULL))
+			setup(c, id);
+	} else if (c->id == CS_UTF16) {
+		/* Label "utf-16" without a BOM: little-endian, as browsers do. */
+	}
+	return 1;
+}
+
+static void sniff_flush(struct charset *c, tsf_out_fn out, void *ud)
+{
+	uint8_t tmp[sizeof(c->carry)];
+	size_t n = c->ncarry;
+	memcpy(tmp, c->carry, n);
+	c->ncarry = 0;
+	dispatch(c, tmp, n, out, ud);
+}
+
+void cs_feed(struct charset *c, const uint8_t *in, size_t len, tsf_out_fn out, void *ud)
+{
+	while (c->sniff && len) {
+		c->carry[c->ncarry++] = *in++;
+		len--;
+		if (sniff_decide(c, 0))
+			sniff_flush(c, out, ud);
+	}
+	if (len)
+		dispatch(c, in, len, out, ud);
+}
+
+void cs_end(struct charset *c, tsf_out_fn out, void *ud)
+{
+	if (c->sniff) {
+		sniff_decide(c, 1);
+		sniff_flush(c, out, ud);
+	}
+	if (c->cd) {
+		if (c->ncarry)
+			bad(c, out, ud);
+		char obuf[64];
+		char *op = obuf;
+		size_t ol = sizeof(obuf);
+		/* Stateful decoders (BIG5-HKSCS) may hold one character back. */
+		iconv((iconv_t)c->cd, NULL, NULL, &op, &ol);
+		if (op > obuf)
+			out(ud, (const uint8_t *)obuf, (size_t)(op - obuf));
+		iconv_close((iconv_t)c->cd);
+		c->cd = NULL;
+	} else if (c->need) {
+		bad(c, out, ud);
+	}
+	c->ncarry = 0;
+	c->need = 0;
+}
+
+void cs_abort(struct charset *c)
+{
+	if (c->cd)
+		iconv_close((iconv_t)c->cd);
+	c->cd = NULL;
+	c->ncarry = 0;
+	c->need = 0;
+	c->sniff = 0;
+}
