@@ -199,6 +199,12 @@ def encode_body(body, encs):
     for e in encs:
         if e == "gzip":
             body = gzip.compress(body, mtime=0)
+        elif e in ("gzip-named", "x-gzip"):
+            import io
+            buf = io.BytesIO()
+            with gzip.GzipFile(filename="page.html", mode="wb", fileobj=buf, mtime=0) as gz:
+                gz.write(body)
+            body = buf.getvalue()
         elif e == "deflate":
             body = zlib.compress(body)
         elif e == "deflate-raw":
@@ -226,7 +232,7 @@ def http_resp(body, ctype="text/plain; charset=utf-8", encs=(), chunks=None, ext
     enc_body = encode_body(body, encs)
     h = ["HTTP/1.1 " + status, "Server: tsf-gen", "Content-Type: " + ctype]
     if encs:
-        names = {"deflate-raw": "deflate"}
+        names = {"deflate-raw": "deflate", "gzip-named": "gzip"}
         h.append("Content-Encoding: " + ", ".join(names.get(e, e) for e in encs))
     if chunks:
         h.append("Transfer-Encoding: chunked")
@@ -264,6 +270,8 @@ class Flow:
         self.udp_payloads = None  # list of (dir, bytes) for UDP flows
         self.joinable = True  # text units of a direction form one stream (no gap)
         self.addr = None  # (cli, cport, srv, sport) to reuse a 5-tuple
+        self.fin_first = None  # direction whose last data segment comes after its FIN
+        self.udp_nocsum = False
         self.data_opts = b""
 
 
@@ -316,7 +324,7 @@ class Gen:
         if f.proto == "udp":
             for d, p in f.udp_payloads:
                 a, b = ((c, cp), (s, sp)) if d == 0 else ((s, sp), (c, cp))
-                frames += pg.udp_frames(net, a[0], b[0], a[1], b[1], [p])
+                frames += pg.udp_frames(net, a[0], b[0], a[1], b[1], [p], f.udp_nocsum)
             # reference check per datagram
             got = [set(), set()]
             for (d, p), units in zip(f.udp_payloads, f.udp_text):
@@ -328,7 +336,8 @@ class Gen:
             if f.evs_hook:
                 evs = f.evs_hook(evs)
             sess = pg.TcpSession((c, cp), (s, sp), r, *f.isn)
-            frames = sess.render(net, evs, handshake=f.handshake, close=f.close, data_opts=f.data_opts)
+            frames = sess.render(net, evs, handshake=f.handshake, close=f.close, data_opts=f.data_opts,
+                                 fin_first=f.fin_first)
             got = [set(), set()]
             for d in (0, 1):
                 eff = pg.effective_stream(evs, d)
@@ -493,9 +502,30 @@ def case_builders(g):
     def retrans(i):
         f = simple()(i)
         f.seg = r.choice([2, 3, 4, 8])
-        f.evs_hook = lambda evs: pg.add_duplicates(evs, 0.5, r)
+        if i % 2:
+            f.evs_hook = lambda evs: pg.add_duplicates(evs, 0.5, r)
+        else:  # repacketized retransmissions: same bytes, other boundaries
+            def hook(evs, d=f.sig_dir):
+                for _ in range(4):
+                    evs = pg.coalesce_retransmit(evs, r, d)
+                return evs
+            f.evs_hook = hook
         return f
     B["retrans"] = retrans
+
+    def fin_reorder(i):
+        f = simple()(i)
+        # the signature's last bytes arrive after the FIN of their direction
+        f.msgs = [m for m in f.msgs[:3]]
+        f.text = [[], []]
+        for dd in (0, 1):
+            f.text[dd].append("".join(m.decode() for x, m in f.msgs if x == dd))
+        body = f.msgs[2][1]
+        f.cuts = {2: [f.sig_off + f.sig_len - 2]}
+        f.seg = 4000
+        f.fin_first = f.sig_dir
+        return f
+    B["fin_reorder"] = fin_reorder
 
     def overlap_common(i, negative):
         lg = "cn" if i % 2 == 0 else "en"
@@ -566,6 +596,7 @@ def case_builders(g):
             texts.append([t])
         f.udp_payloads, f.udp_text = pays, texts
         f.planted[d].add(rule.id)
+        f.udp_nocsum = i % 4 == 3
         return f
     B["udp"] = udp
 
@@ -647,7 +678,7 @@ def case_builders(g):
             chunks = [r.choice([7, 13, 40])] if i % 3 == 2 else None
             return _hf(lg, text, rule.id, encs=encs, chunks=chunks, ctype=ctype)
         return fn
-    B["http_gzip"] = http_enc([("gzip",)])
+    B["http_gzip"] = http_enc([("gzip",), ("gzip-named",), ("gzip",), ("x-gzip",)])
     B["http_deflate"] = http_enc([("deflate",), ("deflate-raw",)])
     if brotli is not None:
         B["http_br"] = http_enc([("br",)])
@@ -732,6 +763,94 @@ def case_builders(g):
         f.planted[0].add(rule.id)
         return f
     B["urlenc"] = urlenc
+
+    def http_interim(i):
+        # 100 Continue before the final response
+        lg = "cn" if i % 2 == 0 else "en"
+        rule = g.pick(lg)
+        a, b = sig_in_filler(lg, rule.pat)
+        text = a + rule.pat + b
+        f = Flow("")
+        pbody = ("data=" + filler(r, "en", 4).replace(" ", "+")).encode()
+        req, qt = http_req("POST", "/upload", body=pbody, ctype="application/x-www-form-urlencoded",
+                           extra=["Expect: 100-continue"])
+        head, body = req.split(b"\r\n\r\n", 1)
+        cont = b"HTTP/1.1 100 Continue\r\n\r\n"
+        resp, rt = http_resp(text.encode(), chunks=([6] if i % 2 else None))
+        f.msgs = [(0, head + b"\r\n\r\n"), (1, cont), (0, body), (1, resp)]
+        f.text[0] += [qt, pbody.decode().replace("+", " ")]
+        f.text[1] += ["HTTP/1.1 100 Continue", rt, text]
+        f.planted[1].add(rule.id)
+        return f
+    B["http_interim"] = http_interim
+
+    def http_post_chunked(i):
+        # chunked request body, signature across a chunk boundary
+        lg = "cn" if i % 2 == 0 else "en"
+        rule = g.pick(lg)
+        a, b = sig_in_filler(lg, rule.pat)
+        text = a + rule.pat + b
+        body = text.encode()
+        sp = len(a.encode()) + len(rule.pat.encode()) // 2
+        wire = chunk(body, [sp, 4000], ext=False)
+        h = ["POST /api/msg HTTP/1.1", "Host: chat.test", "Content-Type: text/plain; charset=utf-8",
+             "Transfer-Encoding: chunked"]
+        req = ("\r\n".join(h) + "\r\n\r\n").encode() + wire
+        resp, rt = http_resp(b"{}", ctype="application/json")
+        f = Flow("")
+        f.msgs = [(0, req), (1, resp)]
+        f.text[0] += ["\n".join(h), text]
+        f.text[1] += [rt, "{}"]
+        f.planted[0].add(rule.id)
+        return f
+    B["http_post_chunked"] = http_post_chunked
+
+    def utf16_plain(i):
+        # a non-HTTP stream in UTF-16 with a BOM
+        lg = "cn" if i % 2 == 0 else "en"
+        rule = g.pick(lg)
+        a, b = sig_in_filler(lg, rule.pat)
+        text = a + rule.pat + b
+        le = i % 2 == 0
+        data = (b"\xff\xfe" + text.encode("utf-16-le")) if le else (b"\xfe\xff" + text.encode("utf-16-be"))
+        f = Flow("")
+        f.msgs = [(0, data)]
+        f.text[0].append(text)
+        f.planted[0].add(rule.id)
+        f.seg = r.choice([3, 1400])
+        return f
+    B["utf16_plain"] = utf16_plain
+
+    def html_named(i):
+        # named character references as separators / invisibles between characters
+        lg = "cn" if i % 2 == 0 else "en"
+        rule = g.pick(lg)
+        a, b = sig_in_filler(lg, rule.pat)
+        ents = [("&nbsp;", "\u00a0"), ("&middot;", "\u00b7"), ("&ensp;", "\u2002"),
+                ("&emsp;", "\u2003"), ("&bull;", "\u2022"), ("&thinsp;", "\u2009"),
+                ("&shy;", "\u00ad"), ("&zwj;", "\u200d"), ("&amp;", "&"), ("&quot;", '"')]
+        body, vis = rule.pat[0], rule.pat[0]
+        for ch in rule.pat[1:]:
+            e, v = r.choice(ents)
+            body += e + ch
+            vis += v + ch
+        return _hf(lg, a + vis + b, rule.id, body=a + body + b, ctype="text/html; charset=utf-8", html=True)
+    B["html_named"] = html_named
+
+    B["sep_symbols"] = simple(lambda s: insert_between(r, s, ["★", "【", "】", "→", "♥", "©", "🔥", "👉",
+                                                              "「", "」", "…", "—"], 0.8))
+
+    def upper_homoglyph(s):
+        s = s.upper()
+        m = {"A": "АΑ", "E": "Е", "O": "ОΟ", "P": "РΡ", "C": "С", "X": "Х", "Y": "У", "I": "І"}
+        cs = list(s)
+        idx = [k for k, ch in enumerate(cs) if ch in m]
+        if not idx:
+            raise Regen("no upper homoglyph")
+        for k in r.sample(idx, max(1, len(idx) // 2)):
+            cs[k] = r.choice(m[cs[k]])
+        return "".join(cs)
+    B["homoglyph_upper"] = simple(upper_homoglyph, "en")
 
     B["fullwidth"] = simple(tg.fullwidth, "en")
     B["case"] = simple(lambda s: mix_case(r, s), "en")

@@ -108,10 +108,10 @@ def tcp(src, dst, sport, dport, seq, ack, flags, payload=b"", window=65535, opti
     return hdr + payload
 
 
-def udp(src, dst, sport, dport, payload):
+def udp(src, dst, sport, dport, payload, no_csum=False):
     ln = 8 + len(payload)
     hdr = struct.pack("!HHHH", sport, dport, ln, 0)
-    c = csum(pseudo_header(src, dst, 17, ln) + hdr + payload) or 0xFFFF
+    c = 0 if no_csum else (csum(pseudo_header(src, dst, 17, ln) + hdr + payload) or 0xFFFF)
     return struct.pack("!HHHH", sport, dport, ln, c) + payload
 
 
@@ -285,6 +285,23 @@ def shuffle_window(evs, window, rng, direction=None):
     return out
 
 
+def coalesce_retransmit(evs, rng, d=None):
+    """Adds a retransmission that repacketizes several consecutive segments of
+    one direction into one (identical bytes, different boundaries)."""
+    cand = [k for k in range(len(evs) - 2) if evs[k].dir == evs[k + 1].dir == evs[k + 2].dir
+            and (d is None or evs[k].dir == d)
+            and evs[k].off + len(evs[k].data) == evs[k + 1].off
+            and evs[k + 1].off + len(evs[k + 1].data) == evs[k + 2].off]
+    if not cand:
+        return evs
+    k = rng.choice(cand)
+    a, b, c = evs[k], evs[k + 1], evs[k + 2]
+    start = a.off + len(a.data) // 2
+    end = c.off + len(c.data) // 2 + 1
+    blob = (a.data + b.data + c.data)[start - a.off:end - a.off]
+    return evs[:k + 3] + [Ev(a.dir, start, blob, tag="coalesced")] + evs[k + 3:]
+
+
 def add_duplicates(evs, prob, rng, delay=3):
     """Retransmits some segments (identical bytes) a few events later."""
     out = list(evs)
@@ -332,7 +349,7 @@ class TcpSession:
         seg = tcp(a[0], b[0], a[1], b[1], seq, ack, flags, data, **tkw)
         return net.frame(net.ip(a[0], b[0], 6, seg), outbound=(d == 0))
 
-    def render(self, net, evs, handshake=True, close="fin", data_opts=b""):
+    def render(self, net, evs, handshake=True, close="fin", data_opts=b"", fin_first=None):
         """Returns a list of link-layer frames.  close: "fin", "rst", None.
         data_opts: TCP options on every data segment (e.g. timestamps)."""
         frames = []
@@ -346,13 +363,28 @@ class TcpSession:
             frames.append(self._pkt(net, 1, self.isn[1], base[0], SYN | ACK,
                                     options=b"\x02\x04\x05\xb4"))
             frames.append(self._pkt(net, 0, base[0], base[1], ACK))
-        for e in evs:
+        late = None
+        if fin_first is not None:
+            # the last data segment of direction fin_first arrives after its FIN
+            k = max(i for i, e in enumerate(evs) if e.dir == fin_first)
+            late = evs[k]
+            evs = evs[:k] + evs[k + 1:]
+
+        def data(e):
             o = 1 - e.dir
             frames.append(self._pkt(net, e.dir, base[e.dir] + e.off, base[o] + seen[o], e.flags, e.data,
                                     options=data_opts))
             seen[e.dir] = max(seen[e.dir], e.off + len(e.data))
+        for e in evs:
+            data(e)
         end = [base[0] + total[0], base[1] + total[1]]
-        if close == "fin":
+        if late is not None:
+            d = late.dir
+            frames.append(self._pkt(net, d, end[d], end[1 - d], FIN | ACK))
+            data(late)
+            frames.append(self._pkt(net, 1 - d, end[1 - d], end[d] + 1, FIN | ACK))
+            frames.append(self._pkt(net, d, end[d] + 1, end[1 - d] + 1, ACK))
+        elif close == "fin":
             frames.append(self._pkt(net, 0, end[0], end[1], FIN | ACK))
             frames.append(self._pkt(net, 1, end[1], end[0] + 1, FIN | ACK))
             frames.append(self._pkt(net, 0, end[0] + 1, end[1] + 1, ACK))
@@ -361,8 +393,9 @@ class TcpSession:
         return frames
 
 
-def udp_frames(net, src, dst, sport, dport, payloads):
-    return [net.frame(net.ip(src, dst, 17, udp(src, dst, sport, dport, p))) for p in payloads]
+def udp_frames(net, src, dst, sport, dport, payloads, no_csum=False):
+    return [net.frame(net.ip(src, dst, 17, udp(src, dst, sport, dport, p, no_csum and _ip(src).version == 4)))
+            for p in payloads]
 
 
 # ---------------------------------------------------------------- malformed
