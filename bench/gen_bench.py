@@ -61,28 +61,36 @@ def csum(b):
 def make_literals(rng, n):
     """n unique literals, 4-12 characters, about half Chinese, half English."""
     out, seen = [], set()
-    cn, en = CN_CHARS, EN_WORDS
     lo = "abcdefghijklmnopqrstuvwxyz"
     t0 = time.time()
+    # bulk randomness: one long random string per kind, cut into literals
     while len(out) < n:
-        if rng.random() < 0.5:
-            s = "".join(rng.choices(cn, k=rng.randint(4, 8)))
-        else:
-            s = rng.choice(en)
-            while len(s) < 4 or (rng.random() < 0.6 and len(s) < 9):
-                s += " " + rng.choice(en)
-            if len(s) > 12:
-                s = s[:12].rstrip()
-            if len(s) < 12 and rng.random() < 0.7:
-                s += "".join(rng.choices(lo, k=min(12 - len(s), rng.randint(1, 3))))
-            if len(s) < 4:
-                continue
-        if s in seen:
-            continue
-        seen.add(s)
-        out.append(s)
-        if len(out) % 200000 == 0:
-            print("  literals: %d (%.1fs)" % (len(out), time.time() - t0), file=sys.stderr)
+        want = n - len(out)
+        k = want // 2 + 16
+        cn_lens = rng.choices(range(4, 9), k=k)
+        big = "".join(rng.choices(CN_CHARS, k=sum(cn_lens)))
+        pos = 0
+        cn = []
+        for ln in cn_lens:
+            cn.append(big[pos:pos + ln])
+            pos += ln
+        words = rng.choices(EN_WORDS, k=k * 3)
+        tails = rng.choices(lo, k=k * 3)
+        en = []
+        for j in range(k):
+            w = words[3 * j]
+            if len(w) < 9:
+                w = w + " " + words[3 * j + 1]
+            w = w[:12].rstrip()
+            if len(w) < 12:
+                w += "".join(tails[3 * j:3 * j + min(3, 12 - len(w))])
+            en.append(w)
+        for a, b in zip(cn, en):
+            for lit in (a, b):
+                if lit not in seen and len(out) < n:
+                    seen.add(lit)
+                    out.append(lit)
+        print("  literals: %d (%.1fs)" % (len(out), time.time() - t0), file=sys.stderr)
     return out
 
 
@@ -177,18 +185,18 @@ class TcpFlow:
 
 def gen_traffic(out, rng, mb, planted_lits):
     t0 = time.time()
-    pool, bounds = text_pool(rng, 8)
+    pool, bounds = text_pool(rng, 4)
     w = Writer(os.path.join(out, "traffic.pcap"))
     txt = open(os.path.join(out, "traffic.txt"), "wb", buffering=1 << 22)
     target = mb * 1024 * 1024
     live, idx, planted, last = [], 0, 0, 0
     nb = len(bounds) - 1
     while w.bytes < target or live:
-        while w.bytes < target and len(live) < 16:
+        while w.bytes < target and len(live) < 32:
             idx += 1
             http = rng.random() < 0.6
             f = TcpFlow(w, rng, idx, http)
-            size = int(rng.choice([8, 30, 120, 400, 1500]) * 1024 * (0.5 + rng.random()))
+            size = int(rng.choice([2, 8, 32, 128, 512]) * 1024 * (0.5 + rng.random()))
             i = rng.randrange(nb)
             j = i
             while j < nb and bounds[j] - bounds[i] < size:
