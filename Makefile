@@ -27,7 +27,7 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 GEN_HDRS    :=
 GEN_OBJS    :=
 
-.PHONY: all deps run test test-only bench asan fuzz clean format check-format
+.PHONY: all deps run test test-only bench asan fuzz fuzz-run clean format check-format
 all: $(BUILD)/tapsift $(TEST_BINS) $(BENCH_BINS)
 
 -include mk/*.mk
@@ -87,10 +87,28 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c build-fuzz/libtapsift.a
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
 	  build-fuzz/libtapsift.a $(PKG_LIBS)
 
+# Runs every fuzz target for FUZZ_SECONDS each (corpora in build-fuzz/corpus/).
+FUZZ_SECONDS ?= 60
+fuzz-run: fuzz
+	@for f in build-fuzz/fuzz_*; do \
+	  n=$$(basename $$f); mkdir -p build-fuzz/corpus/$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS) s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 build-fuzz/corpus/$$n 2>&1 | tail -1 || exit 1; \
+	done
+
 format:
 	clang-format -i engine/*.c engine/*.h tests/*.c tests/*.h bench/*.c fuzz/*.c
 
-check-format:
+check-# Runs every fuzz target for FUZZ_SECONDS each (corpora in build-fuzz/corpus/).
+FUZZ_SECONDS ?= 60
+fuzz-run: fuzz
+	@for f in build-fuzz/fuzz_*; do \
+	  n=$$(basename $$f); mkdir -p build-fuzz/corpus/$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS) s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 build-fuzz/corpus/$$n 2>&1 | tail -1 || exit 1; \
+	done
+
+format:
 	clang-format --dry-run -Werror engine/*.c engine/*.h
 
 clean:
