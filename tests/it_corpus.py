@@ -143,6 +143,21 @@ def text_mode(tmp, d):
                                                                        err.strip()[-200:]))
 
 
+def sample_check(tmp):
+    """rules/sample.pcap (what `make run` shows) gives exactly the verdicts
+    tests/gen/sample.py says it was made for."""
+    root = os.path.dirname(HERE)
+    p = subprocess.run([sys.executable, os.path.join(HERE, "gen", "sample.py"),
+                        os.path.join(tmp, "sample.pcap"), "--expected"], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL)
+    want = sorted(int(x.split()[0]) for x in p.stdout.decode().splitlines() if x.strip())
+    rc, vs, bad, err = scan(["--rules", os.path.join(root, "rules", "sample.rules"), "--pcap",
+                             os.path.join(root, "rules", "sample.pcap"), "--format", "json"])
+    got = sorted(int(v["rule_id"]) for v in vs if "rule_id" in v)
+    report(rc == 0 and got == want and len(want) > 20, "corpus:sample-pcap",
+           "exit %d, missing %s, extra %s" % (rc, sorted(set(want) - set(got)), sorted(set(got) - set(want))))
+
+
 def main():
     if not os.access(TSF, os.X_OK):
         report(False, "corpus:binary", "%s not built" % TSF)
@@ -188,6 +203,7 @@ def main():
         report(same, "corpus:threads-1-vs-4", "exit %d/%d, only-1: %d, only-4: %d" % (
             sets[0][0], sets[1][0], len(sets[0][1] - sets[1][1]), len(sets[1][1] - sets[0][1])))
         text_mode(tmp, dirs["A"])
+        sample_check(tmp)
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -272,6 +272,7 @@ class Flow:
         self.addr = None  # (cli, cport, srv, sport) to reuse a 5-tuple
         self.fin_first = None  # direction whose last data segment comes after its FIN
         self.udp_nocsum = False
+        self.detail = ""  # free text copied to expected/negatives lines
         self.data_opts = b""
 
 
@@ -361,10 +362,11 @@ class Gen:
         for d in (0, 1):
             src, spt, dst, dpt = ends[d]
             base = {"proto": f.proto, "src_ip": src, "src_port": spt, "dst_ip": dst, "dst_port": dpt}
+            det = {"detail": f.detail} if f.detail else {}
             for rid in sorted(f.planted[d]):
-                self.expected.append(dict(base, rule_id=rid, case=f.case))
+                self.expected.append(dict(base, rule_id=rid, case=f.case, **det))
             if f.negative and not f.planted[d]:
-                self.negatives.append(dict(base, case=f.case))
+                self.negatives.append(dict(base, case=f.case, **det))
         self.flows.append(frames)
         return (c, cp, s, sp)
 
@@ -1108,6 +1110,67 @@ def case_builders(g):
         return f
     B["udp_split"] = udp_split
 
+    # --- matrix: a content case under random transport conditions
+    content = [k for k in ("plain", "http_chunked", "http_gzip", "http_deflate", "http_br", "http_stacked",
+                           "http_gbk", "http_big5", "http_utf16", "html_tags", "html_entity", "html_named",
+                           "urlenc", "fullwidth", "case", "zwsp", "sep", "traditional", "homoglyph",
+                           "combined", "http_pipelined", "regex", "raw", "http_close", "http_interim",
+                           "http_post_chunked", "utf16_plain") if k in B]
+    negcontent = ["near_miss", "cross_direction", "raw_neg", "clean"]
+
+    def perturb(f, i):
+        f.seg = r.choice([1, 2, 3, 7, 64, 536, 1400])
+        ops = []
+        shuffled = r.random() < 0.6
+        if shuffled:
+            w = r.choice([2, 3, 5, 8])
+            ops.append(lambda evs: pg.shuffle_window(evs, w, r))
+        if r.random() < 0.5:
+            ops.append(lambda evs: pg.add_duplicates(evs, 0.3, r))
+        if r.random() < 0.4:
+            ops.append(lambda evs: pg.coalesce_retransmit(evs, r))
+
+        def hook(evs, prev=f.evs_hook):
+            if prev:
+                evs = prev(evs)
+            for op in ops:
+                evs = op(evs)
+            return evs
+        f.evs_hook = hook
+        f.v6 = r.random() < 0.3
+        vl = r.choice([[], [], [(0x8100, 7)], [(0x88A8, 5), (0x8100, 9)]])
+        if g.link != pg.LINK_ETHERNET:
+            vl = []
+        f.net = pg.Net(g.link, vlans=vl, v6ext=r.choice([[], [("hop", 0)], [("dst", 0), ("route", 1)]]),
+                       trailer=r.choice([b"", b"", b"pad"]))
+        if r.random() < 0.3:
+            f.data_opts = b"\x01\x01\x08\x0a" + bytes(8)
+        if r.random() < 0.2 and not shuffled:
+            # midstream pickup: the first segment seen of each direction must be
+            # its first one (reordering at the very start is not recoverable)
+            f.handshake = False
+        f.close = r.choice(["fin", "fin", "rst", None])
+        f.detail += " seg=%d ops=%d v6=%d vlans=%d opts=%d hs=%d close=%s trailer=%d" % (
+            f.seg, len(ops), f.v6, len(vl), bool(f.data_opts), f.handshake, f.close, bool(f.net.trailer))
+        return f
+
+    def matrix(i):
+        name = content[(i * 7 + r.randrange(len(content))) % len(content)]
+        k = r.randrange(12)
+        f = B[name](k)
+        f.detail = "%s#%d" % (name, k)
+        if f.proto != "tcp":
+            return f
+        return perturb(f, i)
+    B["matrix"] = matrix
+
+    def matrix_neg(i):
+        k = r.randrange(12)
+        f = B[negcontent[i % len(negcontent)]](k)
+        f.detail = "%s#%d" % (negcontent[i % len(negcontent)], k)
+        f.negative = True
+        return perturb(f, i)
+    B["matrix_neg"] = matrix_neg
     return B
 
 
@@ -1229,6 +1292,7 @@ def build_frag_malformed(g, n):
 
 
 CASES_NEG = {"near_miss", "cross_direction", "cross_flow", "gap", "overlap_decoy", "raw_neg", "udp_split",
+             "matrix_neg",
              "clean", "port_reuse_split", "fragment", "malformed"}
 
 
@@ -1244,6 +1308,8 @@ def generate(out, seed=1, link="ethernet", fmt="pcap", per_case=4, cases=None, n
             continue
         n = per_case * (2 if name in ("combined", "regex", "raw", "raw_neg", "overlap",
                                       "overlap_decoy", "clean") else 1)
+        if name in ("matrix", "matrix_neg"):
+            n = per_case * 6
         if name == "deep":
             n = 2
         g.build(fn, name, n)
