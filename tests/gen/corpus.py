@@ -86,6 +86,21 @@ def make_rules(rng):
     r = rules[3]
     r.src = '"' + "".join("\\x%02X" % b for b in r.pat[:2].encode()) + tg.esc_lit(r.pat[2:]) + '"'
     rules[4].msg = 'sample "quoted" message'
+    # pairs of rules that overlap in text: "w1 w2" and "w2 w3" (both must fire on "w1 w2 w3")
+    for lang, vocab, sep, cat in (("cn", tg.CN_SCAM, "", "fraud"), ("en", tg.EN_SCAM, " ", "scam_en")):
+        made = 0
+        while made < 2:
+            w1, w2, w3 = rng.sample(vocab, 3)
+            p1, p2 = w1 + sep + w2, w2 + sep + w3
+            n1, n2 = tg.norm(p1), tg.norm(p2)
+            if n1 == n2 or not ok(n1) or not ok(n2) or n1 in n2 or n2 in n1:
+                continue
+            used.update([n1, n2])
+            a = tg.Rule(nid(), cat, "lit", p1, lang=lang + "_ov")
+            b = tg.Rule(nid(), cat, "lit", p2, lang=lang + "_ov")
+            a.ov = (w1, w2, w3, sep)
+            rules += [a, b]
+            made += 1
     # max id
     rules[5].id = 4294967295
     # regexes: written so that they hit whether the engine runs them on decoded
@@ -1109,6 +1124,52 @@ def case_builders(g):
         f.udp_text = [[t1], [t2]]
         return f
     B["udp_split"] = udp_split
+
+    def multi(i):
+        # one direction: rule A twice and rule B once; the other direction: A once.
+        # Expect exactly (d, A), (d, B), (1-d, A): dedup per direction, not per flow.
+        lg = "cn" if i % 2 == 0 else "en"
+        A = g.pick(lg)
+        Bq = g.pick(lg, lambda x: x.id != A.id)
+        d = r.randrange(2)
+        t1 = filler(r, lg, 5) + A.pat + filler(r, lg, 8) + Bq.pat + filler(r, lg, 300) + A.pat + \
+            filler(r, lg, 5) + "\n"
+        t2 = filler(r, lg, 5) + A.pat + filler(r, lg, 5) + "\n"
+        f = Flow("")
+        f.msgs = [(d, t1.encode()), (1 - d, t2.encode())]
+        f.text[d].append(t1)
+        f.text[1 - d].append(t2)
+        f.planted[d] |= {A.id, Bq.id}
+        f.planted[1 - d].add(A.id)
+        f.seg = r.choice([5, 100, 1400])
+        return f
+    B["multi"] = multi
+
+    def overlapping_rules(i):
+        lg = "cn" if i % 2 == 0 else "en"
+        pairs = [ru for ru in g.rules if getattr(ru, "ov", None) and ru.lang == lg + "_ov"]
+        a = pairs[i % len(pairs)]
+        b = g.rules[g.rules.index(a) + 1]
+        return _ov_flow(lg, a, b)
+
+    def _ov_flow(lg, a, b):
+        w1, w2, w3, sep = a.ov
+        f = g.text_flow("", lg, w1 + sep + w2 + sep + w3, a.id)
+        f.planted[f.sig_dir].add(b.id)
+        f.seg = r.choice([1, 3, 1400])
+        return f
+    B["overlapping_rules"] = overlapping_rules
+
+    def udp_raw(i):
+        rr = g.raws[2]
+        f = Flow("", proto="udp")
+        f.v6 = i % 2 == 1
+        blob = bytes(r.randrange(256) for _ in range(12)) + rr.pat + b"\x7f" * 6
+        f.udp_payloads = [(0, b"ping"), (1, blob)]
+        f.udp_text = [["ping"], [blob.decode("utf-8", "ignore")]]
+        f.planted[1].add(rr.id)
+        return f
+    B["udp_raw"] = udp_raw
 
     # --- matrix: a content case under random transport conditions
     content = [k for k in ("plain", "http_chunked", "http_gzip", "http_deflate", "http_br", "http_stacked",
