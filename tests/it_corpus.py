@@ -22,6 +22,7 @@ import corpus  # noqa: E402
 BUILD = os.environ.get("TSF_BUILD", "build")
 TSF = os.path.join(BUILD, "tapsift")
 results = []
+OFFSET_BAD, OFFSET_N = [], [0]
 
 
 def report(ok, name, detail=""):
@@ -80,6 +81,20 @@ def check_corpus(label, d, extra_args=(), want_cases=None):
     negdirs = defaultdict(set)
     for n in neg:
         negdirs[n["case"]].add(key5(n))
+    # offsets: where the corpus knows the end of the match (plain text flows, raw rules)
+    offs = {}
+    for v in vs:
+        try:
+            offs.setdefault(key5(v) + (int(v["rule_id"]),), v.get("offset"))
+        except (KeyError, ValueError, TypeError):
+            pass
+    for e in exp:
+        if "offset" in e:
+            k = key5(e) + (int(e["rule_id"]),)
+            if k in offs and offs[k] != e["offset"]:
+                OFFSET_BAD.append("%s %s rule %s: offset %s, want %s" % (label, e["case"], e["rule_id"],
+                                                                        offs[k], e["offset"]))
+            OFFSET_N[0] += 1
     allwant = set().union(*want.values()) if want else set()
     extra_by_case = defaultdict(set)
     for g in got - allwant:
@@ -182,6 +197,8 @@ def main():
             pc, _ = check_corpus("corpus[%s]" % name, dirs[name])
             pcs.append(pc)
         merge_report("corpus", pcs)
+        report(not OFFSET_BAD and OFFSET_N[0] > 0, "corpus:offsets",
+               "%d of %d wrong: %s" % (len(OFFSET_BAD), OFFSET_N[0], "; ".join(OFFSET_BAD[:4])))
         # other link types / file formats: one line each unless something fails
         for name, *_ in others:
             pc, _ = check_corpus("corpus-%s" % name, dirs[name])

@@ -288,6 +288,7 @@ class Flow:
         self.fin_first = None  # direction whose last data segment comes after its FIN
         self.udp_nocsum = False
         self.detail = ""  # free text copied to expected/negatives lines
+        self.exp_offset = {}  # rule id -> expected verdict offset (plain text flows)
         self.data_opts = b""
 
 
@@ -370,6 +371,10 @@ class Gen:
                     got[d] |= self.m.text_hits("".join(f.text[d]))
                 for p in pieces:
                     got[d] |= self.m.raw_hits(p)
+                if f.raw_override is None:
+                    for rr in self.raws:
+                        if rr.id in f.planted[d] and whole.count(rr.pat) == 1:
+                            f.exp_offset[rr.id] = whole.index(rr.pat) + len(rr.pat)
         for d in (0, 1):
             if got[d] != f.planted[d]:
                 raise Regen("%s dir %d: got %s planted %s" % (f.case, d, got[d], f.planted[d]))
@@ -379,7 +384,10 @@ class Gen:
             base = {"proto": f.proto, "src_ip": src, "src_port": spt, "dst_ip": dst, "dst_port": dpt}
             det = {"detail": f.detail} if f.detail else {}
             for rid in sorted(f.planted[d]):
-                self.expected.append(dict(base, rule_id=rid, case=f.case, **det))
+                ex = dict(det)
+                if rid in f.exp_offset:
+                    ex["offset"] = f.exp_offset[rid]
+                self.expected.append(dict(base, rule_id=rid, case=f.case, **ex))
             if f.negative and not f.planted[d]:
                 self.negatives.append(dict(base, case=f.case, **det))
         self.flows.append(frames)
@@ -418,6 +426,10 @@ class Gen:
             f.text[dd].append("".join(m.decode() for x, m in f.msgs if x == dd))
         if rid is not None:
             f.planted[d].add(rid)
+        ru = self.byid.get(rid)
+        if ru is not None and ru.kind == "lit" and not ru.raw:
+            # end of the match in the direction's decoded (= received) stream
+            f.exp_offset = {rid: len(hello[d].encode()) + len(pre.encode()) + len(sig_doc.encode())}
         f.sig_off = len(pre.encode())  # offset inside message sig_msg
         f.sig_len = len(sig_doc.encode())
         f.sig_msg = 2
@@ -1156,6 +1168,7 @@ def case_builders(g):
         w1, w2, w3, sep = a.ov
         f = g.text_flow("", lg, w1 + sep + w2 + sep + w3, a.id)
         f.planted[f.sig_dir].add(b.id)
+        f.exp_offset = {}
         f.seg = r.choice([1, 3, 1400])
         return f
     B["overlapping_rules"] = overlapping_rules
