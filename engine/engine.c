@@ -521,7 +521,8 @@ void engine_packet(struct engine *e, const struct tsf_pkt *p)
 		return;
 	m->type = M_PKT;
 	m->u.pkt = *p;
-	memcpy(m + 1, p->payload, p->len);
+	if (p->len)
+		memcpy(m + 1, p->payload, p->len);
 }
 
 void engine_text(struct engine *e, const char *name, const uint8_t *data, size_t len)
