@@ -307,6 +307,37 @@ static void iconv_feed(struct charset *c, const uint8_t *in, size_t len, tsf_out
 	c->ncarry = (uint8_t)left;
 }
 
+/* ---- guessing ---- */
+
+static void discard(void *ud, const uint8_t *p, size_t n)
+{
+	(void)ud;
+	(void)p;
+	(void)n;
+}
+
+int cs_guess(const uint8_t *buf, size_t len)
+{
+	if (len >= 2 && ((buf[0] == 0xFF && buf[1] == 0xFE) || (buf[0] == 0xFE && buf[1] == 0xFF)))
+		return -1;
+	if (len >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF)
+		return -1;
+	struct tsf_stats st;
+	struct charset c;
+	memset(&st, 0, sizeof(st));
+	memset(&c, 0, sizeof(c));
+	c.stats = &st;
+	utf8_feed(&c, buf, len, discard, NULL); /* a cut trailing sequence is no error */
+	if (!st.charset_invalid)
+		return -1;
+	memset(&st, 0, sizeof(st));
+	if (setup(&c, CS_GB18030) < 0)
+		return -1;
+	conv(&c, buf, len, discard, NULL);
+	iconv_close((iconv_t)c.cd);
+	return st.charset_invalid ? -1 : CS_GB18030;
+}
+
 /* ---- BOM sniffing and dispatch ---- */
 
 static void dispatch(struct charset *c, const uint8_t *in, size_t len, tsf_out_fn out, void *ud)

@@ -56,6 +56,12 @@ void cs_abort(struct charset *c);
 /* Validates a complete buffer as UTF-8 (no carry): convenience for headers. */
 void cs_utf8_once(const uint8_t *in, size_t len, tsf_out_fn out, void *ud, struct tsf_stats *stats);
 
+/* Guess for unlabelled text: returns CS_GB18030 if buf (the first bytes
+ * of a document, possibly cut in the middle of a character) is not valid
+ * UTF-8 but is valid GB18030, else -1.  A BOM always answers -1 (the BOM
+ * decides). */
+int cs_guess(const uint8_t *buf, size_t len);
+
 /* Heap held for iconv state (an estimate: glibc does not report it). */
 size_t cs_memsize(const struct charset *c);
 

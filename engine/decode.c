@@ -65,6 +65,7 @@ struct body {
 	uint8_t kind;
 	uint8_t sniff;      /* collecting sbuf */
 	uint8_t ctype_none; /* no Content-Type: decide HTML vs text from sbuf */
+	uint8_t guess;      /* no charset anywhere: try cs_guess() on sbuf */
 	int8_t label;       /* charset id from the header, -1 none */
 	uint16_t slen;
 	uint8_t *sbuf;
@@ -181,6 +182,13 @@ static void sniff_done(struct decoder *d)
 {
 	struct body *b = &d->b;
 	int id = b->label;
+	if (b->slen >= 3 && b->sbuf[0] >= 0x14 && b->sbuf[0] <= 0x17 && b->sbuf[1] == 3 &&
+	    b->sbuf[2] <= 4) {
+		/* A TLS record (CONNECT tunnel, TLS on any port): no text in
+		 * it, and decoding it would only produce U+FFFD noise. */
+		b->kind = B_SKIP;
+		goto out;
+	}
 	if (b->ctype_none)
 		b->kind = html_sniff(b->sbuf, b->slen) ? B_HTML : B_PLAIN;
 	if (b->kind == B_HTML && id < 0) {
@@ -196,10 +204,15 @@ static void sniff_done(struct decoder *d)
 				id = CS_UTF8;
 		}
 	}
+	/* Unlabelled and not UTF-8: GB18030 is the likeliest legacy charset
+	 * for this traffic, and it is only chosen when it decodes cleanly. */
+	if (id < 0 && b->guess)
+		id = cs_guess(b->sbuf, b->slen);
 	body_setup(d, id);
-	b->sniff = 0;
 	if (b->slen)
 		stage2(d, b->sbuf, b->slen);
+out:
+	b->sniff = 0;
 	free(b->sbuf);
 	b->sbuf = NULL;
 	b->slen = 0;
@@ -258,6 +271,7 @@ static void body_begin(struct decoder *d, int kind, int ctype_none, int label,
 		if (b->sbuf) {
 			b->sniff = 1;
 			b->ctype_none = (uint8_t)ctype_none;
+			b->guess = label < 0;
 			return;
 		}
 	}
@@ -328,10 +342,13 @@ static void hdone(struct decoder *d)
 /* Not HTTP (any more): the buffered head and everything after is text. */
 static void go_plain(struct decoder *d)
 {
+	/* At the start of a stream the text is sniffed like an unlabelled
+	 * body (TLS, HTML, GB18030); later on it is plain UTF-8. */
+	int start = !d->seen_http && !d->resync && !d->b.active;
 	body_end(d, 1);
 	boundary(d);
 	d->resync = 0;
-	body_begin(d, B_PLAIN, 0, -1, NULL, 0);
+	body_begin(d, B_PLAIN, start, -1, NULL, 0);
 	body_data(d, d->hbuf, d->hlen);
 	hdone(d);
 	d->st = D_PLAIN;
@@ -368,6 +385,14 @@ static void on_head(struct decoder *d)
 	boundary(d);
 
 	enum { NONE, CL, CHUNKED, CLOSE, BAD } framing;
+	if ((h.resp && h.status == 101) ||
+	    (!h.resp && h.target_off == 8 && !memcmp(d->hbuf, "CONNECT ", 8))) {
+		/* Protocol switch or tunnel: what follows is not HTTP. */
+		hdone(d);
+		body_begin(d, B_PLAIN, 1, -1, NULL, 0);
+		d->st = D_PLAIN;
+		return;
+	}
 	if (h.resp && (h.status / 100 == 1 || h.status == 204 || h.status == 304))
 		framing = NONE;
 	else if (h.chunked)
@@ -709,9 +734,10 @@ void dec_gap(struct decoder *d)
 		body_begin(d, B_PLAIN, 0, -1, NULL, 0);
 		return;
 	}
-	if (d->hlen && !d->b.active) {
+	if (d->hlen) {
 		/* A partial head before the gap is still text someone sent. */
-		body_begin(d, B_PLAIN, 0, -1, NULL, 0);
+		if (!d->b.active)
+			body_begin(d, B_PLAIN, 0, -1, NULL, 0);
 		body_data(d, d->hbuf, d->hlen);
 	}
 	body_end(d, 0);

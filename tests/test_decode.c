@@ -851,6 +851,45 @@ static void test_malformed_http(void)
 	CHECK(strstr(OUT(f), "|next|") != NULL);
 }
 
+static void test_sniffing(void)
+{
+	/* Unlabelled GBK text stream: not UTF-8, valid GB18030. */
+	struct fx *f = adds("plain_gbk_guess", "\xC3\xE2\xB7\xD1\xD7\xAC\xC7\xAE now");
+	CHECK_STR(OUT(f), "免费赚钱 now|");
+	CHECK_EQ_INT(f->st.charset_invalid, 0);
+	/* Binary that is neither: stays UTF-8 with replacements. */
+	f = adds("plain_binary", "\x80\xff" "abc");
+	CHECK_EQ_INT(f->st.charset_invalid, 2);
+	/* Unlabelled GBK HTML body without meta. */
+	f = add("html_gbk_guess", resp_s("Content-Type: text/html\r\n", "<p>\xC3\xE2\xB7\xD1</p>"));
+	CHECK_STR(body_of(f), "免费|");
+	/* An HTML document as a plain stream (text file input). */
+	f = adds("plain_html_file", "<!DOCTYPE html><title>Win</title><p>免<i>费</i>&amp;</p>");
+	CHECK_STR(OUT(f), "Win免费&|");
+
+	/* TLS on any port, and after CONNECT / 101: no text, no errors. */
+	struct buf t = {0};
+	static const uint8_t hello[] = {0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x3c, 0x03,
+	                                0x03, 0xde, 0xad, 0xbe, 0xef, 0x80, 0x81, 0xff, 0xfe};
+	bput(&t, hello, sizeof(hello));
+	f = add("tls_stream", t);
+	CHECK_STR(OUT(f), "");
+	CHECK_EQ_INT(f->st.charset_invalid, 0);
+	struct buf c = {0};
+	bputs(&c, "CONNECT bank.example:443 HTTP/1.1\r\nHost: bank.example:443\r\n\r\n");
+	bput(&c, hello, sizeof(hello));
+	f = add("connect_tunnel", c);
+	CHECK_STR(OUT(f), "CONNECT bank.example:443 HTTP/1.1\r\nHost: bank.example:443\r\n\r\n|");
+	CHECK_EQ_INT(f->st.http_errors, 0);
+	CHECK_EQ_INT(f->st.charset_invalid, 0);
+	f = adds("switching_protocols",
+	         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
+	         "\x81\x05hello");
+	CHECK_EQ_INT(f->st.http_errors, 0);
+	CHECK(strstr(OUT(f), "\r\n\r\n|") != NULL);
+	CHECK(strstr(OUT(f), "hello|") != NULL);
+}
+
 /* dec_gap: not part of the split property (the gap position matters). */
 static void test_gap(void)
 {
@@ -955,6 +994,7 @@ int main(void)
 	RUN(test_html);
 	RUN(test_html_splits);
 	RUN(test_malformed_http);
+	RUN(test_sniffing);
 	RUN(test_gap);
 	RUN(test_memsize);
 	RUN(test_split_invariance);
