@@ -44,6 +44,14 @@ run "$TSF" frobnicate
 check unknown-command-exit-2 "$([ $rc -eq 2 ]; echo $?)" "exit $rc"
 run "$TSF" scan --rules rules/sample.rules --bogus-flag
 check scan-unknown-option-exit-2 "$([ $rc -eq 2 ]; echo $?)" "exit $rc"
+run "$TSF" scan --rules rules/sample.rules --pcap rules/sample.pcap --format yaml
+check scan-bad-format-exit-2 "$([ $rc -eq 2 ]; echo $?)" "exit $rc"
+run "$TSF" scan --pcap rules/sample.pcap
+check scan-no-rules-exit-2 "$([ $rc -eq 2 ]; echo $?)" "exit $rc"
+run "$TSF" scan --rules rules/sample.rules
+check scan-no-input-exit-2 "$([ $rc -eq 2 ]; echo $?)" "exit $rc"
+run "$TSF" rules check rules/sample.rules
+check rules-check-sample "$([ $rc -eq 0 ]; echo $?)" "exit $rc: $err"
 
 # ---- good rules
 cat >"$T/good.rules" <<'EOF'

@@ -158,6 +158,64 @@ def text_mode(tmp, d):
                                                                        err.strip()[-200:]))
 
 
+def pcap_time_range(path):
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    magic = struct.unpack("<I", data[:4])[0]
+    e = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
+    ns = struct.unpack(e + "I", data[:4])[0] == 0xA1B23C4D
+    pos, lo, hi = 24, None, None
+    while pos + 16 <= len(data):
+        sec, frac, cl, _ = struct.unpack(e + "IIII", data[pos:pos + 16])
+        t = sec + frac / (1e9 if ns else 1e6)
+        lo = t if lo is None else min(lo, t)
+        hi = t if hi is None else max(hi, t)
+        pos += 16 + cl
+    return lo, hi
+
+
+def verdict_fields(d):
+    """Every verdict carries the contract's keys; category and sev are the rule's;
+    ts lies inside the capture."""
+    import re
+    rules = {}
+    for line in open(os.path.join(d, "rules.rules"), encoding="utf-8"):
+        if not line.strip() or line.startswith("#"):
+            continue
+        t = line.split()
+        m = re.search(r" sev=(\d)", line)
+        rules[int(t[0])] = (t[1], int(m.group(1)) if m else 3)
+    rc, vs, bad, err = scan(["--rules", os.path.join(d, "rules.rules"), "--pcap",
+                             os.path.join(d, "traffic.pcap"), "--format", "json"])
+    lo, hi = pcap_time_range(os.path.join(d, "traffic.pcap"))
+    need = "ts proto src_ip src_port dst_ip dst_port rule_id category sev offset excerpt ruleset".split()
+    probs = []
+    for v in vs:
+        miss = [k for k in need if k not in v]
+        if miss:
+            probs.append("missing %s" % miss)
+            continue
+        cat, sev = rules.get(int(v["rule_id"]), (None, None))
+        if (v["category"], v["sev"]) != (cat, sev):
+            probs.append("rule %s: category/sev %s/%s, want %s/%s" % (v["rule_id"], v["category"], v["sev"],
+                                                                     cat, sev))
+        if v["proto"] not in ("tcp", "udp"):
+            probs.append("proto %r" % v["proto"])
+        try:
+            ts = float(v["ts"])
+            if not (lo - 1e-3 <= ts <= hi + 1e-3):
+                probs.append("ts %s outside %.6f..%.6f" % (v["ts"], lo, hi))
+        except (TypeError, ValueError):
+            probs.append("ts %r" % v["ts"])
+        if not isinstance(v["offset"], int) or v["offset"] < 0:
+            probs.append("offset %r" % v["offset"])
+        if not isinstance(v["excerpt"], str):
+            probs.append("excerpt %r" % v["excerpt"])
+    report(rc == 0 and vs and not probs, "corpus:verdict-fields",
+           "%d verdicts, %d problems: %s" % (len(vs), len(probs), "; ".join(sorted(set(probs))[:4])))
+
+
 def sample_check(tmp):
     """rules/sample.pcap (what `make run` shows) gives exactly the verdicts
     tests/gen/sample.py says it was made for."""
@@ -219,6 +277,7 @@ def main():
         same = sets[0] == sets[1] and sets[0][0] == 0
         report(same, "corpus:threads-1-vs-4", "exit %d/%d, only-1: %d, only-4: %d" % (
             sets[0][0], sets[1][0], len(sets[0][1] - sets[1][1]), len(sets[1][1] - sets[0][1])))
+        verdict_fields(dirs["A"])
         text_mode(tmp, dirs["A"])
         sample_check(tmp)
     finally:
