@@ -704,7 +704,8 @@ struct decoder *dec_new(const struct dec_limits *lim, const struct dec_sink *sin
 			d->lim.max_body_out = lim->max_body_out;
 		if (lim->max_ratio)
 			d->lim.max_ratio = lim->max_ratio;
-		d->lim.max_layers = lim->max_layers;
+		if (lim->max_layers)
+			d->lim.max_layers = lim->max_layers;
 		if (d->lim.max_layers > DC_MAX_LAYERS)
 			d->lim.max_layers = DC_MAX_LAYERS;
 	}

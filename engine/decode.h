@@ -5,14 +5,28 @@
  * (gzip, deflate, br, stacked), charsets (Content-Type charset, <meta
  * charset>), HTML tag stripping and character references, and
  * percent/plus decoding of form bodies and request-target query strings.
- * Anything that is not HTTP is passed on as text (charset sniffed: UTF-8
- * unless BOMs say UTF-16).
+ * Anything that is not HTTP is passed on as text (charset sniffed: BOM,
+ * else UTF-8, else GB18030 if the first 1 KiB decodes cleanly as that; a
+ * TLS record at the start produces no text at all).
  *
  * Output is pushed to a sink as it is produced, so a match can span chunks,
  * packets and decompressor output blocks.  reset() marks a boundary that
- * matches must not span (end of one HTTP message body, a reassembly gap).
+ * matches must not span: between a message's head and its body, after each
+ * body, and after a gap.  Consecutive boundaries are collapsed into one.
  * All decoded text (headers included) goes to text(); raw bytes are not
  * repeated here - the raw matcher sees the reassembled stream itself.
+ *
+ * What text() receives for an HTTP message: the head as sent (start line,
+ * header lines, CRLFs), except that a request-target is percent-decoded
+ * (and '+' -> ' ' in its query); then reset(); then the body text; then
+ * reset().  text() only ever receives valid UTF-8, and the byte sequence
+ * (and reset positions) does not depend on how the input was cut into
+ * dec_feed() calls.  Counters go to the stats given to dec_new().
+ *
+ * Threading: a decoder is used by one thread at a time.  Output is staged
+ * in a thread-local buffer that is flushed before every dec_* call
+ * returns, so a sink callback must not feed another decoder on the same
+ * thread from inside text()/reset().
  */
 #ifndef TSF_DECODE_H
 #define TSF_DECODE_H
@@ -29,10 +43,16 @@ struct dec_sink {
 };
 
 struct dec_limits {
-	size_t max_header;   /* bytes of one header block (default 16 KiB) */
-	size_t max_body_out; /* decoded bytes per HTTP body (default 16 MiB) */
-	unsigned max_ratio;  /* decompression ratio cap (default 100) */
-	unsigned max_layers; /* stacked Content-Encodings (default 3) */
+	/* A field left 0 takes its default.  Over a cap: counted, see below. */
+	size_t max_header;   /* bytes of one header block (default 16 KiB):
+	                        http_header_overflow, the rest is plain text */
+	size_t max_body_out; /* decompressed bytes per body and coding layer
+	                        (default 16 MiB): decomp_bombs, rest dropped.
+	                        Identity bodies are bounded by stream_depth. */
+	unsigned max_ratio;  /* decompressed/compressed bytes, checked once a
+	                        layer has produced 1 MiB (default 100) */
+	unsigned max_layers; /* stacked codings (default 3, at most 8); more:
+	                        decomp_errors, the body is skipped */
 };
 
 void dec_limits_default(struct dec_limits *l);
@@ -43,13 +63,17 @@ struct decoder;
 struct decoder *dec_new(const struct dec_limits *lim, const struct dec_sink *sink,
                         struct tsf_stats *stats);
 void dec_feed(struct decoder *d, const uint8_t *data, size_t len);
-/* Bytes were lost: drop partial state, resynchronise on the next message. */
+/* Bytes were lost: drop partial state, resynchronise on the next message
+ * (lines until an HTTP start line are passed on as plain text). */
 void dec_gap(struct decoder *d);
 /* End of stream: flush what is decodable.  Then free. */
 void dec_finish(struct decoder *d);
 void dec_free(struct decoder *d);
 
-/* Approximate heap bytes held by d (for memcaps). */
+/* Heap bytes held by d (for memcaps): exact for the decoder, header
+ * buffer and zlib/brotli state (counted allocator); iconv state is an
+ * estimate.  An idle decoder between messages holds only itself (~250 B)
+ * and a header buffer of at most 2 KiB. */
 size_t dec_memsize(const struct decoder *d);
 
 #endif

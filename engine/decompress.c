@@ -308,12 +308,12 @@ static int feed(struct dcmp *d, int i, const uint8_t *in, size_t len, tsf_out_fn
 			L->br = BrotliDecoderCreateInstance(br_alloc, br_free, d);
 			if (!L->br)
 				return fail(d, 0);
-		} else if (L->type == DC_GZIP) {
-			if (zinit(d, L, 15 + 32) < 0)
-				return fail(d, 0);
 		} else {
-			/* deflate: RFC says zlib-wrapped, many servers send raw.
-			 * The 2-byte zlib header decides. */
+			/* The first two bytes say what the data really is,
+			 * whatever the label: gzip magic, a zlib header (RFC
+			 * "deflate"), or else raw deflate (what many servers
+			 * send as "deflate").  Raw deflate cannot start with
+			 * 0x1f (reserved block type). */
 			while (L->nhdr < 2 && len) {
 				L->hdr[L->nhdr++] = *in++;
 				len--;
@@ -321,8 +321,12 @@ static int feed(struct dcmp *d, int i, const uint8_t *in, size_t len, tsf_out_fn
 			if (L->nhdr < 2)
 				return 0;
 			unsigned h = (unsigned)L->hdr[0] << 8 | L->hdr[1];
-			int zlib = (L->hdr[0] & 0x0f) == 8 && (L->hdr[0] >> 4) <= 7 && h % 31 == 0;
-			if (zinit(d, L, zlib ? 15 : -15) < 0)
+			int wbits = -15;
+			if (L->hdr[0] == 0x1f && L->hdr[1] == 0x8b)
+				wbits = 16 + 15;
+			else if ((L->hdr[0] & 0x0f) == 8 && (L->hdr[0] >> 4) <= 7 && h % 31 == 0)
+				wbits = 15;
+			if (zinit(d, L, wbits) < 0)
 				return fail(d, 0);
 			L->st = L_RUN;
 			if (feed_zlib(d, i, L->hdr, 2, out, ud) < 0)

@@ -18,8 +18,9 @@
 #include "urldec.h" /* tsf_out_fn */
 
 enum dc_coding {
-	DC_GZIP = 1, /* gzip, x-gzip (zlib-wrapped data accepted too) */
-	DC_DEFLATE,  /* zlib-wrapped, or raw deflate if the header says so */
+	DC_GZIP = 1, /* gzip, x-gzip */
+	DC_DEFLATE,  /* zlib-wrapped or raw.  Either label accepts gzip, zlib
+	                and raw data, told apart by the first two bytes. */
 	DC_BR,
 };
 

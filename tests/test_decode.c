@@ -524,6 +524,14 @@ static void test_gzip_deflate_br(void)
 	        chunked("Content-Type: text/html\r\nContent-Encoding: x-gzip\r\n", x.p, x.n, 7));
 	CHECK_STR(body_of(f), SCAM_TEXT "|");
 
+	/* Mislabelled: "gzip" carrying raw deflate, "deflate" carrying gzip. */
+	f = add("gzip_label_raw", resp("Content-Encoding: gzip\r\n", r.p, r.n));
+	CHECK_STR(body_of(f), SCAM_TEXT "|");
+	CHECK_EQ_INT(f->st.decomp_errors, 0);
+	struct buf g2 = gz(SCAM);
+	f = add("deflate_label_gzip", resp("Content-Encoding: deflate\r\n", g2.p, g2.n));
+	CHECK_STR(body_of(f), SCAM_TEXT "|");
+
 	/* Concatenated gzip members decode as one body. */
 	struct buf two = {0}, m1 = gz("first member, "), m2 = gz("second member");
 	bput(&two, m1.p, m1.n);
@@ -858,7 +866,8 @@ static void test_sniffing(void)
 	CHECK_STR(OUT(f), "免费赚钱 now|");
 	CHECK_EQ_INT(f->st.charset_invalid, 0);
 	/* Binary that is neither: stays UTF-8 with replacements. */
-	f = adds("plain_binary", "\x80\xff" "abc");
+	f = adds("plain_binary", "\x80\xff"
+	                         "abc");
 	CHECK_EQ_INT(f->st.charset_invalid, 2);
 	/* Unlabelled GBK HTML body without meta. */
 	f = add("html_gbk_guess", resp_s("Content-Type: text/html\r\n", "<p>\xC3\xE2\xB7\xD1</p>"));
