@@ -27,7 +27,7 @@
 #define TICK_NS 1000000000ull
 #define EXPIRE_SCAN 4096 /* flows examined per tick at most */
 
-enum { M_PKT = 1, M_TICK, M_TEXT };
+enum { M_PKT = 1, M_TICK, M_TEXT, M_SWAP };
 
 struct msg {
 	uint32_t type;
@@ -35,6 +35,7 @@ struct msg {
 	union {
 		struct tsf_pkt pkt; /* payload follows the entry header */
 		uint64_t now_ns;
+		struct matcher *m;
 		struct {
 			char *name;
 			uint8_t *data;
@@ -86,7 +87,6 @@ struct worker {
 
 struct engine {
 	struct engine_config cfg;
-	const struct matcher *m;
 	struct vsink *sink;
 	int nworkers;
 	struct worker *w;
@@ -234,7 +234,7 @@ static void flow_remove(struct worker *w, struct flow *f)
 	lru_unlink(w, f);
 	for (int dir = 0; dir < 2; dir++) {
 		reasm_free(&f->r[dir], &w->lim);
-		insp_dir_free(&f->d[dir]);
+		insp_dir_free(&w->insp, &f->d[dir]);
 	}
 	free(f);
 	w->nflows--;
@@ -394,7 +394,7 @@ static void handle_text(struct worker *w, struct msg *m)
 	insp_dir_init(&d);
 	insp_data(&w->insp, &d, &meta, m->u.text.data, m->u.text.len);
 	insp_end(&w->insp, &d, &meta);
-	insp_dir_free(&d);
+	insp_dir_free(&w->insp, &d);
 	free(m->u.text.data);
 	/* the name stays alive until the engine is freed: verdicts may still
 	 * reference it in a sink's queue */
@@ -424,6 +424,11 @@ static void handle_batch(struct worker *w, struct batch *b)
 		case M_TEXT:
 			w->insp.now_ns = w->now_ns;
 			handle_text(w, m);
+			break;
+		case M_SWAP:
+			if (insp_set_matcher(&w->insp, m->u.m))
+				w->st.swap_failed++;
+			matcher_unref(m->u.m); /* the producer's hold for this message */
 			break;
 		}
 	}
@@ -555,6 +560,21 @@ void engine_text(struct engine *e, const char *name, const uint8_t *data, size_t
 	e->st.payload_bytes += len;
 }
 
+int engine_set_matcher(struct engine *e, struct matcher *m)
+{
+	for (int i = 0; i < e->nworkers; i++) {
+		struct msg *msg = reserve(&e->w[i], 0);
+		if (!msg)
+			return -1;
+		matcher_ref(m);
+		msg->type = M_SWAP;
+		msg->u.m = m;
+	}
+	/* Deliver now: a swap must not wait for a batch to fill. */
+	engine_flush(e);
+	return 0;
+}
+
 void engine_flush(struct engine *e)
 {
 	for (int i = 0; i < e->nworkers; i++)
@@ -585,14 +605,13 @@ void engine_count(struct engine *e, enum pkt_result why, size_t caplen)
 	}
 }
 
-struct engine *engine_new(const struct engine_config *cfg, const struct matcher *m,
+struct engine *engine_new(const struct engine_config *cfg, struct matcher *m,
 			  struct vsink *sink)
 {
 	struct engine *e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
 	e->cfg = *cfg;
-	e->m = m;
 	e->sink = sink;
 	e->nworkers = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (e->nworkers < 1)

@@ -36,9 +36,18 @@ void engine_config_default(struct engine_config *c);
 
 struct engine;
 
-/* m must outlive the engine (or be replaced with engine_set_matcher). */
-struct engine *engine_new(const struct engine_config *cfg, const struct matcher *m,
+/* The engine takes references on m (see matcher_ref): the caller may
+ * matcher_unref its own once the engine is freed. */
+struct engine *engine_new(const struct engine_config *cfg, struct matcher *m,
 			  struct vsink *sink);
+
+/* Hot swap, from the producer thread: packets after this call start new
+ * flows under m; flows in progress finish under the set they started with
+ * (no match that completes after the swap is lost, no packet is dropped),
+ * and the old set is freed once its last flow has ended and the caller has
+ * dropped its own reference.  Returns 0, or -1 if a worker refused (too many
+ * sets still alive; the old set stays). */
+int engine_set_matcher(struct engine *e, struct matcher *m);
 
 /* Called from one producer thread.  The payload is copied. */
 void engine_packet(struct engine *e, const struct tsf_pkt *p);

@@ -15,33 +15,94 @@
 
 #define SLICE 16384 /* text is normalized in slices, bounding the buffers */
 
-int insp_worker_init(struct insp_worker *w, const struct matcher *m, struct vsink *sink,
+static struct insp_set *set_new(struct insp_worker *w, struct matcher *m)
+{
+	int slot = -1;
+	for (int i = 0; i < INSP_MAX_SETS; i++)
+		if (!w->sets[i]) {
+			slot = i;
+			break;
+		}
+	if (slot < 0)
+		return NULL;
+	struct insp_set *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->scratch = matcher_scratch_new(m);
+	if (!s->scratch && (m->db[0] || m->db[1] || m->db[2])) {
+		free(s);
+		return NULL;
+	}
+	matcher_ref(m);
+	s->m = m;
+	s->users = 1; /* the worker's "current" hold */
+	w->sets[slot] = s;
+	return s;
+}
+
+static void set_release(struct insp_worker *w, struct insp_set *s)
+{
+	if (!s || --s->users)
+		return;
+	for (int i = 0; i < INSP_MAX_SETS; i++)
+		if (w->sets[i] == s)
+			w->sets[i] = NULL;
+	hs_free_scratch(s->scratch);
+	matcher_unref(s->m);
+	free(s);
+}
+
+int insp_worker_init(struct insp_worker *w, struct matcher *m, struct vsink *sink,
 		     struct tsf_stats *st, const struct dec_limits *dec)
 {
 	memset(w, 0, sizeof(*w));
-	w->m = m;
 	w->sink = sink;
 	w->st = st;
 	w->dec = dec;
-	w->ruleset = m->rs->hash;
-	w->scratch = matcher_scratch_new(m);
+	w->cur = set_new(w, m);
 	w->nbuf = malloc((size_t)NORM_MAX_EXPANSION * (SLICE + 4));
 	w->nmap = malloc(sizeof(uint64_t) * (size_t)NORM_MAX_EXPANSION * (SLICE + 4));
-	if ((!w->scratch && (m->db[0] || m->db[1] || m->db[2])) || !w->nbuf || !w->nmap) {
+	if (!w->cur || !w->nbuf || !w->nmap) {
 		insp_worker_free(w);
 		return -1;
 	}
 	return 0;
 }
 
+int insp_set_matcher(struct insp_worker *w, struct matcher *m)
+{
+	if (w->cur && w->cur->m == m)
+		return 0;
+	struct insp_set *s = set_new(w, m);
+	if (!s)
+		return -1;
+	set_release(w, w->cur);
+	w->cur = s;
+	return 0;
+}
+
 void insp_worker_free(struct insp_worker *w)
 {
-	hs_free_scratch(w->scratch);
+	set_release(w, w->cur); /* flows hold the others; they are gone by now */
+	w->cur = NULL;
+	for (int i = 0; i < INSP_MAX_SETS; i++)
+		if (w->sets[i]) { /* a flow leaked its hold: free anyway */
+			w->sets[i]->users = 1;
+			set_release(w, w->sets[i]);
+		}
 	free(w->nbuf);
 	free(w->nmap);
-	w->scratch = NULL;
 	w->nbuf = NULL;
 	w->nmap = NULL;
+}
+
+/* The rule set of a direction: fixed at its first use. */
+static void bind(struct insp_worker *w, struct insp_dir *d)
+{
+	if (!d->set) {
+		d->set = w->cur;
+		d->set->users++;
+	}
 }
 
 void insp_dir_init(struct insp_dir *d)
@@ -138,7 +199,8 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 	struct cbctx *c = ctx;
 	struct insp_dir *d = c->d;
 	struct insp_worker *w = d->w;
-	const struct ruleset *rs = w->m->rs;
+	const struct matcher *m = d->set->m;
+	const struct ruleset *rs = m->rs;
 	if (id >= rs->n)
 		return 0;
 	if (seen_before(d, id)) {
@@ -162,8 +224,8 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 	v.category = rs->cats[r->cat];
 	v.msg = r->msg;
 	v.sev = r->sev;
-	v.ruleset = w->ruleset;
-	v.ruleset_version = w->ruleset_version;
+	v.ruleset = rs->hash;
+	v.ruleset_version = m->version;
 	if (c->layer == MATCH_RAW) {
 		v.offset = d->base[MATCH_RAW] + to;
 		v.excerpt_len = (uint16_t)excerpt(v.excerpt, d->rtail, d->rtail_len, d->rcur,
@@ -179,6 +241,7 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 						  d->cur_len, d->cur_off, v.offset);
 	}
 	w->st->verdicts++;
+	__atomic_add_fetch(&m->hits[id], 1, __ATOMIC_RELAXED);
 	w->sink->emit(w->sink, &v);
 	return 0;
 }
@@ -186,10 +249,11 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 static void scan(struct insp_dir *d, enum match_layer l, const uint8_t *p, size_t len)
 {
 	struct insp_worker *w = d->w;
-	if (!w->m->db[l] || len == 0)
+	const struct matcher *m = d->set->m;
+	if (!m->db[l] || len == 0)
 		return;
 	if (!d->hs[l]) {
-		if (hs_open_stream(w->m->db[l], 0, &d->hs[l]) != HS_SUCCESS) {
+		if (hs_open_stream(m->db[l], 0, &d->hs[l]) != HS_SUCCESS) {
 			w->st->hs_errors++;
 			return;
 		}
@@ -198,7 +262,7 @@ static void scan(struct insp_dir *d, enum match_layer l, const uint8_t *p, size_
 			d->norm_off = 0;
 	}
 	struct cbctx c = {d, l};
-	if (hs_scan_stream(d->hs[l], (const char *)p, (unsigned)len, 0, w->scratch, on_match,
+	if (hs_scan_stream(d->hs[l], (const char *)p, (unsigned)len, 0, d->set->scratch, on_match,
 			   &c) != HS_SUCCESS)
 		w->st->hs_errors++;
 }
@@ -206,12 +270,11 @@ static void scan(struct insp_dir *d, enum match_layer l, const uint8_t *p, size_
 /* Closes (flushes) every stream; they reopen lazily on the next data. */
 static void close_streams(struct insp_dir *d, int only_text)
 {
-	struct insp_worker *w = d->w;
 	for (int l = only_text ? MATCH_TEXT : MATCH_RAW; l < MATCH_LAYERS; l++) {
 		if (!d->hs[l])
 			continue;
 		struct cbctx c = {d, (enum match_layer)l};
-		hs_close_stream(d->hs[l], w->scratch, on_match, &c);
+		hs_close_stream(d->hs[l], d->set->scratch, on_match, &c);
 		d->hs[l] = NULL;
 	}
 }
@@ -225,7 +288,7 @@ static void text_slice(struct insp_dir *d, const uint8_t *p, size_t len)
 	d->cur_len = len;
 	w->st->scanned_text += len;
 	scan(d, MATCH_TEXT, p, len);
-	if (w->m->db[MATCH_NORM]) {
+	if (d->set->m->db[MATCH_NORM]) {
 		if (!d->hs[MATCH_NORM])
 			d->norm_off = 0;
 		size_t n = norm_feed(&d->norm, p, len, w->nbuf, w->nmap);
@@ -255,7 +318,7 @@ static void on_text(void *ud, const uint8_t *p, size_t len)
 
 static void norm_restart(struct insp_dir *d)
 {
-	norm_init(&d->norm, d->w->m->norm_flags);
+	norm_init(&d->norm, d->set->m->norm_flags);
 	d->norm.in_pos = d->text_off;
 }
 
@@ -270,7 +333,7 @@ static void on_reset(void *ud)
 
 static void ensure_decoder(struct insp_worker *w, struct insp_dir *d)
 {
-	if (d->dec || !(w->m->db[MATCH_TEXT] || w->m->db[MATCH_NORM]))
+	if (d->dec || !(d->set->m->db[MATCH_TEXT] || d->set->m->db[MATCH_NORM]))
 		return;
 	struct dec_sink sink = {on_text, on_reset, d};
 	d->dec = dec_new(w->dec, &sink, w->st);
@@ -282,6 +345,7 @@ void insp_data(struct insp_worker *w, struct insp_dir *d, const struct insp_meta
 {
 	d->w = w;
 	d->meta = meta;
+	bind(w, d);
 	if (w->stream_depth) {
 		if (d->raw_off >= w->stream_depth) {
 			w->st->reasm_depth += len;
@@ -309,6 +373,7 @@ void insp_gap(struct insp_worker *w, struct insp_dir *d, const struct insp_meta 
 {
 	d->w = w;
 	d->meta = meta;
+	bind(w, d);
 	close_streams(d, 0);
 	d->rtail_len = 0;
 	if (d->dec)
@@ -320,6 +385,8 @@ void insp_end(struct insp_worker *w, struct insp_dir *d, const struct insp_meta 
 {
 	d->w = w;
 	d->meta = meta;
+	if (!d->set)
+		return; /* never saw data */
 	if (d->dec) {
 		dec_finish(d->dec);
 		dec_free(d->dec);
@@ -331,7 +398,7 @@ void insp_end(struct insp_worker *w, struct insp_dir *d, const struct insp_meta 
 	d->tail_len = d->rtail_len = 0;
 }
 
-void insp_dir_free(struct insp_dir *d)
+void insp_dir_free(struct insp_worker *w, struct insp_dir *d)
 {
 	/* Streams must already be closed by insp_end (it needs the scratch). */
 	if (d->dec)
@@ -339,4 +406,6 @@ void insp_dir_free(struct insp_dir *d)
 	free(d->hits);
 	d->hits = NULL;
 	d->dec = NULL;
+	set_release(w, d->set);
+	d->set = NULL;
 }

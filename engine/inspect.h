@@ -20,16 +20,24 @@
 
 #define INSP_TAIL 64 /* bytes of history kept for excerpts */
 
-struct insp_worker {
-	const struct matcher *m;
+#define INSP_MAX_SETS 4 /* rule sets alive at once in one worker (hot swaps) */
+
+/* One rule set as a worker uses it: its scratch, and how many flows (plus
+ * one if it is the current set) still use it. */
+struct insp_set {
+	struct matcher *m;
 	hs_scratch_t *scratch;
+	unsigned users;
+};
+
+struct insp_worker {
+	struct insp_set *sets[INSP_MAX_SETS];
+	struct insp_set *cur; /* new flows bind to it */
 	struct vsink *sink;
 	struct tsf_stats *st;
 	const struct dec_limits *dec;
 	uint64_t stream_depth; /* 0 = unlimited */
 	uint64_t now_ns;       /* capture time of the packet being processed */
-	const char *ruleset;   /* short hash for verdicts */
-	uint64_t ruleset_version;
 	uint8_t *nbuf;   /* normalized text of one slice */
 	uint64_t *nmap;  /* its offset map */
 };
@@ -43,6 +51,7 @@ struct insp_meta {
 };
 
 struct insp_dir {
+	struct insp_set *set; /* bound at first data: the rule set of this flow */
 	hs_stream_t *hs[MATCH_LAYERS];
 	uint64_t base[MATCH_LAYERS]; /* stream offset where each HS stream (re)started */
 	struct decoder *dec;
@@ -68,9 +77,16 @@ struct insp_dir {
 	size_t cur_norm_len;
 };
 
-int insp_worker_init(struct insp_worker *w, const struct matcher *m, struct vsink *sink,
+/* Takes a reference on m. */
+int insp_worker_init(struct insp_worker *w, struct matcher *m, struct vsink *sink,
 		     struct tsf_stats *st, const struct dec_limits *dec);
 void insp_worker_free(struct insp_worker *w);
+
+/* Flows that start from now on use m (a reference is taken); flows in
+ * progress finish with the set they started with, which is released when
+ * the last of them ends.  Returns -1 (and keeps the old set) when no
+ * scratch could be allocated or too many sets are still alive. */
+int insp_set_matcher(struct insp_worker *w, struct matcher *m);
 
 void insp_dir_init(struct insp_dir *d);
 void insp_data(struct insp_worker *w, struct insp_dir *d, const struct insp_meta *meta,
@@ -80,7 +96,8 @@ void insp_gap(struct insp_worker *w, struct insp_dir *d, const struct insp_meta 
 /* End of this stream (flush decoders, end-anchored matches).  The dedup set
  * survives, so a UDP flow's next datagram does not repeat verdicts. */
 void insp_end(struct insp_worker *w, struct insp_dir *d, const struct insp_meta *meta);
-/* Releases everything (after insp_end). */
-void insp_dir_free(struct insp_dir *d);
+/* Releases everything (after insp_end), including the flow's hold on its
+ * rule set. */
+void insp_dir_free(struct insp_worker *w, struct insp_dir *d);
 
 #endif

@@ -106,6 +106,10 @@ struct matcher *matcher_build(const struct ruleset *rs, unsigned norm_flags, cha
 		goto oom;
 	m->rs = rs;
 	m->norm_flags = norm_flags;
+	m->refs = 1;
+	m->hits = calloc(rs->n ? rs->n : 1, sizeof(*m->hits));
+	if (!m->hits)
+		goto oom;
 	for (size_t i = 0; i < rs->n; i++)
 		m->nrules[layer_of(&rs->rules[i])]++;
 	for (int l = 0; l < MATCH_LAYERS; l++) {
@@ -184,7 +188,28 @@ void matcher_free(struct matcher *m)
 		return;
 	for (int l = 0; l < MATCH_LAYERS; l++)
 		hs_free_database(m->db[l]);
+	free(m->hits);
+	if (m->owns_rs) {
+		ruleset_free((struct ruleset *)m->rs);
+		free((struct ruleset *)m->rs);
+	}
 	free(m);
+}
+
+void matcher_ref(struct matcher *m)
+{
+	__atomic_add_fetch(&m->refs, 1, __ATOMIC_RELAXED);
+}
+
+void matcher_unref(struct matcher *m)
+{
+	if (m && __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		matcher_free(m);
+}
+
+uint64_t matcher_hits(const struct matcher *m, size_t rule_index)
+{
+	return rule_index < m->rs->n ? __atomic_load_n(&m->hits[rule_index], __ATOMIC_RELAXED) : 0;
 }
 
 hs_scratch_t *matcher_scratch_new(const struct matcher *m)

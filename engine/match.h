@@ -12,6 +12,7 @@
 
 #include <hs.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ruleset.h"
 
@@ -23,6 +24,10 @@ struct matcher {
 	hs_database_t *db[MATCH_LAYERS];
 	size_t nrules[MATCH_LAYERS];
 	double compile_s;
+	uint64_t version;  /* rule set version (bundles); 0 when built from rule files */
+	int owns_rs;       /* free rs (and the struct) with the matcher */
+	int refs;          /* matcher_ref/unref; 1 at creation */
+	uint64_t *hits;    /* verdicts per rule index (atomic increments) */
 };
 
 /* Compiles rs (which must outlive the matcher).  On error returns NULL with
@@ -30,6 +35,14 @@ struct matcher {
 struct matcher *matcher_build(const struct ruleset *rs, unsigned norm_flags, char *err,
 			      size_t errlen);
 void matcher_free(struct matcher *m);
+
+/* Reference counting: a hot-swapped rule set is freed when the last flow
+ * that started under it has ended.  unref at zero calls matcher_free. */
+void matcher_ref(struct matcher *m);
+void matcher_unref(struct matcher *m);
+
+/* Verdict count of a rule (index into m->rs->rules). */
+uint64_t matcher_hits(const struct matcher *m, size_t rule_index);
 
 /* A scratch space good for every database of m (one per thread). */
 hs_scratch_t *matcher_scratch_new(const struct matcher *m);

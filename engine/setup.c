@@ -326,7 +326,7 @@ void setup_free(struct setup *s)
 {
 	if (s->sink && s->sink->destroy)
 		s->sink->destroy(s->sink); /* the tee destroys what it holds */
-	matcher_free(s->m);
+	matcher_unref(s->m);
 	ruleset_free(&s->rs);
 	memset(s, 0, sizeof(*s));
 }

@@ -48,7 +48,8 @@
 	X(charset_invalid, "invalid byte sequences replaced by U+FFFD")                            \
 	X(charset_unknown, "unknown charset labels (decoded as UTF-8)")                            \
 	X(verdicts, "verdicts emitted")                                                            \
-	X(verdicts_dup, "matches suppressed as duplicates (same flow direction and rule)")        \
+	X(verdicts_dup, "matches suppressed as duplicates (same flow direction and rule)")          \
+	X(swap_failed, "rule set swaps a worker refused (old set kept)")        \
 	X(bus_queued, "verdicts handed to the bus publisher")                                      \
 	X(bus_queue_dropped, "verdicts lost: publisher queue full (never numbered)")               \
 	X(bus_published, "verdicts sent on the bus")                                               \

@@ -311,6 +311,69 @@ static void test_threads_equal(void)
 	env_free(&b);
 }
 
+/* Hot swap: a flow that started under set A finishes under A (its match
+ * completing after the swap is found); flows after the swap use B; A is
+ * freed when its last flow ends. */
+static void test_hot_swap(void)
+{
+	char err[256];
+	struct ruleset ra, rb;
+	ruleset_init(&ra);
+	ruleset_init(&rb);
+	const char *a = "10 old \"verify wallet\"\n", *b = "20 new \"免费领取\"\n21 new2 \"verify wallet\"\n";
+	ruleset_add_buffer(&ra, "a", a, strlen(a), err, sizeof(err));
+	ruleset_add_buffer(&rb, "b", b, strlen(b), err, sizeof(err));
+	ruleset_finish(&ra);
+	ruleset_finish(&rb);
+	struct matcher *ma = matcher_build(&ra, NORM_ALL, err, sizeof(err));
+	struct matcher *mb = matcher_build(&rb, NORM_ALL, err, sizeof(err));
+	mb->version = 2;
+	struct collect *c = collect_new();
+	struct engine_config cfg;
+	engine_config_default(&cfg);
+	cfg.threads = 2;
+	struct engine *e = engine_new(&cfg, ma, &c->base);
+	uint32_t cs = 1001, ss = 5001;
+	handshake(e, 6, 1);
+	send_split(e, 6, 1, 0, &cs, "please verify ", 100);
+	CHECK_EQ_INT(engine_set_matcher(e, mb), 0);
+	send_split(e, 6, 1, 0, &cs, "wallet 免费领取", 100); /* completes under A */
+	fin_both(e, 6, 1, cs, ss);
+	uint32_t c2 = 1001, s2 = 5001;
+	handshake(e, 6, 2);
+	send_split(e, 6, 2, 0, &c2, "verify wallet 免费领取", 3); /* B only */
+	fin_both(e, 6, 2, c2, s2);
+	engine_finish(e);
+	int n10 = 0, n20 = 0, n21 = 0;
+	for (int i = 0; i < c->n; i++) {
+		struct tsf_verdict *v = &c->v[i];
+		if (v->rule_id == 10) {
+			n10++;
+			CHECK_EQ_INT(v->sport, 30001);
+			CHECK_STR(v->ruleset, ra.hash);
+		}
+		if (v->rule_id == 20 || v->rule_id == 21) {
+			CHECK_EQ_INT(v->sport, 30002);
+			CHECK_EQ_INT(v->ruleset_version, 2);
+			n20 += v->rule_id == 20;
+			n21 += v->rule_id == 21;
+		}
+	}
+	CHECK_EQ_INT(n10, 1);
+	CHECK_EQ_INT(n20, 1);
+	CHECK_EQ_INT(n21, 1);
+	CHECK_EQ_INT(c->n, 3);
+	CHECK_EQ_INT(matcher_hits(mb, 0), 1);
+	engine_free(e);
+	CHECK_EQ_INT(ma->refs, 1); /* only ours left: the engine released A */
+	CHECK_EQ_INT(mb->refs, 1);
+	matcher_unref(ma);
+	matcher_unref(mb);
+	ruleset_free(&ra);
+	ruleset_free(&rb);
+	free(c);
+}
+
 int main(void)
 {
 	RUN(test_split_dedup_directions);
@@ -319,5 +382,6 @@ int main(void)
 	RUN(test_stream_depth);
 	RUN(test_text_input);
 	RUN(test_threads_equal);
+	RUN(test_hot_swap);
 	return UNIT_DONE();
 }
