@@ -15,4 +15,10 @@ int cmd_watch(int argc, char **argv);
 int cmd_relay(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 
+/* `tapsift rules SUB ...` for bundle subcommands: argv[0] is SUB.  Returns
+ * an exit code, or -1 when SUB is not one of them. */
+int cmd_rules_bundle(int argc, char **argv);
+/* Lines for `tapsift rules --help`, one "  sub ARGS   what" per subcommand. */
+extern const char cmd_rules_bundle_help[];
+
 #endif

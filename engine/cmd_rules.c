@@ -83,16 +83,30 @@ static int rules_check(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* Bundle subcommands (compile, info, keygen, sign, push) live in
+ * cmd_bundle.c; this weak fallback answers when that module is not built. */
+__attribute__((weak)) int cmd_rules_bundle(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	return -1;
+}
+
+__attribute__((weak)) const char cmd_rules_bundle_help[] = "";
+
 int cmd_rules(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		fprintf(argc < 2 ? stderr : stdout,
 			"usage: tapsift rules <subcommand>\n\n"
-			"  check FILE...   validate rule files (see 'tapsift rules check --help')\n");
+			"  check FILE...   validate rule files (see 'tapsift rules check --help')\n%s",
+			cmd_rules_bundle_help);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
 	if (!strcmp(argv[1], "check"))
 		return rules_check(argc - 1, argv + 1);
+	int rc = cmd_rules_bundle(argc - 1, argv + 1);
+	if (rc >= 0)
+		return rc;
 	fprintf(stderr, "tapsift rules: unknown subcommand '%s'\n", argv[1]);
 	return EXIT_USAGE;
 }
