@@ -70,6 +70,7 @@ void ruleset_free(struct ruleset *rs)
 	free(rs->rules);
 	free(rs->idtab);
 	free(rs->cattab);
+	free(rs->blob);
 	memset(rs, 0, sizeof(*rs));
 }
 

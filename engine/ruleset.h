@@ -40,6 +40,7 @@ struct ruleset {
 	char **files;
 	size_t nfiles;
 	char hash[17]; /* hex of a 64-bit hash over all rules, set by ruleset_finish */
+	void *blob;    /* bundles: one allocation that pat/msg point into; freed by ruleset_free */
 	/* private */
 	struct rs_arena *arena;
 	uint32_t *idtab; /* open-addressed id -> index+1 (duplicate detection) */
