@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""live_tool.py - traffic and checks for the live-capture tests (tests/it_live*.sh).
+
+Runs inside `ip netns exec`; only ever talks to the addresses it is given,
+which the tests put on veths in namespaces they create.
+
+  tcp-server ADDR PORT [--conns N] [--reply TEXT]
+      serve N connections one after another: read to EOF, send the reply, close
+  tcp-client ADDR PORT [--data TEXT] [--bulk N] [--flows N] [--go-file F --after N]
+      per flow: connect, send data then N bulk bytes, half-close, read the reply.
+      --go-file: after the first send, wait until F exists, then send --after bytes
+  udp-send ADDR PORT --data TEXT [--count N]
+  udp-server ADDR PORT --count N
+  dump-check FILE ...   (see the functions below)
+"""
+import argparse
+import json
+import os
+import re
+import socket
+import sys
+import time
+
+BULK = b"0123456789abcdefghijklmnopqrstuvwxyz" * 64
+
+
+def bulk(n):
+    out = bytearray()
+    while len(out) < n:
+        out += BULK
+    return bytes(out[:n])
+
+
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def connect(addr, port, deadline):
+    # The server starts in parallel: retry until it listens (bounded).
+    while True:
+        try:
+            return socket.create_connection((addr, port), timeout=10)
+        except (ConnectionRefusedError, OSError):
+            if time.time() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def tcp_server(a):
+    ls = socket.socket(family(a.addr), socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((a.addr, a.port))
+    ls.listen(128)
+    ls.settimeout(30)
+    total = 0
+    for _ in range(a.conns):
+        c, _ = ls.accept()
+        c.settimeout(30)
+        while True:
+            d = c.recv(1 << 16)
+            if not d:
+                break
+            total += len(d)
+        c.sendall(a.reply.encode())
+        c.close()
+    print(total)
+
+
+def tcp_client(a):
+    deadline = time.time() + 10
+    for i in range(a.flows):
+        s = connect(a.addr, a.port, deadline)
+        data = a.data.replace("{i}", str(i)).encode("latin-1").decode("unicode_escape").encode("latin-1")
+        s.sendall(data + bulk(a.bulk))
+        if a.go_file:
+            end = time.time() + 20
+            while not os.path.exists(a.go_file):
+                if time.time() > end:
+                    sys.exit("go file never appeared")
+                time.sleep(0.02)
+            s.sendall(bulk(a.after))
+        s.shutdown(socket.SHUT_WR)
+        while s.recv(1 << 16):
+            pass
+        s.close()
+
+
+def udp_send(a):
+    s = socket.socket(family(a.addr), socket.SOCK_DGRAM)
+    data = a.data.encode("latin-1").decode("unicode_escape").encode("latin-1")
+    for _ in range(a.count):
+        s.sendto(data, (a.addr, a.port))
+
+
+def udp_server(a):
+    s = socket.socket(family(a.addr), socket.SOCK_DGRAM)
+    s.bind((a.addr, a.port))
+    s.settimeout(20)
+    for _ in range(a.count):
+        s.recvfrom(65536)
+
+
+REC = re.compile(
+    r'^rec if=(\d+) (ingress|egress) (tcp|udp) (\S+):(\d+) > (\S+):(\d+) seq=(\d+) flags=0x(\w+) '
+    r'off=(\d+) len=(\d+) pkt=(\d+)((?: \S+)*) "(.*)"$')
+
+
+def parse_dump(path):
+    recs = []
+    with open(path, encoding="latin-1") as f:
+        for line in f:
+            m = REC.match(line.rstrip("\n"))
+            if m:
+                g = m.groups()
+                recs.append(dict(ifindex=int(g[0]), dir=g[1], proto=g[2], src=g[3], sport=int(g[4]),
+                                 dst=g[5], dport=int(g[6]), seq=int(g[7]), flags=int(g[8], 16),
+                                 off=int(g[9]), len=int(g[10]), pkt=int(g[11]), extra=g[12].split(),
+                                 text=g[13]))
+    return recs
+
+
+def summary(a):
+    """Per flow direction: records, bytes, and the TCP sequence ranges
+    covered merged (so a complete capture of N bytes shows one range of N)."""
+    flows = {}
+    for r in parse_dump(a.file):
+        k = "%s %s:%d>%s:%d" % (r["proto"], r["src"], r["sport"], r["dst"], r["dport"])
+        f = flows.setdefault(k, dict(records=0, bytes=0, ranges=[], multi_chunk=0, text="",
+                                     dirs=set()))
+        f["records"] += 1
+        f["bytes"] += r["len"]
+        f["dirs"].add(r["dir"])
+        if r["off"] > 0:
+            f["multi_chunk"] += 1
+        if r["off"] == 0 and not f["text"]:
+            f["text"] = r["text"]
+        if r["proto"] == "tcp":
+            f["ranges"].append((r["seq"], r["seq"] + r["len"]))
+    for f in flows.values():
+        rs = sorted(f["ranges"])
+        merged = []
+        for s, e in rs:
+            if merged and s <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], e)
+            else:
+                merged.append([s, e])
+        f["covered"] = [e - s for s, e in merged]
+        f["dirs"] = sorted(f["dirs"])
+        del f["ranges"]
+    json.dump(flows, sys.stdout, indent=1, sort_keys=True)
+    print()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("tcp-server")
+    s.add_argument("addr")
+    s.add_argument("port", type=int)
+    s.add_argument("--conns", type=int, default=1)
+    s.add_argument("--reply", default="HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    s = sub.add_parser("tcp-client")
+    s.add_argument("addr")
+    s.add_argument("port", type=int)
+    s.add_argument("--data", default="")
+    s.add_argument("--bulk", type=int, default=0)
+    s.add_argument("--flows", type=int, default=1)
+    s.add_argument("--go-file")
+    s.add_argument("--after", type=int, default=0)
+    s = sub.add_parser("udp-send")
+    s.add_argument("addr")
+    s.add_argument("port", type=int)
+    s.add_argument("--data", required=True)
+    s.add_argument("--count", type=int, default=1)
+    s = sub.add_parser("udp-server")
+    s.add_argument("addr")
+    s.add_argument("port", type=int)
+    s.add_argument("--count", type=int, default=1)
+    s = sub.add_parser("summary")
+    s.add_argument("file")
+    a = p.parse_args()
+    {"tcp-server": tcp_server, "tcp-client": tcp_client, "udp-send": udp_send,
+     "udp-server": udp_server, "summary": summary}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
