@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -520,6 +521,8 @@ int bus_replay_fetch(void *ctx, const char *ep, const struct bus_client_keys *k,
 	uint64_t next = from;
 	zmq_msg_t m;
 	zmq_msg_init(&m);
+	struct bus_arena arena;
+	bus_arena_init(&arena);
 	for (;;) {
 		Tsf__ReplayRequest q = TSF__REPLAY_REQUEST__INIT;
 		q.schema = BUS_SCHEMA;
@@ -538,8 +541,9 @@ int bus_replay_fetch(void *ctx, const char *ep, const struct bus_client_keys *k,
 			         errno == EAGAIN ? "timeout" : zmq_strerror(errno));
 			break;
 		}
-		Tsf__ReplayReply *r =
-		    tsf__replay_reply__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+		bus_arena_reset(&arena);
+		Tsf__ReplayReply *r = tsf__replay_reply__unpack(bus_arena_allocator(&arena),
+		                                                zmq_msg_size(&m), zmq_msg_data(&m));
 		if (!r) {
 			snprintf(err, errlen, "%s: undecodable reply", ep);
 			break;
@@ -550,7 +554,7 @@ int bus_replay_fetch(void *ctx, const char *ep, const struct bus_client_keys *k,
 			if (gone)
 				*gone += upto - next;
 			next = r->next_seq;
-			tsf__replay_reply__free_unpacked(r, NULL);
+
 			if (to && next > to) {
 				rc = 0;
 				break;
@@ -559,7 +563,7 @@ int bus_replay_fetch(void *ctx, const char *ep, const struct bus_client_keys *k,
 		}
 		if (r->status != TSF__REPLAY_REPLY__STATUS__OK) {
 			snprintf(err, errlen, "%s: %s", ep, r->error[0] ? r->error : "refused");
-			tsf__replay_reply__free_unpacked(r, NULL);
+
 			break;
 		}
 		int stop = 0;
@@ -568,14 +572,86 @@ int bus_replay_fetch(void *ctx, const char *ep, const struct bus_client_keys *k,
 				stop = fn(ud, r->batch, r->batch->verdicts[i]);
 		int done = r->done || stop || r->next_seq <= next;
 		next = r->next_seq;
-		tsf__replay_reply__free_unpacked(r, NULL);
+
 		if (done) {
 			rc = 0;
 			break;
 		}
 	}
 	zmq_msg_close(&m);
+	bus_arena_free(&arena);
 out:
 	zmq_close(s);
 	return rc;
+}
+
+/* --- decoding arena ---------------------------------------------------- */
+
+#define ARENA_CHUNK (256u << 10)
+
+struct bus_arena_chunk {
+	struct bus_arena_chunk *next;
+	size_t cap;
+	max_align_t data[];
+};
+
+static void *arena_alloc(void *ud, size_t size)
+{
+	struct bus_arena *a = ud;
+	size = (size + 15) & ~(size_t)15;
+	struct bus_arena_chunk *c = a->head;
+	if (!c || a->used + size > c->cap) {
+		size_t cap = size > ARENA_CHUNK ? size : ARENA_CHUNK;
+		struct bus_arena_chunk *n = malloc(sizeof(*n) + cap);
+		if (!n)
+			return NULL;
+		n->cap = cap;
+		n->next = c;
+		a->head = c = n;
+		a->used = 0;
+	}
+	void *p = (char *)c->data + a->used;
+	a->used += size;
+	return p;
+}
+
+static void arena_free(void *ud, void *p)
+{
+	(void)ud, (void)p; /* released all at once by bus_arena_reset */
+}
+
+void bus_arena_init(struct bus_arena *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->pa.alloc = arena_alloc;
+	a->pa.free = arena_free;
+	a->pa.allocator_data = a;
+}
+
+ProtobufCAllocator *bus_arena_allocator(struct bus_arena *a)
+{
+	return &a->pa;
+}
+
+void bus_arena_reset(struct bus_arena *a)
+{
+	/* Keep the newest chunk (the one sized for recent messages). */
+	struct bus_arena_chunk *c = a->head;
+	if (!c)
+		return;
+	struct bus_arena_chunk *n = c->next;
+	while (n) {
+		struct bus_arena_chunk *x = n->next;
+		free(n);
+		n = x;
+	}
+	c->next = NULL;
+	a->used = 0;
+}
+
+void bus_arena_free(struct bus_arena *a)
+{
+	bus_arena_reset(a);
+	free(a->head);
+	a->head = NULL;
 }

@@ -111,4 +111,20 @@ int bus_replay_fetch(void *ctx, const char *ep, const struct bus_client_keys *k,
                      uint64_t to, const char *category, int timeout_ms, bus_verdict_fn fn, void *ud,
                      uint64_t *gone, char *err, size_t errlen);
 
+/* --- decoding arena -------------------------------------------------------
+ * protobuf-c allocates every submessage, string and bytes field separately;
+ * decoding into an arena that is reset per message turns those mallocs and
+ * frees into pointer bumps.  Decode with bus_arena_allocator(a) and never
+ * call *_free_unpacked on the result: bus_arena_reset() releases it all. */
+struct bus_arena_chunk;
+struct bus_arena {
+	ProtobufCAllocator pa;
+	struct bus_arena_chunk *head;
+	size_t used;
+};
+void bus_arena_init(struct bus_arena *a);
+ProtobufCAllocator *bus_arena_allocator(struct bus_arena *a);
+void bus_arena_reset(struct bus_arena *a); /* keeps the first chunk */
+void bus_arena_free(struct bus_arena *a);
+
 #endif

@@ -253,6 +253,24 @@ static void on_batch(struct watch *w, const Tsf__VerdictBatch *b)
 static void on_stats(struct watch *w, const Tsf__Stats *st)
 {
 	w->stats_msgs++;
+	/* Stats follow the batches on the same pipe, so last_seq beyond what we
+	 * saw means the tail of a burst was lost: no later verdict would show
+	 * it.  (Not under a category filter: last_seq counts all categories.) */
+	int si = w->ncats ? -1 : sensor_idx(w, st->sensor);
+	struct sensor_track *s = si >= 0 ? &w->sensors[si] : NULL;
+	if (s && s->seq.next && s->seq.epoch == st->epoch && st->last_seq >= s->seq.next) {
+		uint64_t miss = st->last_seq - s->seq.next + 1, from = s->seq.next;
+		w->gaps++;
+		w->missing += miss;
+		s->seq.gaps++;
+		s->seq.missing += miss;
+		s->seq.next = st->last_seq + 1;
+		fprintf(stderr,
+		        "watch: gap: %s: %" PRIu64 " verdicts missing up to seq %" PRIu64 "\n",
+		        st->sensor, miss, st->last_seq);
+		if (w->replay_ep)
+			fill_gap(w, st->sensor, from, st->last_seq, NULL);
+	}
 	if (!w->show_stats)
 		return;
 	fprintf(stderr, "stats %s last_seq=%" PRIu64, st->sensor, st->last_seq);
@@ -273,7 +291,7 @@ static void watch_usage(FILE *f)
 	        "  --category C            only category C (repeatable)\n"
 	        "  --format json|text      output format (default json lines)\n"
 	        "  --stats                 print the sensors' Stats messages on stderr\n"
-	        "  --count N               exit after N verdicts\n"
+	        "  --count N               exit after N verdicts (live + recovered)\n"
 	        "  --timeout SEC           exit after SEC seconds without a message (0: never)\n"
 	        "  --replay EP             fill gaps from this replay endpoint\n"
 	        "  --hwm N                 receive high-water mark in messages (default 100000)\n"
@@ -387,9 +405,11 @@ int cmd_watch(int argc, char **argv)
 	int rc = EXIT_OK;
 	uint64_t idle_since = bus_mono_ns();
 	zmq_msg_t topic, body;
+	struct bus_arena arena;
+	bus_arena_init(&arena);
 	zmq_msg_init(&topic);
 	zmq_msg_init(&body);
-	while (!stop_flag && (!count || w.verdicts < count)) {
+	while (!stop_flag && (!count || w.verdicts + w.recovered < count)) {
 		zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
 		int n = zmq_poll(&it, 1, 200);
 		if (n < 0 && errno != EINTR) {
@@ -430,19 +450,21 @@ int cmd_watch(int argc, char **argv)
 			}
 			continue;
 		}
-		Tsf__VerdictBatch *b =
-		    tsf__verdict_batch__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+		Tsf__VerdictBatch *b = tsf__verdict_batch__unpack(
+		    bus_arena_allocator(&arena), zmq_msg_size(&body), zmq_msg_data(&body));
 		if (!b) {
 			w.bad++;
+			bus_arena_reset(&arena);
 			continue;
 		}
 		on_batch(&w, b);
-		tsf__verdict_batch__free_unpacked(b, NULL);
+		bus_arena_reset(&arena);
 		fflush(stdout);
 	}
 	fflush(stdout);
 	zmq_msg_close(&topic);
 	zmq_msg_close(&body);
+	bus_arena_free(&arena);
 	fprintf(stderr,
 	        "watch: %" PRIu64 " verdicts in %" PRIu64
 	        " batches from %d sensor(s); gaps %" PRIu64 " (%" PRIu64

@@ -26,9 +26,20 @@
 #define REPLAY_SCAN_BUDGET (8u << 20) /* bytes of journal examined per request */
 #define REPLAY_REPLY_BUDGET (1u << 20)
 
+#define IDX_EVERY 65536 /* bytes between sparse index entries */
+
+/* Sparse index of a segment: where to start reading for a sequence number
+ * without walking every record header from the start of the file. */
+struct idx {
+	uint64_t first, off;
+};
+
 struct seg {
 	uint64_t first, last; /* last < first: empty */
 	uint64_t size;
+	struct idx *ix; /* owned; only touched under the journal mutex */
+	size_t nix, cix;
+	uint64_t start; /* journal_read's snapshot: where to begin */
 };
 
 struct journal {
@@ -102,12 +113,43 @@ static int cmp_seg(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Walks the records of an open segment file; stops at the first torn or
- * corrupt one.  Returns the length of the intact prefix; *last gets the last
- * sequence number seen (unchanged when there is none). */
-static uint64_t seg_scan(int fd, uint64_t size, uint64_t *last)
+static void idx_add(struct seg *s, uint64_t first, uint64_t off)
 {
-	uint64_t off = 0;
+	if (s->nix && off - s->ix[s->nix - 1].off < IDX_EVERY)
+		return;
+	if (s->nix == s->cix) {
+		size_t nc = s->cix ? s->cix * 2 : 16;
+		struct idx *n = realloc(s->ix, nc * sizeof(*n));
+		if (!n)
+			return; /* the index is an optimisation: reads still work */
+		s->ix = n;
+		s->cix = nc;
+	}
+	s->ix[s->nix++] = (struct idx){first, off};
+}
+
+/* Offset of the last indexed record starting at or before seq. */
+static uint64_t idx_find(const struct seg *s, uint64_t seq)
+{
+	size_t lo = 0, hi = s->nix;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (s->ix[mid].first <= seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? s->ix[lo - 1].off : 0;
+}
+
+/* Walks the records of an open segment file, indexing them; stops at the
+ * first torn or corrupt one (payload CRCs are checked when crc is set: the
+ * newest segment, the one a crash can have torn).  Returns the length of the
+ * intact prefix; *last gets the last sequence number seen (unchanged when
+ * there is none). */
+static uint64_t seg_scan(int fd, struct seg *sg, int crc, uint64_t *last)
+{
+	uint64_t off = 0, size = sg->size;
 	uint8_t h[REC_HDR];
 	uint8_t *buf = NULL;
 	size_t bcap = 0;
@@ -117,16 +159,19 @@ static uint64_t seg_scan(int fd, uint64_t size, uint64_t *last)
 		uint32_t len = get32(h + 4), count = get32(h + 16);
 		if (len > BUS_FRAME_MAX || off + REC_HDR + len > size || count == 0)
 			break;
-		if (len > bcap) {
-			uint8_t *nb = realloc(buf, len);
-			if (!nb)
+		if (crc) {
+			if (len > bcap) {
+				uint8_t *nb = realloc(buf, len);
+				if (!nb)
+					break;
+				buf = nb;
+				bcap = len;
+			}
+			if (pread(fd, buf, len, (off_t)(off + REC_HDR)) != (ssize_t)len ||
+			    (uint32_t)crc32(0, buf, len) != get32(h + 20))
 				break;
-			buf = nb;
-			bcap = len;
 		}
-		if (pread(fd, buf, len, (off_t)(off + REC_HDR)) != (ssize_t)len ||
-		    (uint32_t)crc32(0, buf, len) != get32(h + 20))
-			break;
+		idx_add(sg, get64(h + 8), off);
 		*last = get64(h + 8) + count - 1;
 		off += REC_HDR + len;
 	}
@@ -181,7 +226,7 @@ struct journal *journal_open(const struct journal_config *c, char *err, size_t e
 		const char *n = e->d_name;
 		if (strlen(n) != 24 || strcmp(n + 20, ".tsj") || strspn(n, "0123456789") != 20)
 			continue;
-		struct seg s = {strtoull(n, NULL, 10), 0, 0};
+		struct seg s = {.first = strtoull(n, NULL, 10)};
 		char p[PATH_MAX];
 		struct stat st;
 		seg_path(j, s.first, p, sizeof(p));
@@ -197,8 +242,20 @@ struct journal *journal_open(const struct journal_config *c, char *err, size_t e
 	closedir(d);
 	if (j->nsegs)
 		qsort(j->segs, j->nsegs, sizeof(*j->segs), cmp_seg);
-	for (size_t i = 0; i + 1 < j->nsegs; i++)
-		j->segs[i].last = j->segs[i + 1].first - 1;
+	/* Older segments: headers only, for the index (their last number is
+	 * implied by the next segment's name). */
+	for (size_t i = 0; i + 1 < j->nsegs; i++) {
+		struct seg *sg = &j->segs[i];
+		char p[PATH_MAX];
+		uint64_t last = 0;
+		seg_path(j, sg->first, p, sizeof(p));
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			seg_scan(fd, sg, 0, &last);
+			close(fd);
+		}
+		sg->last = j->segs[i + 1].first - 1;
+	}
 	/* The newest segment decides where numbering resumes; a segment whose
 	 * every record is torn is removed and the one before it is rescanned. */
 	while (j->nsegs) {
@@ -211,7 +268,8 @@ struct journal *journal_open(const struct journal_config *c, char *err, size_t e
 			goto fail;
 		}
 		uint64_t last = s->first - 1;
-		uint64_t good = seg_scan(fd, s->size, &last);
+		s->nix = 0;
+		uint64_t good = seg_scan(fd, s, 1, &last);
 		if (good < s->size) {
 			if (ftruncate(fd, (off_t)good)) {
 				snprintf(err, errlen, "%s: %s", p, strerror(errno));
@@ -225,6 +283,7 @@ struct journal *journal_open(const struct journal_config *c, char *err, size_t e
 		if (good == 0) {
 			close(fd);
 			unlink(p);
+			free(s->ix);
 			j->nsegs--;
 			continue;
 		}
@@ -236,6 +295,8 @@ struct journal *journal_open(const struct journal_config *c, char *err, size_t e
 	return j;
 fail:
 	pthread_mutex_destroy(&j->mu);
+	for (size_t i = 0; i < j->nsegs; i++)
+		free(j->segs[i].ix);
 	free(j->segs);
 	free(j);
 	return NULL;
@@ -251,6 +312,8 @@ void journal_close(struct journal *j)
 		close(j->fd);
 	}
 	pthread_mutex_destroy(&j->mu);
+	for (size_t i = 0; i < j->nsegs; i++)
+		free(j->segs[i].ix);
 	free(j->segs);
 	free(j);
 }
@@ -287,7 +350,7 @@ static int rotate(struct journal *j, uint64_t first_seq)
 	}
 	j->fd = fd;
 	pthread_mutex_lock(&j->mu);
-	int rc = segs_push(j, (struct seg){first_seq, first_seq - 1, 0});
+	int rc = segs_push(j, (struct seg){.first = first_seq, .last = first_seq - 1});
 	pthread_mutex_unlock(&j->mu);
 	return rc;
 }
@@ -340,6 +403,7 @@ int journal_append(struct journal *j, uint64_t first_seq, uint32_t count, const 
 		goto err;
 	}
 	pthread_mutex_lock(&j->mu);
+	idx_add(cur, first_seq, cur->size);
 	cur->size += rec;
 	cur->last = first_seq + count - 1;
 	j->total += rec;
@@ -350,6 +414,7 @@ int journal_append(struct journal *j, uint64_t first_seq, uint32_t count, const 
 		seg_path(j, j->segs[0].first, p, sizeof(p));
 		unlink(p);
 		j->total -= j->segs[0].size;
+		free(j->segs[0].ix);
 		memmove(j->segs, j->segs + 1, (j->nsegs - 1) * sizeof(*j->segs));
 		j->nsegs--;
 		j->ctr.segments_deleted++;
@@ -381,8 +446,11 @@ int journal_read(struct journal *j, uint64_t from, uint64_t to, journal_fn fn, v
 	if (snap)
 		for (size_t i = 0; i < j->nsegs; i++)
 			if (j->segs[i].first <= to && j->segs[i].last >= from &&
-			    j->segs[i].last >= j->segs[i].first)
-				snap[n++] = j->segs[i];
+			    j->segs[i].last >= j->segs[i].first) {
+				snap[n] = j->segs[i];
+				snap[n].ix = NULL; /* not ours: may move once unlocked */
+				snap[n++].start = idx_find(&j->segs[i], from);
+			}
 	pthread_mutex_unlock(&j->mu);
 	if (!snap)
 		return -1;
@@ -398,7 +466,7 @@ int journal_read(struct journal *j, uint64_t from, uint64_t to, journal_fn fn, v
 				rc = -1;
 			continue;
 		}
-		uint64_t off = 0;
+		uint64_t off = snap[i].start;
 		uint8_t h[REC_HDR];
 		while (off + REC_HDR <= snap[i].size) {
 			if (pread(fd, h, REC_HDR, (off_t)off) != REC_HDR || get32(h) != REC_MAGIC) {
@@ -452,8 +520,8 @@ struct replay_ctx {
 	const char *cat;
 	size_t max, n, scanned, bytes;
 	uint64_t next; /* first sequence number not yet covered */
-	Tsf__VerdictBatch **batches;
-	size_t nb, cb;
+	Tsf__VerdictBatch *last_batch;
+	struct bus_arena arena; /* every decoded batch lives here until packed */
 	Tsf__Verdict **sel;
 	int oom;
 };
@@ -464,24 +532,13 @@ static int replay_cb(void *ud, uint64_t first, uint32_t count, const uint8_t *b,
 	if (r->n >= r->max || r->scanned >= REPLAY_SCAN_BUDGET || r->bytes >= REPLAY_REPLY_BUDGET)
 		return 1;
 	r->scanned += len;
-	Tsf__VerdictBatch *vb = tsf__verdict_batch__unpack(NULL, len, b);
+	Tsf__VerdictBatch *vb = tsf__verdict_batch__unpack(bus_arena_allocator(&r->arena), len, b);
 	if (!vb) {
 		/* CRC-checked but undecodable: skip it rather than wedge replay. */
 		r->next = first + count;
 		return 0;
 	}
-	if (r->nb == r->cb) {
-		size_t nc = r->cb ? r->cb * 2 : 16;
-		Tsf__VerdictBatch **n = realloc(r->batches, nc * sizeof(*n));
-		if (!n) {
-			tsf__verdict_batch__free_unpacked(vb, NULL);
-			r->oom = 1;
-			return 1;
-		}
-		r->batches = n;
-		r->cb = nc;
-	}
-	r->batches[r->nb++] = vb;
+	r->last_batch = vb;
 	for (size_t i = 0; i < vb->n_verdicts; i++) {
 		Tsf__Verdict *v = vb->verdicts[i];
 		if (v->seq < r->from || v->seq > r->to || v->seq < r->next)
@@ -568,6 +625,7 @@ size_t journal_replay_answer(struct journal *j, const uint8_t *req, size_t len, 
 	if (r.max > REPLAY_HARD_MAX)
 		r.max = REPLAY_HARD_MAX;
 	r.next = r.from;
+	bus_arena_init(&r.arena);
 	r.sel = malloc(r.max * sizeof(*r.sel));
 	int rc = -1;
 	if (r.sel && r.from <= last)
@@ -581,9 +639,9 @@ size_t journal_replay_answer(struct journal *j, const uint8_t *req, size_t len, 
 	} else {
 		Tsf__VerdictBatch b = TSF__VERDICT_BATCH__INIT;
 		b.schema = BUS_SCHEMA;
-		if (r.nb) {
-			b.sensor = r.batches[r.nb - 1]->sensor;
-			b.epoch = r.batches[r.nb - 1]->epoch;
+		if (r.last_batch) {
+			b.sensor = r.last_batch->sensor;
+			b.epoch = r.last_batch->epoch;
 		}
 		b.n_verdicts = r.n;
 		b.verdicts = r.sel;
@@ -592,9 +650,7 @@ size_t journal_replay_answer(struct journal *j, const uint8_t *req, size_t len, 
 		rep.done = r.next > r.to || r.next > last;
 		n = reply_pack(&rep, out, status);
 	}
-	for (size_t i = 0; i < r.nb; i++)
-		tsf__verdict_batch__free_unpacked(r.batches[i], NULL);
-	free(r.batches);
+	bus_arena_free(&r.arena);
 	free(r.sel);
 done:
 	tsf__replay_request__free_unpacked(q, NULL);

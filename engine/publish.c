@@ -55,6 +55,7 @@ struct pub {
 	struct slot *ring;
 	size_t cap, head, tail, count;
 	int stop, hold, waiting;
+	int full_waiters, flush_waiters; /* wake only who waits: futex calls add up */
 
 	/* publisher thread only */
 	uint64_t seq;
@@ -128,7 +129,9 @@ static void pub_emit(struct vsink *vs, const struct tsf_verdict *v)
 			atomic_fetch_add_explicit(&p->qdropped, 1, memory_order_relaxed);
 			return;
 		}
+		p->full_waiters++;
 		pthread_cond_wait(&p->nonfull, &p->mu);
+		p->full_waiters--;
 	}
 	slot_fill(&p->ring[p->head], v);
 	p->head = p->head + 1 == p->cap ? 0 : p->head + 1;
@@ -143,8 +146,11 @@ static void pub_flush(struct vsink *vs)
 {
 	struct pub *p = (struct pub *)vs;
 	pthread_mutex_lock(&p->mu);
-	while (p->count > 0 && !p->hold)
+	while (p->count > 0 && !p->hold) {
+		p->flush_waiters++;
 		pthread_cond_wait(&p->drained, &p->mu);
+		p->flush_waiters--;
+	}
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -352,9 +358,9 @@ static void *pub_thread(void *arg)
 		pthread_mutex_lock(&p->mu);
 		p->tail = (p->tail + n) % p->cap;
 		p->count -= n;
-		if (n && p->block)
+		if (n && p->full_waiters)
 			pthread_cond_broadcast(&p->nonfull);
-		if (p->count == 0 || p->hold)
+		if ((p->count == 0 || p->hold) && p->flush_waiters)
 			pthread_cond_broadcast(&p->drained);
 		size_t left = p->count;
 		pthread_mutex_unlock(&p->mu);
