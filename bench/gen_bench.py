@@ -40,6 +40,8 @@ EN_WORDS = ("free bonus verify wallet deepfake voice clone crypto prize winner c
             "tomato potato winter summer autumn spring bicycle train station harbor island forest valley "
             "pencil notebook chair sofa lamp friday monday sunday cloudy rainy sunny market price order "
             "delivery customer service support contact email phone address city street school hospital").split()
+# letters no word starts with: a literal's tail begins with one of them
+NOSTART = "".join(c for c in "abcdefghijklmnopqrstuvwxyz" if not any(w[0] == c for w in EN_WORDS))
 CATS_CN = ["fraud", "deepfake_ad", "aigc_template"]
 CATS_EN = ["scam_en", "phishing"]
 
@@ -81,9 +83,11 @@ def make_literals(rng, n):
             w = words[3 * j]
             if len(w) < 9:
                 w = w + " " + words[3 * j + 1]
-            w = w[:12].rstrip()
-            if len(w) < 12:
-                w += "".join(tails[3 * j:3 * j + min(3, 12 - len(w))])
+            # <= 9 characters of words, then 3 random letters: the text is made
+            # of the same words, so without the tail a literal would hit
+            # everywhere (separators are dropped before matching)
+            w = w[:9].rstrip()
+            w += NOSTART[j % len(NOSTART)] + "".join(tails[3 * j:3 * j + 2])
             en.append(w)
         for a, b in zip(cn, en):
             for lit in (a, b):
