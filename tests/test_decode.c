@@ -937,6 +937,63 @@ static void test_gap(void)
 	free(r.p);
 }
 
+/* Feeds parts with a gap between consecutive ones; returns the text. */
+static char *with_gaps(const char **parts, int n, struct tsf_stats *st)
+{
+	struct buf out = {0};
+	struct dec_sink sink = {c_text, c_reset, &out};
+	memset(st, 0, sizeof(*st));
+	struct decoder *d = dec_new(NULL, &sink, st);
+	for (int i = 0; i < n; i++) {
+		if (i)
+			dec_gap(d);
+		dec_feed(d, (const uint8_t *)parts[i], strlen(parts[i]));
+	}
+	dec_finish(d);
+	dec_feed(d, (const uint8_t *)"ignored", 7); /* after finish: nothing */
+	dec_gap(d);
+	dec_free(d);
+	bput(&out, "", 0);
+	return (char *)out.p;
+}
+
+static void test_gap_more(void)
+{
+	struct tsf_stats st;
+	/* In chunked framing. */
+	const char *a[] = {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nfirst",
+	                   "half\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"};
+	char *o = with_gaps(a, 2, &st);
+	CHECK_STR(o, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n|first|half\r\n0\r\n"
+	             "|HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n|ok|");
+	CHECK_EQ_INT(st.http_messages, 2);
+	CHECK_EQ_INT(st.http_errors, 0);
+	free(o);
+
+	/* In a head: the partial head is text, then resynchronise (blank
+	 * lines while resynchronising are skipped). */
+	const char *b[] = {"GET /prize HTTP/1.1\r\nHost: a", "b\r\n\r\nGET /next HTTP/1.1\r\n\r\n"};
+	o = with_gaps(b, 2, &st);
+	CHECK_STR(o, "GET /prize HTTP/1.1\r\nHost: a|b\r\n|GET /next HTTP/1.1\r\n\r\n|");
+	CHECK_EQ_INT(st.http_messages, 1);
+	free(o);
+
+	/* In a plain stream: stays plain, a split character is dropped, not
+	 * glued to the bytes after the gap. */
+	const char *c[] = {"plain \xe5\x85", "\x8d text"};
+	o = with_gaps(c, 2, &st);
+	CHECK_STR(o, "plain |\xef\xbf\xbd text|");
+	free(o);
+
+	/* Gap at the very start (capture began mid-stream): resync finds a
+	 * later message. */
+	const char *e[] = {"",
+	                   "tail of something\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"};
+	o = with_gaps(e, 2, &st);
+	CHECK_STR(o, "tail of something\n|HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n|abc|");
+	free(o);
+}
+
 static void test_memsize(void)
 {
 	struct buf out = {0};
@@ -1005,6 +1062,7 @@ int main(void)
 	RUN(test_malformed_http);
 	RUN(test_sniffing);
 	RUN(test_gap);
+	RUN(test_gap_more);
 	RUN(test_memsize);
 	RUN(test_split_invariance);
 	for (int i = 0; i < nfx; i++) {
