@@ -15,6 +15,7 @@ const char setup_common_help[] =
 	"  -f, --format json|text  verdict output format (default json)\n"
 	"  -q, --quiet             no verdicts on stdout\n"
 	"      --no-stats          no statistics on stderr at the end\n"
+	"      --rule-stats N      with the statistics, the N rules with the most verdicts\n"
 	"  -t, --threads N         worker threads (default: one per CPU)\n"
 	"      --normalize STEPS   nfkc,ignorable,separators,t2s,confusables | all | none\n"
 	"      --max-flows N       flows per worker before the oldest is evicted\n"
@@ -119,6 +120,13 @@ int setup_parse_opt(struct setup_opts *o, int argc, char **argv, int *i)
 		if (parse_u64("--threads", v, 256, &x))
 			return -1;
 		o->ecfg.threads = (int)x;
+		return 1;
+	}
+	VAL("rule-stats", 0)
+	{
+		if (parse_u64("--rule-stats", v, 1000000, &x))
+			return -1;
+		o->rule_stats = (int)x;
 		return 1;
 	}
 	VAL("normalize", 0)
@@ -268,6 +276,7 @@ int setup_init(struct setup *s, const struct setup_opts *o, int for_offline)
 	char err[1024];
 	memset(s, 0, sizeof(*s));
 	ruleset_init(&s->rs);
+	s->rule_stats = o->rule_stats;
 	if (o->nrules == 0) {
 		fprintf(stderr, "tapsift: no rules given (--rules FILE)\n");
 		return EXIT_USAGE;
@@ -331,6 +340,43 @@ void setup_free(struct setup *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* Per-rule accounting: the rules with the most verdicts, so authors can
+ * spot rules that fire on everything. */
+static void print_rule_stats(FILE *f, const struct matcher *m, int top)
+{
+	const struct ruleset *rs = m->rs;
+	size_t *best = calloc((size_t)top, sizeof(*best));
+	int nbest = 0;
+	if (!best)
+		return;
+	for (size_t i = 0; i < rs->n; i++) {
+		uint64_t h = matcher_hits(m, i);
+		if (!h)
+			continue;
+		int k;
+		if (nbest < top)
+			k = nbest++;
+		else if (matcher_hits(m, best[top - 1]) < h)
+			k = top - 1;
+		else
+			continue;
+		best[k] = i; /* insertion into the sorted top list */
+		while (k > 0 && matcher_hits(m, best[k - 1]) < matcher_hits(m, best[k])) {
+			size_t t = best[k - 1];
+			best[k - 1] = best[k];
+			best[k] = t;
+			k--;
+		}
+	}
+	fprintf(f, "  rules with the most verdicts:\n");
+	for (int k = 0; k < nbest; k++) {
+		const struct rule *r = &rs->rules[best[k]];
+		fprintf(f, "    rule %-10u %-16s %12llu\n", r->id, rs->cats[r->cat],
+			(unsigned long long)matcher_hits(m, best[k]));
+	}
+	free(best);
+}
+
 void setup_print_stats(FILE *f, struct setup *s, const struct tsf_stats *st0, double secs)
 {
 	struct tsf_stats st = *st0;
@@ -344,4 +390,6 @@ void setup_print_stats(FILE *f, struct setup *s, const struct tsf_stats *st0, do
 	double mb = (double)st.payload_bytes / 1e6;
 	fprintf(f, "  %-22s %12.3f\n  %-22s %12.1f\n", "seconds", secs, "payload_MB_per_s",
 		secs > 0 ? mb / secs : 0.0);
+	if (s->rule_stats > 0)
+		print_rule_stats(f, s->m, s->rule_stats);
 }

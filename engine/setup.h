@@ -18,6 +18,7 @@ struct setup_opts {
 	enum verdict_format fmt;
 	int quiet;          /* no verdict lines on stdout (stats only) */
 	int no_stats;       /* no end-of-run stats on stderr */
+	int rule_stats;     /* print the N rules with the most verdicts (0 = none) */
 	unsigned norm_flags;
 	struct engine_config ecfg;
 	/* verdict bus */
@@ -31,6 +32,7 @@ struct setup {
 	struct vsink *pub;     /* publisher (may be NULL) */
 	struct vsink *sink;    /* what the engine gets */
 	struct engine *engine; /* for the publisher's stats callback */
+	int rule_stats;
 };
 
 void setup_opts_default(struct setup_opts *o);
