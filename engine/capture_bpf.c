@@ -49,7 +49,7 @@ struct capture_bpf {
 	struct iface ifs[CAPTURE_BPF_MAX_IFACES];
 	int n_ifs;
 	int stats_fd;
-	uint64_t received;
+	uint64_t received, received_bytes;
 	char mode[32];
 };
 
@@ -142,6 +142,7 @@ static int rec_cb(void *ctx, void *data, size_t size)
 	c->received++;
 	if (size < sizeof(*r) || size < sizeof(*r) + r->len)
 		return 0; /* cannot happen: the kernel writes whole records */
+	c->received_bytes += r->len;
 	memset(&p, 0, sizeof(p));
 	p.ts_ns = r->ts_ns + c->mono_to_real;
 	p.ipver = r->ipver;
@@ -465,6 +466,9 @@ void capture_bpf_stats(struct capture_bpf *c, struct tsf_stats *s)
 	s->bpf_bytes = v[TSF_CAP_CTR_bytes];
 	s->bpf_wakeups = v[TSF_CAP_CTR_wakeups];
 	s->bpf_received = c->received;
+	/* What this source fed the engine: records (GSO chunks count apart). */
+	s->packets = c->received;
+	s->bytes = c->received_bytes;
 }
 
 static void pkt_key(const struct tsf_pkt *p, struct tsf_cap_key *k)
@@ -541,12 +545,18 @@ const char *capture_bpf_mode(const struct capture_bpf *c)
 	return c->mode;
 }
 
+void capture_bpf_detach(struct capture_bpf *c)
+{
+	for (int i = 0; i < c->n_ifs; i++)
+		detach_iface(&c->ifs[i]);
+	c->n_ifs = 0;
+}
+
 void capture_bpf_close(struct capture_bpf *c)
 {
 	if (!c)
 		return;
-	for (int i = 0; i < c->n_ifs; i++)
-		detach_iface(&c->ifs[i]);
+	capture_bpf_detach(c);
 	ring_buffer__free(c->rb);
 	tsf_capture__destroy(c->skel);
 	if (c->stats_fd >= 0)

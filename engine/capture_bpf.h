@@ -90,7 +90,11 @@ int capture_bpf_prog_runtime(struct capture_bpf *c, uint64_t *run_cnt, uint64_t 
 /* "tcx", "clsact", "xdp+tcx", ... for messages. */
 const char *capture_bpf_mode(const struct capture_bpf *c);
 
-/* Detaches everything, removes a clsact qdisc only if we created it. */
+/* Detaches from every interface (records already queued stay readable:
+ * poll again to drain them).  Removes a clsact qdisc only if we created it. */
+void capture_bpf_detach(struct capture_bpf *c);
+
+/* Detaches if still attached, frees everything. */
 void capture_bpf_close(struct capture_bpf *c);
 
 #endif

@@ -5,7 +5,6 @@
  * record to the engine as a tsf_pkt and prints verdicts and stats.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,12 +15,16 @@
 
 #include "capture_bpf.h"
 #include "cli.h"
+#include "engine.h"
+#include "setup.h"
 #include "stats.h"
 
 enum debug_mode { DBG_NONE, DBG_COUNT, DBG_DUMP };
 
 struct run {
 	struct capture_bpf *cap;
+	struct engine *engine; /* NULL in --debug modes */
+	struct setup *setup;
 	enum debug_mode debug;
 	unsigned slow_us;
 	int bypass_tls;
@@ -42,7 +45,7 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: tapsift run --iface IF [--iface IF ...] --rules PATH [options]\n"
+		"usage: tapsift run --iface IF [--iface IF ...] --rules FILE [options]\n"
 		"\n"
 		"Live capture: an eBPF program on TC ingress+egress of each interface (tcx\n"
 		"link on Linux >= 6.6, else a clsact qdisc) samples TCP/UDP payloads into a\n"
@@ -63,7 +66,7 @@ static void usage(FILE *f)
 		"  --burst BYTES       token bucket depth (default rate/10)\n"
 		"  --wake BYTES        wake userspace once this much is queued (default ring/4)\n"
 		"  --poll-ms N         poll timeout, bounds latency at low rates (default 100)\n"
-		"  --max-flows N       entries in the kernel's budget and bypass maps (65536)\n"
+		"  --bpf-flows N       entries in the kernel's budget and bypass maps (65536)\n"
 		"  --xdp[=MODE]        capture ingress with XDP, MODE native (default) or generic\n"
 		"  --attach MODE       auto (default), tcx or clsact\n"
 		"  --no-bypass         do not bypass TLS flows (by default a TCP flow that\n"
@@ -71,17 +74,14 @@ static void usage(FILE *f)
 		"  --duration S        stop after S seconds\n"
 		"  --prog-stats        measure the BPF program's ns per packet\n"
 		"\n"
-		"matching:\n"
-		"  --rules PATH        rules file or directory\n"
-		"  --format json|text  verdict output (default json)\n"
-		"  --threads N         engine workers (default: one per CPU)\n"
+		"engine and verdicts:\n%s"
 		"\n"
 		"debugging (no engine, no rules):\n"
 		"  --debug count|dump  count records, or print one line per record\n"
 		"  --slow-us N         sleep N us per record (tests the overload accounting)\n"
 		"\n"
 		"exit status: 0 ok, 1 runtime failure, 2 usage or rule error\n",
-		CAPTURE_BPF_MAX_IFACES);
+		CAPTURE_BPF_MAX_IFACES, setup_common_help);
 }
 
 /* "123", "4k", "16m", "1g" (powers of 1024). */
@@ -192,26 +192,41 @@ static void on_pkt(void *ctx, const struct tsf_pkt *p, const struct tsf_cap_rec 
 	    p->payload[0] == 0x16 && p->payload[1] == 0x03 && p->payload[2] <= 0x04 &&
 	    capture_bpf_bypass(run->cap, p) == 0)
 		run->tls_bypassed++;
-	if (run->debug == DBG_DUMP)
+	if (run->engine)
+		engine_packet(run->engine, p);
+	else if (run->debug == DBG_DUMP)
 		dump_rec(p, r, run->dump_max);
 	if (run->slow_us)
 		usleep(run->slow_us);
 }
 
-static void print_stats(struct run *run, FILE *f)
+static double since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void print_stats(struct run *run, FILE *f, const struct timespec *t0)
 {
 	struct tsf_stats st;
 	uint64_t cnt, ns;
 
 	memset(&st, 0, sizeof(st));
+	if (run->engine)
+		engine_stats(run->engine, &st); /* approximate while running: fine */
 	capture_bpf_stats(run->cap, &st);
-	/* Capture counters always (tests and scripts read them), engine
-	 * counters when non-zero. */
+	if (run->setup) {
+		setup_print_stats(f, run->setup, &st, since(t0));
+	} else {
+		/* Debug modes: every capture counter, even zero (scripts read them). */
 #define RUN_STATS_PRINT(name, desc)                                                                \
 	if (!strncmp(#name, "bpf_", 4) || st.name)                                                 \
 		fprintf(f, "  %-22s %12" PRIu64 "\n", #name, st.name);
-	TSF_STATS(RUN_STATS_PRINT)
+		TSF_STATS(RUN_STATS_PRINT)
 #undef RUN_STATS_PRINT
+	}
 	fprintf(f, "  %-22s %12" PRIu64 "\n", "tls_flows_bypassed", run->tls_bypassed);
 	if (capture_bpf_prog_runtime(run->cap, &cnt, &ns) == 0 && cnt)
 		fprintf(f, "  %-22s %12" PRIu64 "\n  %-22s %12.1f\n", "bpf_prog_runs", cnt,
@@ -219,177 +234,224 @@ static void print_stats(struct run *run, FILE *f)
 	fflush(f);
 }
 
+/* Matches "--name value" and "--name=value"; *val gets the value. */
+static int opt_val(const char *name, int argc, char **argv, int *i, const char **val)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(name);
+
+	if (strncmp(a, "--", 2) || strncmp(a + 2, name, n))
+		return 0;
+	if (a[2 + n] == '=') {
+		*val = a + 3 + n;
+		return 1;
+	}
+	if (a[2 + n])
+		return 0;
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "tapsift run: %s needs a value\n", a);
+		return -1;
+	}
+	*val = argv[++*i];
+	return 1;
+}
+
+/* Parses the options only `run` has.  1 consumed, 0 not ours, -1 bad. */
+static int run_opt(struct capture_bpf_opts *o, struct run *run, int argc, char **argv, int *i,
+		   double *duration, int *poll_ms)
+{
+	const char *a = argv[*i], *v = NULL;
+	uint64_t x;
+	int r;
+
+	if (!strcmp(a, "--xdp") || !strcmp(a, "--xdp=native")) {
+		o->xdp = CAPTURE_XDP_NATIVE;
+		return 1;
+	}
+	if (!strcmp(a, "--xdp=generic")) {
+		o->xdp = CAPTURE_XDP_GENERIC;
+		return 1;
+	}
+	if (!strcmp(a, "--no-bypass")) {
+		run->bypass_tls = 0;
+		return 1;
+	}
+	if (!strcmp(a, "--prog-stats")) {
+		o->prog_stats = 1;
+		return 1;
+	}
+#define VAL(name)                                                                                  \
+	if ((r = opt_val(name, argc, argv, i, &v)) < 0)                                            \
+		return -1;                                                                         \
+	if (r)
+#define BAD()                                                                                      \
+	do {                                                                                       \
+		fprintf(stderr, "tapsift run: bad value for %s: '%s'\n", a, v);                    \
+		return -1;                                                                         \
+	} while (0)
+	VAL("iface")
+	{
+		if (o->n_ifaces >= CAPTURE_BPF_MAX_IFACES) {
+			fprintf(stderr, "tapsift run: at most %d --iface\n", CAPTURE_BPF_MAX_IFACES);
+			return -1;
+		}
+		o->ifaces[o->n_ifaces++] = v;
+		return 1;
+	}
+	VAL("sample")
+	{
+		if (parse_sample(v, &o->sample_n))
+			BAD();
+		return 1;
+	}
+	VAL("seed")
+	{
+		o->sample_seed = (uint32_t)strtoul(v, NULL, 0);
+		return 1;
+	}
+	VAL("flow-bytes")
+	{
+		if (parse_size(v, &o->flow_bytes))
+			BAD();
+		return 1;
+	}
+	VAL("ports")
+	{
+		if (parse_ports(v, o))
+			BAD();
+		return 1;
+	}
+	VAL("ring-size")
+	{
+		if (parse_size(v, &x) || x > (1u << 30))
+			BAD();
+		o->ring_size = (uint32_t)x;
+		return 1;
+	}
+	VAL("attach")
+	{
+		if (!strcmp(v, "auto"))
+			o->attach = CAPTURE_ATTACH_AUTO;
+		else if (!strcmp(v, "tcx"))
+			o->attach = CAPTURE_ATTACH_TCX;
+		else if (!strcmp(v, "clsact"))
+			o->attach = CAPTURE_ATTACH_CLSACT;
+		else
+			BAD();
+		return 1;
+	}
+	VAL("rate")
+	{
+		if (parse_size(v, &o->tb_rate))
+			BAD();
+		return 1;
+	}
+	VAL("burst")
+	{
+		if (parse_size(v, &o->tb_burst))
+			BAD();
+		return 1;
+	}
+	VAL("wake")
+	{
+		if (parse_size(v, &o->wake_bytes))
+			BAD();
+		return 1;
+	}
+	VAL("poll-ms")
+	{
+		*poll_ms = atoi(v);
+		if (*poll_ms < 1 || *poll_ms > 10000)
+			BAD();
+		return 1;
+	}
+	VAL("bpf-flows")
+	{
+		if (parse_size(v, &x) || x < 1 || x > (1u << 24))
+			BAD();
+		o->max_flows = (uint32_t)x;
+		return 1;
+	}
+	VAL("duration")
+	{
+		*duration = atof(v);
+		if (*duration <= 0)
+			BAD();
+		return 1;
+	}
+	VAL("debug")
+	{
+		if (!strcmp(v, "count"))
+			run->debug = DBG_COUNT;
+		else if (!strcmp(v, "dump"))
+			run->debug = DBG_DUMP;
+		else
+			BAD();
+		return 1;
+	}
+	VAL("slow-us")
+	{
+		run->slow_us = (unsigned)strtoul(v, NULL, 10);
+		return 1;
+	}
+#undef VAL
+#undef BAD
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static struct capture_bpf_opts o; /* 16 KiB of port bitmaps: not on the stack */
 	struct run run = {.bypass_tls = 1, .dump_max = 64};
-	const char *rules = NULL;
-	uint64_t v;
+	struct setup_opts so;
+	struct setup s;
 	double duration = 0;
-	int poll_ms = 100;
+	int poll_ms = 100, rc = EXIT_OK;
 	char err[256];
 
-	enum {
-		O_IFACE = 256, O_RULES, O_SAMPLE, O_SEED, O_FLOW_BYTES, O_PORTS, O_FORMAT,
-		O_RING, O_THREADS, O_XDP, O_ATTACH, O_RATE, O_BURST, O_WAKE, O_POLL, O_MAXFLOWS,
-		O_NOBYPASS, O_DURATION, O_PROGSTATS, O_DEBUG, O_SLOW, O_HELP,
-	};
-	static const struct option lopts[] = {
-		{"iface", required_argument, 0, O_IFACE},
-		{"rules", required_argument, 0, O_RULES},
-		{"sample", required_argument, 0, O_SAMPLE},
-		{"seed", required_argument, 0, O_SEED},
-		{"flow-bytes", required_argument, 0, O_FLOW_BYTES},
-		{"ports", required_argument, 0, O_PORTS},
-		{"format", required_argument, 0, O_FORMAT},
-		{"ring-size", required_argument, 0, O_RING},
-		{"threads", required_argument, 0, O_THREADS},
-		{"xdp", optional_argument, 0, O_XDP},
-		{"attach", required_argument, 0, O_ATTACH},
-		{"rate", required_argument, 0, O_RATE},
-		{"burst", required_argument, 0, O_BURST},
-		{"wake", required_argument, 0, O_WAKE},
-		{"poll-ms", required_argument, 0, O_POLL},
-		{"max-flows", required_argument, 0, O_MAXFLOWS},
-		{"no-bypass", no_argument, 0, O_NOBYPASS},
-		{"duration", required_argument, 0, O_DURATION},
-		{"prog-stats", no_argument, 0, O_PROGSTATS},
-		{"debug", required_argument, 0, O_DEBUG},
-		{"slow-us", required_argument, 0, O_SLOW},
-		{"help", no_argument, 0, O_HELP},
-		{0, 0, 0, 0},
-	};
-
 	capture_bpf_opts_default(&o);
-	optind = 1;
-	for (;;) {
-		int c = getopt_long(argc, argv, "h", lopts, NULL);
-		if (c == -1)
-			break;
-		switch (c) {
-		case O_IFACE:
-			if (o.n_ifaces >= CAPTURE_BPF_MAX_IFACES) {
-				fprintf(stderr, "tapsift run: at most %d --iface\n",
-					CAPTURE_BPF_MAX_IFACES);
-				return EXIT_USAGE;
-			}
-			o.ifaces[o.n_ifaces++] = optarg;
-			break;
-		case O_RULES:
-			rules = optarg;
-			break;
-		case O_SAMPLE:
-			if (parse_sample(optarg, &o.sample_n))
-				goto bad;
-			break;
-		case O_SEED:
-			o.sample_seed = (uint32_t)strtoul(optarg, NULL, 0);
-			break;
-		case O_FLOW_BYTES:
-			if (parse_size(optarg, &o.flow_bytes))
-				goto bad;
-			break;
-		case O_PORTS:
-			if (parse_ports(optarg, &o))
-				goto bad;
-			break;
-		case O_FORMAT:
-			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
-				goto bad;
-			break;
-		case O_RING:
-			if (parse_size(optarg, &v) || v > (1u << 30))
-				goto bad;
-			o.ring_size = (uint32_t)v;
-			break;
-		case O_THREADS:
-			break;
-		case O_XDP:
-			if (!optarg || !strcmp(optarg, "native"))
-				o.xdp = CAPTURE_XDP_NATIVE;
-			else if (!strcmp(optarg, "generic"))
-				o.xdp = CAPTURE_XDP_GENERIC;
-			else
-				goto bad;
-			break;
-		case O_ATTACH:
-			if (!strcmp(optarg, "auto"))
-				o.attach = CAPTURE_ATTACH_AUTO;
-			else if (!strcmp(optarg, "tcx"))
-				o.attach = CAPTURE_ATTACH_TCX;
-			else if (!strcmp(optarg, "clsact"))
-				o.attach = CAPTURE_ATTACH_CLSACT;
-			else
-				goto bad;
-			break;
-		case O_RATE:
-			if (parse_size(optarg, &o.tb_rate))
-				goto bad;
-			break;
-		case O_BURST:
-			if (parse_size(optarg, &o.tb_burst))
-				goto bad;
-			break;
-		case O_WAKE:
-			if (parse_size(optarg, &o.wake_bytes))
-				goto bad;
-			break;
-		case O_POLL:
-			poll_ms = atoi(optarg);
-			if (poll_ms < 1 || poll_ms > 10000)
-				goto bad;
-			break;
-		case O_MAXFLOWS:
-			if (parse_size(optarg, &v) || v < 1 || v > (1u << 24))
-				goto bad;
-			o.max_flows = (uint32_t)v;
-			break;
-		case O_NOBYPASS:
-			run.bypass_tls = 0;
-			break;
-		case O_DURATION:
-			duration = atof(optarg);
-			if (duration <= 0)
-				goto bad;
-			break;
-		case O_PROGSTATS:
-			o.prog_stats = 1;
-			break;
-		case O_DEBUG:
-			if (!strcmp(optarg, "count"))
-				run.debug = DBG_COUNT;
-			else if (!strcmp(optarg, "dump"))
-				run.debug = DBG_DUMP;
-			else
-				goto bad;
-			break;
-		case O_SLOW:
-			run.slow_us = (unsigned)strtoul(optarg, NULL, 10);
-			break;
-		case O_HELP:
-		case 'h':
+	setup_opts_default(&so);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		int r;
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return EXIT_OK;
-		default:
-			usage(stderr);
+		}
+		r = run_opt(&o, &run, argc, argv, &i, &duration, &poll_ms);
+		if (r == 0)
+			r = setup_parse_opt(&so, argc, argv, &i);
+		if (r < 0)
+			return EXIT_USAGE;
+		if (r == 0) {
+			fprintf(stderr, "tapsift run: unknown option '%s' (see --help)\n", a);
 			return EXIT_USAGE;
 		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "tapsift run: unexpected argument '%s'\n", argv[optind]);
-		return EXIT_USAGE;
 	}
 	if (!o.n_ifaces) {
 		fprintf(stderr, "tapsift run: --iface is required\n");
 		return EXIT_USAGE;
 	}
+
+	memset(&s, 0, sizeof(s));
 	if (run.debug == DBG_NONE) {
-		if (!rules) {
-			fprintf(stderr, "tapsift run: --rules is required (or --debug)\n");
-			return EXIT_USAGE;
+		/* Live traffic must never wait for a slow subscriber: for_offline 0. */
+		rc = setup_init(&s, &so, 0);
+		if (rc) {
+			setup_free(&s);
+			return rc;
 		}
-		fprintf(stderr, "tapsift run: the engine is not in this build yet; use --debug\n");
-		return EXIT_FAIL;
+		run.setup = &s;
+		run.engine = engine_new(&so.ecfg, s.m, s.sink);
+		if (!run.engine) {
+			fprintf(stderr, "tapsift run: cannot start the engine (out of memory?)\n");
+			setup_free(&s);
+			return EXIT_FAIL;
+		}
+		s.engine = run.engine;
+	} else if (run.debug == DBG_DUMP) {
+		setvbuf(stdout, NULL, _IOLBF, 0); /* tests watch the dump as it grows */
 	}
 
 	struct sigaction sa;
@@ -404,16 +466,16 @@ int cmd_run(int argc, char **argv)
 	run.cap = capture_bpf_open(&o, on_pkt, &run, err, sizeof(err));
 	if (!run.cap) {
 		fprintf(stderr, "tapsift run: %s\n", err);
-		return EXIT_FAIL;
+		rc = EXIT_FAIL;
+		goto out;
 	}
 	fprintf(stderr, "tapsift run: capturing on");
 	for (int i = 0; i < o.n_ifaces; i++)
 		fprintf(stderr, " %s", o.ifaces[i]);
 	fprintf(stderr, " (%s)\n", capture_bpf_mode(run.cap));
 
-	struct timespec t0, now;
+	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	int rc = EXIT_OK;
 	while (!stop_flag) {
 		int n = capture_bpf_poll(run.cap, poll_ms);
 		if (n < 0) {
@@ -423,23 +485,29 @@ int cmd_run(int argc, char **argv)
 		}
 		if (usr1_flag) {
 			usr1_flag = 0;
-			print_stats(&run, stderr);
+			print_stats(&run, stderr, &t0);
 		}
-		if (duration > 0) {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			if ((double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9 >=
-			    duration)
-				break;
-		}
+		if (duration > 0 && since(&t0) >= duration)
+			break;
 	}
-	/* Whatever the kernel queued before we stop is still counted as
-	 * delivered: consume it so delivered == received. */
+	/* Detach first, then take what the kernel queued before: everything
+	 * it counted as delivered is then received. */
+	capture_bpf_detach(run.cap);
 	while (capture_bpf_poll(run.cap, 0) > 0)
 		;
-	print_stats(&run, stderr);
+	if (run.engine) {
+		engine_finish(run.engine);
+		if (s.sink->flush)
+			s.sink->flush(s.sink);
+	}
+	if (!so.no_stats)
+		print_stats(&run, stderr, &t0);
 	capture_bpf_close(run.cap);
+out:
+	if (run.engine) {
+		s.engine = NULL;
+		engine_free(run.engine);
+		setup_free(&s);
+	}
 	return rc;
-bad:
-	fprintf(stderr, "tapsift run: bad value for %s: '%s'\n", argv[optind - 1], optarg);
-	return EXIT_USAGE;
 }

@@ -12,7 +12,50 @@ if start_tapsift dump --debug dump --poll-ms 20; then
 	ok "live: tapsift attaches"
 else
 	nok "live: tapsift attaches"
-	live_done
+	# --- the whole pipeline: engine, rules, verdicts (rules/sample.rules).
+RULES=$ROOT/rules/sample.rules
+if start_tapsift verdicts --rules "$RULES" --format json --poll-ms 20; then
+	nsa $TOOL tcp-server $A4 8080 --reply 'HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\ndouble your bitcoin' >/dev/null &
+	BG_PIDS="$BG_PIDS $!"
+	# The signature sits behind 200 KB: it arrives inside a GSO chunk.
+	nsb $TOOL tcp-client $A4 8080 --data 'POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 200026\r\n\r\n' \
+		--bulk 200000 --tail ' please verify your wallet'
+	nsa $TOOL tcp-server $A6 8081 --reply 'HTTP/1.1 204 No Content\r\n\r\n' >/dev/null &
+	BG_PIDS="$BG_PIDS $!"
+	nsb $TOOL tcp-client $A6 8081 --data 'POST /g HTTP/1.1\r\nHost: b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 17\r\n\r\nAI换脸定制'
+	nsa $TOOL udp-server $A4 5353 --count 1 &
+	u4=$!
+	nsa $TOOL udp-server $A6 5354 --count 1 &
+	u6=$!
+	sleep 0.2
+	nsb $TOOL udp-send $A4 5353 --data 'claim your free bonus'
+	nsb $TOOL udp-send $A6 5354 --data 'seed phrase airdrop'
+	wait $u4 $u6
+	stop_tapsift TERM
+	check "live verdicts: exit status 0 after SIGTERM" [ "$TS_RC" -eq 0 ]
+	python3 - "$TMP/verdicts.out" >"$TMP/verdicts.got" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    v = json.loads(line)
+    print(v["rule_id"], v["proto"], v["src_ip"], v["dst_port"] if v["dst_port"] < 9000 else v["src_port"])
+PY
+	sort -u "$TMP/verdicts.got" >"$TMP/verdicts.sorted"
+	printf '%s\n' "2001 tcp $B4 8080" "2002 udp $B4 5353" "2005 tcp $A4 8080" "3001 tcp $B6 8081" \
+		"2007 udp $B6 5354" | sort >"$TMP/verdicts.want"
+	if cmp -s "$TMP/verdicts.want" "$TMP/verdicts.sorted"; then
+		ok "live verdicts: TCP/HTTP and UDP, IPv4 and IPv6, both directions"
+	else
+		nok "live verdicts: TCP/HTTP and UDP, IPv4 and IPv6, both directions"
+		diff "$TMP/verdicts.want" "$TMP/verdicts.sorted" | sed 's/^/  | /'
+		sed 's/^/  | /' "$TMP/verdicts.err"
+	fi
+	check "live verdicts: capture counters in the stats" accounting verdicts
+else
+	nok "live verdicts: tapsift run --rules starts"
+fi
+check "live verdicts: no program left after exit" no_program_left
+
+live_done
 fi
 check "live: attached through a tcx link" grep -q "(tcx)" "$TMP/dump.err"
 check "live: programs loaded while running" sh -c "bpftool prog show | grep -q 'name tsf_tc_ingress'"
@@ -54,5 +97,48 @@ check "live: IPv4 UDP datagram" grep -q "udp $B4:[0-9]* > $A4:5353 .* len=24 pkt
 check "live: IPv6 UDP datagram" grep -q "udp \[$B6\]:[0-9]* > \[$A6\]:5354 .* len=24 pkt=24 \"udp payload SIGNATURE-U6\"" "$TMP/dump.out"
 check "live: counters add up, every record received" accounting dump
 check "live: nothing lost" [ "$(stat dump bpf_ringbuf_full)" -eq 0 ]
+
+# --- the whole pipeline: engine, rules, verdicts (rules/sample.rules).
+RULES=$ROOT/rules/sample.rules
+if start_tapsift verdicts --rules "$RULES" --format json --poll-ms 20; then
+	nsa $TOOL tcp-server $A4 8080 --reply 'HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\ndouble your bitcoin' >/dev/null &
+	BG_PIDS="$BG_PIDS $!"
+	# The signature sits behind 200 KB: it arrives inside a GSO chunk.
+	nsb $TOOL tcp-client $A4 8080 --data 'POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 200026\r\n\r\n' \
+		--bulk 200000 --tail ' please verify your wallet'
+	nsa $TOOL tcp-server $A6 8081 --reply 'HTTP/1.1 204 No Content\r\n\r\n' >/dev/null &
+	BG_PIDS="$BG_PIDS $!"
+	nsb $TOOL tcp-client $A6 8081 --data 'POST /g HTTP/1.1\r\nHost: b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 17\r\n\r\nAI换脸定制'
+	nsa $TOOL udp-server $A4 5353 --count 1 &
+	u4=$!
+	nsa $TOOL udp-server $A6 5354 --count 1 &
+	u6=$!
+	sleep 0.2
+	nsb $TOOL udp-send $A4 5353 --data 'claim your free bonus'
+	nsb $TOOL udp-send $A6 5354 --data 'seed phrase airdrop'
+	wait $u4 $u6
+	stop_tapsift TERM
+	check "live verdicts: exit status 0 after SIGTERM" [ "$TS_RC" -eq 0 ]
+	python3 - "$TMP/verdicts.out" >"$TMP/verdicts.got" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    v = json.loads(line)
+    print(v["rule_id"], v["proto"], v["src_ip"], v["dst_port"] if v["dst_port"] < 9000 else v["src_port"])
+PY
+	sort -u "$TMP/verdicts.got" >"$TMP/verdicts.sorted"
+	printf '%s\n' "2001 tcp $B4 8080" "2002 udp $B4 5353" "2005 tcp $A4 8080" "3001 tcp $B6 8081" \
+		"2007 udp $B6 5354" | sort >"$TMP/verdicts.want"
+	if cmp -s "$TMP/verdicts.want" "$TMP/verdicts.sorted"; then
+		ok "live verdicts: TCP/HTTP and UDP, IPv4 and IPv6, both directions"
+	else
+		nok "live verdicts: TCP/HTTP and UDP, IPv4 and IPv6, both directions"
+		diff "$TMP/verdicts.want" "$TMP/verdicts.sorted" | sed 's/^/  | /'
+		sed 's/^/  | /' "$TMP/verdicts.err"
+	fi
+	check "live verdicts: capture counters in the stats" accounting verdicts
+else
+	nok "live verdicts: tapsift run --rules starts"
+fi
+check "live verdicts: no program left after exit" no_program_left
 
 live_done

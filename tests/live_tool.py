@@ -7,7 +7,7 @@ which the tests put on veths in namespaces they create.
   tcp-server ADDR PORT [--conns N] [--reply TEXT]
       serve N connections one after another: read to EOF, send the reply, close
   tcp-client ADDR PORT [--data TEXT] [--bulk N] [--flows N] [--go-file F --after N]
-      per flow: connect, send data then N bulk bytes, half-close, read the reply.
+      per flow: connect, send data, N bulk bytes and --tail, half-close, read the reply.
       --go-file: after the first send, wait until F exists, then send --after bytes
   udp-send ADDR PORT --data TEXT [--count N]
   udp-server ADDR PORT --count N
@@ -29,6 +29,26 @@ def bulk(n):
     while len(out) < n:
         out += BULK
     return bytes(out[:n])
+
+
+def unescape(text):
+    """Backslash escapes (\\r, \\n, \\x16) as in C; other text as UTF-8."""
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text):
+            n = text[i + 1]
+            if n == "x":
+                out.append(int(text[i + 2:i + 4], 16))
+                i += 4
+                continue
+            out += {"r": b"\r", "n": b"\n", "t": b"\t", "\\": b"\\", "0": b"\0"}.get(n, n.encode())
+            i += 2
+            continue
+        out += c.encode()
+        i += 1
+    return bytes(out)
 
 
 def family(addr):
@@ -61,7 +81,7 @@ def tcp_server(a):
             if not d:
                 break
             total += len(d)
-        c.sendall(a.reply.encode())
+        c.sendall(unescape(a.reply))
         c.close()
     print(total)
 
@@ -70,8 +90,8 @@ def tcp_client(a):
     deadline = time.time() + 10
     for i in range(a.flows):
         s = connect(a.addr, a.port, deadline)
-        data = a.data.replace("{i}", str(i)).encode("latin-1").decode("unicode_escape").encode("latin-1")
-        s.sendall(data + bulk(a.bulk))
+        data = unescape(a.data.replace("{i}", str(i)))
+        s.sendall(data + bulk(a.bulk) + unescape(a.tail))
         if a.go_file:
             end = time.time() + 20
             while not os.path.exists(a.go_file):
@@ -87,7 +107,7 @@ def tcp_client(a):
 
 def udp_send(a):
     s = socket.socket(family(a.addr), socket.SOCK_DGRAM)
-    data = a.data.encode("latin-1").decode("unicode_escape").encode("latin-1")
+    data = unescape(a.data)
     for _ in range(a.count):
         s.sendto(data, (a.addr, a.port))
 
@@ -164,6 +184,7 @@ def main():
     s.add_argument("port", type=int)
     s.add_argument("--data", default="")
     s.add_argument("--bulk", type=int, default=0)
+    s.add_argument("--tail", default="")
     s.add_argument("--flows", type=int, default=1)
     s.add_argument("--go-file")
     s.add_argument("--after", type=int, default=0)
