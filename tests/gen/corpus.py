@@ -230,6 +230,9 @@ def encode_body(body, encs):
     return body
 
 
+CHUNK_STYLE = {"upper": False}
+
+
 def chunk(body, sizes, ext=False, trailer=False):
     out, i, k = [], 0, 0
     while i < len(body):
@@ -237,7 +240,10 @@ def chunk(body, sizes, ext=False, trailer=False):
         k += 1
         part = body[i:i + n]
         i += n
-        out.append(b"%x%s\r\n" % (len(part), b";x=1" if ext and k == 1 else b"") + part + b"\r\n")
+        size = b"%x" % len(part)
+        if CHUNK_STYLE["upper"]:  # upper-case hex, leading zeros
+            size = b"00" + (b"%X" % len(part))
+        out.append(size + (b";x=1" if ext and k == 1 else b"") + b"\r\n" + part + b"\r\n")
     out.append(b"0\r\n" + (b"X-Trailer: done\r\n" if trailer else b"") + b"\r\n")
     return b"".join(out)
 
@@ -692,10 +698,42 @@ def case_builders(g):
         text = a + rule.pat + b
         body = text.encode()
         sp = len(a.encode()) + len(rule.pat.encode()) // 2 + (1 if i % 3 == 0 else 0)
-        sizes = [sp, max(1, len(body) - sp)] if i % 2 == 0 else [r.choice([1, 2, 3, 5])]
-        f = _hf(lg, text, rule.id, chunks=sizes)
+        sizes = [sp, max(1, len(body) - sp)] if i % 2 == 0 else [r.choice([1, 2, 3, 5, 17])]
+        CHUNK_STYLE["upper"] = i % 4 == 3
+        try:
+            f = _hf(lg, text, rule.id, chunks=sizes)
+        finally:
+            CHUNK_STYLE["upper"] = False
         return f
     B["http_chunked"] = http_chunked
+
+    def http_truncated(i):
+        # the connection ends before the announced body does: what was decoded
+        # (signature included) still counts
+        lg = "cn" if i % 2 == 0 else "en"
+        rule = g.pick(lg)
+        a = filler(r, lg, r.randrange(3, 10))
+        tail = filler(r, lg, 3000)
+        text = a + rule.pat + tail
+        encs = [(), ("gzip",), ("deflate",)][i % 3]
+        f = _hf(lg, text, rule.id, encs=encs)
+        head, body = f.msgs[1][1].split(b"\r\n\r\n", 1)
+        # keep enough of the (compressed) body to hold the signature
+        keep = len(body) // 2 if not encs else max(len(body) - 400, len(body) * 3 // 4)
+        f.msgs[1] = (1, head + b"\r\n\r\n" + body[:keep])
+        f.close = "fin" if i % 2 == 0 else "rst"
+        # the reference text is what a streaming decoder can emit from the kept bytes
+        if encs:
+            import zlib as _z
+            d = _z.decompressobj(31 if encs[0] == "gzip" else 15)
+            vis = d.decompress(body[:keep]).decode("utf-8", "ignore")
+        else:
+            vis = body[:keep].decode("utf-8", "ignore")
+        if rule.pat not in vis:
+            raise Regen("signature not in the kept part")
+        f.text[1] = [f.text[1][0], vis]
+        return f
+    B["http_truncated"] = http_truncated
 
     def http_enc(encs_choices, ctype="text/plain; charset=utf-8"):
         def fn(i):
@@ -725,8 +763,9 @@ def case_builders(g):
         if v == 5:  # charset only in <meta http-equiv>
             return _hf("cn", text, rule.id, ctype="text/html", charset="gbk", html=True,
                        meta="GB2312", meta_equiv=True)
-        label = {0: "gbk", 1: "GBK", 3: '"gb2312"', 4: "GB18030"}[v]
-        return _hf("cn", text, rule.id, ctype="text/plain;charset=" + label, charset="gbk")
+        label = {0: "gbk", 1: "GBK; format=flowed", 3: '"gb2312"', 4: "GB18030"}[v]
+        return _hf("cn", text, rule.id, ctype=("text/plain;charset=" if v != 1 else "Text/Plain; Charset=")
+                   + label, charset="gbk")
     B["http_gbk"] = http_gbk
 
     def http_big5(i):
