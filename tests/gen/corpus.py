@@ -293,6 +293,7 @@ class Flow:
         self.addr = None  # (cli, cport, srv, sport) to reuse a 5-tuple
         self.fin_first = None  # direction whose last data segment comes after its FIN
         self.udp_nocsum = False
+        self.post_frames = None  # fn(frames, session, net, addrs) -> frames
         self.detail = ""  # free text copied to expected/negatives lines
         self.exp_offset = {}  # rule id -> expected verdict offset (plain text flows)
         self.data_opts = b""
@@ -361,6 +362,8 @@ class Gen:
             sess = pg.TcpSession((c, cp), (s, sp), r, *f.isn)
             frames = sess.render(net, evs, handshake=f.handshake, close=f.close, data_opts=f.data_opts,
                                  fin_first=f.fin_first)
+            if f.post_frames:
+                frames = f.post_frames(frames, sess, net, (c, cp, s, sp))
             got = [set(), set()]
             for d in (0, 1):
                 eff = pg.effective_stream(evs, d)
@@ -706,6 +709,38 @@ def case_builders(g):
             CHUNK_STYLE["upper"] = False
         return f
     B["http_chunked"] = http_chunked
+
+    def malformed_inflow(i):
+        # malformed frames on the flow's own 5-tuple, before the data, with bytes
+        # at the signature's sequence numbers: accepted, they would win the
+        # overlap (first copy) and destroy the signature
+        f = simple()(i)
+        d, off, L = f.sig_dir, f.sig_off, f.sig_len
+        mstart = sum(len(x) for dd, x in f.msgs[:f.sig_msg] if dd == d)
+
+        def post(frames, sess, net, addrs):
+            c, cp, s, sp = addrs
+            a, b = ((c, cp), (s, sp)) if d == 0 else ((s, sp), (c, cp))
+            seq = sess.isn[d] + 1 + mstart + off
+            ack = sess.isn[1 - d] + 1
+            junk = b"Z" * L
+            bad = []
+            t_small = pg.tcp(a[0], b[0], a[1], b[1], seq - 12, ack, pg.ACK | pg.PSH, b"\0" * 12 + junk,
+                             doff_override=2)
+            bad.append(net.frame(net.ip(a[0], b[0], 6, t_small), d == 0))
+            t_beyond = pg.tcp(a[0], b[0], a[1], b[1], seq, ack, pg.ACK | pg.PSH, junk[:4], doff_override=15)
+            bad.append(net.frame(net.ip(a[0], b[0], 6, t_beyond), d == 0))
+            seg = pg.tcp(a[0], b[0], a[1], b[1], seq, ack, pg.ACK | pg.PSH, junk)
+            if ":" not in a[0]:
+                bad.append(net.frame(pg.ipv4(a[0], b[0], 6, seg, ihl_override=3), d == 0))
+                bad.append(net.frame(pg.ipv4(a[0], b[0], 6, seg, total_len_override=30), d == 0))
+            bad.append(net.frame(net.ip(a[0], b[0], 6, seg[:13]), d == 0))
+            k = 3 if f.handshake else 0
+            return frames[:k] + bad + frames[k:]
+        f.post_frames = post
+        f.v6 = i % 3 == 2
+        return f
+    B["malformed_inflow"] = malformed_inflow
 
     def http_truncated(i):
         # the connection ends before the announced body does: what was decoded
