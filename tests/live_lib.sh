@@ -132,7 +132,7 @@ accounting() {
 summary() { $TOOL summary "$TMP/$1.out"; }
 
 # jq-less JSON query: jget FILE PYTHON-EXPR (f is the parsed summary).
-jget() { python3 -c "import json,sys; f=json.load(open(sys.argv[1])); print($2)" "$1"; }
+jget() { python3 -c "import json,re,sys; f=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
 # no_program_left: none of tapsift's BPF programs is loaded any more (an
 # attached program is always loaded, so this also means nothing attached).
