@@ -176,6 +176,7 @@ for f in trunc trunc-hdr; do
 	run "$TSF" scan --rules "$T/good.rules" --pcap "$T/$f.pcap" --format json
 	n=$(grep -c '"rule_id"' "$T/out")
 	check "pcap-$f-keeps-verdicts" "$([ $rc -le 1 ] && [ "$n" -eq 2 ]; echo $?)" "exit $rc, $n verdicts: $err"
+	check "pcap-$f-reported" "$(grep -q "$f.pcap" "$T/err"; echo $?)" "stderr does not name the file: $err"
 done
 for f in garbage short empty; do
 	run "$TSF" scan --rules "$T/good.rules" --pcap "$T/$f.pcap" --format json
