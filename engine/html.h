@@ -36,8 +36,9 @@ void html_end(struct html *h, tsf_out_fn out, void *ud);
 
 /* Decodes one character reference name (without '&' and ';', e.g. "amp",
  * "#x6362", "#25442") to a code point; semi says whether ';' followed.
+ * A few names expand to two code points: the second goes to *cp2 (else 0).
  * Returns -1 if it is not a reference. */
-long html_entity(const char *name, size_t len, int semi);
+long html_entity(const char *name, size_t len, int semi, unsigned *cp2);
 
 /* Prescan of the start of a document for <meta charset=...> or
  * <meta http-equiv content="...charset=...">.  Returns the label in

@@ -778,10 +778,20 @@ static void test_html(void)
 	f = add("html_xhtml", resp_s("Content-Type: application/xhtml+xml\r\n", "<p>x&#65;</p>"));
 	CHECK_STR(body_of(f), "xA|");
 
-	CHECK_EQ_INT(html_entity("amp", 3, 1), '&');
-	CHECK_EQ_INT(html_entity("#x6362", 6, 1), 0x6362);
-	CHECK_EQ_INT(html_entity("#99999999999999999999", 21, 1), 0xFFFD);
-	CHECK_EQ_INT(html_entity("zzz", 3, 1), -1);
+	unsigned cp2;
+	CHECK_EQ_INT(html_entity("amp", 3, 1, &cp2), '&');
+	CHECK_EQ_INT(html_entity("amp", 3, 0, &cp2), '&');
+	CHECK_EQ_INT(html_entity("lang", 4, 1, &cp2), 0x27E8);
+	CHECK_EQ_INT(html_entity("lang", 4, 0, &cp2), -1); /* not a legacy name */
+	CHECK_EQ_INT(html_entity("#x6362", 6, 1, &cp2), 0x6362);
+	CHECK_EQ_INT(html_entity("#99999999999999999999", 21, 1, &cp2), 0xFFFD);
+	CHECK_EQ_INT(html_entity("zzz", 3, 1, &cp2), -1);
+	CHECK_EQ_INT(html_entity("CounterClockwiseContourIntegral", 31, 1, &cp2), 0x2233);
+	CHECK_EQ_INT(html_entity("NotEqualTilde", 13, 1, &cp2), 0x2242);
+	CHECK_EQ_INT(cp2, 0x338);
+	f = add("html5_entities", resp_s("Content-Type: text/html\r\n",
+	                                 "&fopf;&ropf;&eopf;&eopf; ?a=1&lang=en &copy2 &copy"));
+	CHECK_STR(body_of(f), "𝕗𝕣𝕖𝕖 ?a=1&lang=en &copy2 ©|");
 }
 
 static void test_html_splits(void)
