@@ -1,0 +1,603 @@
+/* match_lit.c - the literal-index tier (see match_lit.h for the design).
+ *
+ * Image layout (one allocation, also the serialized form; little-endian):
+ *   struct lit_hdr                 128 bytes
+ *   bitmap    uint64_t[]           1 << bm_bits bits (at least one word)
+ *   starts    uint32_t[nb + 1]     bucket b = entries [starts[b], starts[b+1])
+ *   (pad to 8)
+ *   entries   struct lit_ent[n]    grouped by bucket
+ *   arena     len byte + bytes per literal, in entry order (so validating
+ *             an image reads it sequentially)
+ *   (pad to 8)
+ */
+#include "match_lit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define LIT_MAGIC "TSFLIDX1"
+#define LIT_VERSION 1u
+#define LIT_ENDIAN 0x01020304u
+#define LIT_BLOCK 64 /* positions hashed and prefetched ahead of the bit tests */
+
+struct lit_hdr {
+	char magic[8];
+	uint32_t version, endian;
+	uint32_t k, minlen, maxlen, nb_bits, bm_bits, pad0;
+	uint64_t n, arena_len, total_len, checksum;
+	uint8_t startok[32]; /* bitset: bytes some literal starts with */
+	uint8_t reserved[24];
+};
+_Static_assert(sizeof(struct lit_hdr) == 128, "header size is part of the format");
+
+struct lit_ent {
+	uint64_t anchor; /* first k bytes, little-endian, zero above */
+	uint32_t off;    /* arena offset of the length byte */
+	uint32_t id;
+};
+_Static_assert(sizeof(struct lit_ent) == 16, "entry size is part of the format");
+
+struct litidx {
+	uint8_t *img;
+	size_t img_len;
+	int img_mmap;
+	struct lit_hdr *h;
+	const uint64_t *bitmap;
+	const uint32_t *starts;
+	const struct lit_ent *ent;
+	const uint8_t *arena;
+	uint64_t kmask;
+	unsigned k, maxlen, bm_shift, nb_shift;
+	uint8_t startok[256];
+};
+
+static inline uint64_t load64(const uint8_t *p)
+{
+	uint64_t w;
+	memcpy(&w, p, 8);
+	return w;
+}
+
+/* The anchor's hash.  The xor-shift folds the high bytes down before the
+ * multiply so every anchor byte reaches the top bits used as indexes. */
+static inline uint64_t mix(uint64_t w)
+{
+	return (w ^ (w >> 28)) * 0x9E3779B97F4A7C15ull;
+}
+
+static uint64_t kmask_of(unsigned k)
+{
+	return k >= 8 ? ~0ull : (1ull << (8 * k)) - 1;
+}
+
+static uint64_t anchor_of(const uint8_t *lit, uint32_t len, uint64_t kmask)
+{
+	uint64_t w = 0;
+	memcpy(&w, lit, len < 8 ? len : 8);
+	return w & kmask;
+}
+
+/* Section offsets from the header fields (all bounded by the caller). */
+struct lit_layout {
+	size_t bm_off, bm_bytes, st_off, ent_off, arena_off, total;
+};
+
+static void layout_of(unsigned nb_bits, unsigned bm_bits, uint64_t n, uint64_t arena_len,
+                      struct lit_layout *l)
+{
+	uint64_t nb = 1ull << nb_bits;
+	l->bm_off = sizeof(struct lit_hdr);
+	l->bm_bytes = bm_bits >= 6 ? (size_t)1 << (bm_bits - 3) : 8;
+	l->st_off = l->bm_off + l->bm_bytes;
+	l->ent_off = l->st_off + (((nb + 1) * 4 + 7) & ~(uint64_t)7);
+	l->arena_off = l->ent_off + n * sizeof(struct lit_ent);
+	l->total = l->arena_off + ((arena_len + 7) & ~(uint64_t)7);
+}
+
+/* A 4-lane multiply-rotate hash: catches corruption of a bundle section at
+ * several GB/s (authenticity is the bundle signature's job). */
+static uint64_t checksum(const uint8_t *p, size_t len)
+{
+	const uint64_t P1 = 0x9E3779B185EBCA87ull, P2 = 0xC2B2AE3D27D4EB4Full;
+	uint64_t a = P1, b = P2, c = 0, d = ~P1;
+	size_t i = 0;
+	for (; i + 32 <= len; i += 32) {
+		a = (a ^ load64(p + i)) * P2;
+		b = (b ^ load64(p + i + 8)) * P2;
+		c = (c ^ load64(p + i + 16)) * P2;
+		d = (d ^ load64(p + i + 24)) * P2;
+		a = a << 31 | a >> 33;
+		b = b << 31 | b >> 33;
+		c = c << 31 | c >> 33;
+		d = d << 31 | d >> 33;
+	}
+	uint64_t h = a ^ (b << 1 | b >> 63) ^ (c << 7 | c >> 57) ^ (d << 12 | d >> 52);
+	h ^= len * P1;
+	for (; i < len; i++)
+		h = (h ^ p[i]) * P1;
+	h ^= h >> 29;
+	h *= P2;
+	h ^= h >> 32;
+	return h;
+}
+
+/* The checksum field counts as zero. */
+static uint64_t image_checksum(uint8_t *img, size_t len)
+{
+	struct lit_hdr *h = (struct lit_hdr *)img;
+	uint64_t saved = h->checksum;
+	h->checksum = 0;
+	uint64_t c = checksum(img, len);
+	h->checksum = saved;
+	return c;
+}
+
+/* Large images go to their own mapping with transparent huge pages asked
+ * for: the bitmap and bucket probes are random, so TLB misses matter. */
+static uint8_t *img_alloc(size_t len, int *mapped)
+{
+	*mapped = 0;
+	if (len >= (8u << 20)) {
+		void *p =
+		    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED) {
+			madvise(p, len, MADV_HUGEPAGE);
+			*mapped = 1;
+			return p;
+		}
+	}
+	return calloc(1, len);
+}
+
+static void img_release(uint8_t *img, size_t len, int mapped)
+{
+	if (mapped)
+		munmap(img, len);
+	else
+		free(img);
+}
+
+static void attach(struct litidx *x)
+{
+	struct lit_hdr *h = (struct lit_hdr *)x->img;
+	struct lit_layout l;
+	layout_of(h->nb_bits, h->bm_bits, h->n, h->arena_len, &l);
+	x->h = h;
+	x->bitmap = (const uint64_t *)(x->img + l.bm_off);
+	x->starts = (const uint32_t *)(x->img + l.st_off);
+	x->ent = (const struct lit_ent *)(x->img + l.ent_off);
+	x->arena = x->img + l.arena_off;
+	x->k = h->k;
+	x->kmask = kmask_of(h->k);
+	x->maxlen = h->maxlen;
+	x->bm_shift = 64 - h->bm_bits;
+	x->nb_shift = 64 - h->nb_bits;
+	for (int c = 0; c < 256; c++)
+		x->startok[c] = (h->startok[c >> 3] >> (c & 7)) & 1;
+}
+
+static unsigned ceil_log2(uint64_t n)
+{
+	unsigned b = 0;
+	while ((1ull << b) < n)
+		b++;
+	return b;
+}
+
+struct litidx *litidx_build_opts(const uint8_t *const *lits, const uint32_t *lens,
+                                 const uint32_t *ids, size_t n, const struct litidx_opts *o,
+                                 char *err, size_t errlen)
+{
+	unsigned minlen = n ? LITIDX_MAX_LEN : 0, maxlen = 0;
+	uint64_t arena_len = 0;
+	if (n > UINT32_MAX - 1) {
+		snprintf(err, errlen, "literal index: too many literals (%zu)", n);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (lens[i] < LITIDX_MIN_LEN || lens[i] > LITIDX_MAX_LEN || !lits[i]) {
+			snprintf(err, errlen,
+			         "literal index: literal %zu (id %u) has %u bytes, outside %u..%u",
+			         i, ids[i], lens[i], LITIDX_MIN_LEN, LITIDX_MAX_LEN);
+			return NULL;
+		}
+		minlen = lens[i] < minlen ? lens[i] : minlen;
+		maxlen = lens[i] > maxlen ? lens[i] : maxlen;
+		arena_len += 1 + (uint64_t)lens[i];
+	}
+	if (arena_len > UINT32_MAX) {
+		snprintf(err, errlen, "literal index: %llu bytes of literals (max 4 GiB)",
+		         (unsigned long long)arena_len);
+		return NULL;
+	}
+	unsigned k = o && o->anchor_len ? o->anchor_len : LITIDX_ANCHOR;
+	k = k > 8 ? 8 : k;
+	if (n && k > minlen)
+		k = minlen;
+	unsigned shift = o && o->bitmap_shift ? o->bitmap_shift : 3;
+	unsigned nb_bits = ceil_log2(n);
+	nb_bits = nb_bits < 8 ? 8 : nb_bits > 31 ? 31 : nb_bits;
+	unsigned bm_bits = nb_bits + shift > 32 ? 32 : nb_bits + shift;
+	struct lit_layout l;
+	layout_of(nb_bits, bm_bits, n, arena_len, &l);
+
+	struct litidx *x = calloc(1, sizeof(*x));
+	uint32_t *bkt = malloc((n ? n : 1) * sizeof(uint32_t));
+	if (!x || !bkt)
+		goto oom;
+	x->img_len = l.total;
+	x->img = img_alloc(l.total, &x->img_mmap);
+	if (!x->img)
+		goto oom;
+	struct lit_hdr *h = (struct lit_hdr *)x->img;
+	memcpy(h->magic, LIT_MAGIC, 8);
+	h->version = LIT_VERSION;
+	h->endian = LIT_ENDIAN;
+	h->k = k;
+	h->minlen = minlen;
+	h->maxlen = maxlen;
+	h->nb_bits = nb_bits;
+	h->bm_bits = bm_bits;
+	h->n = n;
+	h->arena_len = arena_len;
+	h->total_len = l.total;
+	attach(x);
+	uint64_t *bitmap = (uint64_t *)(x->img + l.bm_off);
+	uint32_t *starts = (uint32_t *)(x->img + l.st_off);
+	struct lit_ent *ent = (struct lit_ent *)(x->img + l.ent_off);
+	uint8_t *arena = x->img + l.arena_off;
+
+	/* Counting sort by bucket: count, prefix sum, place with starts[] as
+	 * cursors (which leaves starts[b] = end of b), shift back by one. */
+	for (size_t i = 0; i < n; i++) {
+		uint64_t a = anchor_of(lits[i], lens[i], x->kmask);
+		uint64_t hh = mix(a);
+		bkt[i] = (uint32_t)(hh >> x->nb_shift);
+		starts[bkt[i]]++;
+		uint64_t bit = hh >> x->bm_shift;
+		bitmap[bit >> 6] |= 1ull << (bit & 63);
+		h->startok[lits[i][0] >> 3] |= (uint8_t)(1u << (lits[i][0] & 7));
+	}
+	uint64_t nb = 1ull << nb_bits;
+	uint32_t sum = 0;
+	for (uint64_t b = 0; b < nb; b++) {
+		uint32_t c = starts[b];
+		starts[b] = sum;
+		sum += c;
+	}
+	starts[nb] = sum;
+	for (size_t i = 0; i < n; i++) {
+		struct lit_ent *e = &ent[starts[bkt[i]]++];
+		e->anchor = anchor_of(lits[i], lens[i], x->kmask);
+		e->off = (uint32_t)i; /* literal index until the arena pass */
+		e->id = ids[i];
+	}
+	memmove(starts + 1, starts, nb * sizeof(uint32_t));
+	starts[0] = 0;
+	uint32_t off = 0;
+	for (size_t j = 0; j < n; j++) {
+		uint32_t i = ent[j].off;
+		arena[off] = (uint8_t)lens[i];
+		memcpy(arena + off + 1, lits[i], lens[i]);
+		ent[j].off = off;
+		off += 1 + lens[i];
+	}
+	free(bkt);
+	attach(x); /* startok */
+	return x;
+oom:
+	snprintf(err, errlen, "literal index: out of memory (%zu literals)", n);
+	free(bkt);
+	litidx_free(x);
+	return NULL;
+}
+
+struct litidx *litidx_build(const uint8_t *const *lits, const uint32_t *lens, const uint32_t *ids,
+                            size_t n, char *err, size_t errlen)
+{
+	return litidx_build_opts(lits, lens, ids, n, NULL, err, errlen);
+}
+
+void litidx_free(struct litidx *x)
+{
+	if (!x)
+		return;
+	if (x->img)
+		img_release(x->img, x->img_len, x->img_mmap);
+	free(x);
+}
+
+size_t litidx_count(const struct litidx *x)
+{
+	return x ? (size_t)x->h->n : 0;
+}
+
+unsigned litidx_anchor(const struct litidx *x)
+{
+	return x ? x->k : 0;
+}
+
+unsigned litidx_maxlen(const struct litidx *x)
+{
+	return x ? x->maxlen : 0;
+}
+
+size_t litidx_memsize(const struct litidx *x)
+{
+	return x ? sizeof(*x) + x->img_len : 0;
+}
+
+/* ---- scanning ---- */
+
+/* Confirms a position whose anchor word w passed the bitmap. */
+static inline void confirm(const struct litidx *x, const uint8_t *buf, size_t buflen, size_t i,
+                           uint64_t w, uint64_t hh, size_t min_end, uint64_t base, litidx_cb cb,
+                           void *ctx)
+{
+	size_t b = (size_t)(hh >> x->nb_shift);
+	uint32_t s = x->starts[b], e = x->starts[b + 1];
+	for (; s < e; s++) {
+		const struct lit_ent *en = &x->ent[s];
+		if (en->anchor != w)
+			continue;
+		const uint8_t *lit = x->arena + en->off;
+		size_t L = lit[0];
+		if (L > buflen - i || i + L <= min_end)
+			continue;
+		if (memcmp(lit + 1 + x->k, buf + i + x->k, L - x->k) == 0)
+			cb(en->id, base + i + L, ctx);
+	}
+}
+
+static inline int bit_set(const struct litidx *x, uint64_t hh)
+{
+	uint64_t bit = hh >> x->bm_shift;
+	return (int)((x->bitmap[bit >> 6] >> (bit & 63)) & 1);
+}
+
+/* Reports matches starting in [from, to) of buf[0..buflen) that end past
+ * min_end; buf offsets are reported as base + end. */
+static void scan_core(const struct litidx *x, const uint8_t *buf, size_t buflen, size_t from,
+                      size_t to, size_t min_end, uint64_t base, litidx_cb cb, void *ctx)
+{
+	const unsigned k = x->k;
+	const uint64_t kmask = x->kmask;
+	if (buflen < k)
+		return;
+	if (to > buflen - k + 1)
+		to = buflen - k + 1;
+	/* Positions with 8 readable bytes take the batched path. */
+	size_t fast_to = buflen >= 8 ? buflen - 7 : 0;
+	fast_to = fast_to < to ? fast_to : to;
+	size_t i = from;
+	uint32_t pos1[LIT_BLOCK], pos2[LIT_BLOCK];
+	uint64_t h1[LIT_BLOCK], h2[LIT_BLOCK];
+	while (i < fast_to) {
+		size_t end = fast_to - i > LIT_BLOCK ? i + LIT_BLOCK : fast_to;
+		unsigned n1 = 0, n2 = 0;
+		for (size_t j = i; j < end; j++) {
+			pos1[n1] = (uint32_t)(j - i);
+			h1[n1] = mix(load64(buf + j) & kmask);
+			n1 += x->startok[buf[j]];
+		}
+		for (unsigned j = 0; j < n1; j++)
+			__builtin_prefetch(&x->bitmap[(h1[j] >> x->bm_shift) >> 6]);
+		for (unsigned j = 0; j < n1; j++) {
+			pos2[n2] = pos1[j];
+			h2[n2] = h1[j];
+			n2 += (unsigned)bit_set(x, h1[j]);
+		}
+		for (unsigned j = 0; j < n2; j++)
+			__builtin_prefetch(&x->starts[h2[j] >> x->nb_shift]);
+		for (unsigned j = 0; j < n2; j++) {
+			size_t p = i + pos2[j];
+			confirm(x, buf, buflen, p, load64(buf + p) & kmask, h2[j], min_end, base,
+			        cb, ctx);
+		}
+		i = end;
+	}
+	for (; i < to; i++) {
+		if (!x->startok[buf[i]])
+			continue;
+		uint64_t w = 0;
+		memcpy(&w, buf + i, buflen - i < 8 ? buflen - i : 8);
+		w &= kmask;
+		uint64_t hh = mix(w);
+		if (bit_set(x, hh))
+			confirm(x, buf, buflen, i, w, hh, min_end, base, cb, ctx);
+	}
+}
+
+void litidx_stream_init(struct litidx_stream *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+void litidx_stream_reset(struct litidx_stream *s)
+{
+	s->tail_len = 0;
+}
+
+static int tail_grow(struct litidx_stream *s, size_t need)
+{
+	if (need > LITIDX_MAX_LEN - 1)
+		need = LITIDX_MAX_LEN - 1;
+	if (need <= s->tail_cap)
+		return 0;
+	uint8_t *nt = realloc(s->tail, need);
+	if (!nt)
+		return -1;
+	s->tail = nt;
+	s->tail_cap = (uint32_t)need;
+	return 0;
+}
+
+int litidx_stream_reserve(struct litidx_stream *s, size_t bytes)
+{
+	return tail_grow(s, bytes);
+}
+
+void litidx_stream_free(struct litidx_stream *s)
+{
+	free(s->tail);
+	s->tail = NULL;
+	s->tail_len = s->tail_cap = 0;
+}
+
+void litidx_scan(const struct litidx *x, struct litidx_stream *s, const uint8_t *p, size_t len,
+                 litidx_cb cb, void *ctx)
+{
+	if (!len)
+		return;
+	size_t need = x->maxlen ? x->maxlen - 1 : 0;
+	if (x->h->n && s->tail_len && need) {
+		/* Matches starting in the carry and ending in p: scan a window
+		 * of carry + the first need bytes of p, starts in the carry only,
+		 * ends past it only (shorter ones were reported last time). */
+		uint8_t win[2 * LITIDX_MAX_LEN];
+		size_t t = s->tail_len < need ? s->tail_len : need;
+		size_t add = len < need ? len : need;
+		memcpy(win, s->tail + s->tail_len - t, t);
+		memcpy(win + t, p, add);
+		scan_core(x, win, t + add, 0, t, t, s->pos - t, cb, ctx);
+	}
+	if (x->h->n)
+		scan_core(x, p, len, 0, len, 0, s->pos, cb, ctx);
+	s->pos += len;
+	tail_grow(s, need); /* on failure: a shorter carry, see match_lit.h */
+	size_t cap = s->tail_cap;
+	if (!cap)
+		return;
+	if (len >= cap) {
+		memcpy(s->tail, p + len - cap, cap);
+		s->tail_len = (uint32_t)cap;
+	} else {
+		size_t keep = s->tail_len < cap - len ? s->tail_len : cap - len;
+		memmove(s->tail, s->tail + s->tail_len - keep, keep);
+		memcpy(s->tail + keep, p, len);
+		s->tail_len = (uint32_t)(keep + len);
+	}
+}
+
+/* ---- serialization ---- */
+
+int litidx_serialize(const struct litidx *x, uint8_t **out, size_t *outlen)
+{
+	uint8_t *b = malloc(x->img_len);
+	if (!b)
+		return -1;
+	memcpy(b, x->img, x->img_len);
+	((struct lit_hdr *)b)->checksum = image_checksum(b, x->img_len);
+	*out = b;
+	*outlen = x->img_len;
+	return 0;
+}
+
+void litidx_image_fix_checksum(uint8_t *buf, size_t len)
+{
+	if (len < sizeof(struct lit_hdr))
+		return;
+	uint64_t c = image_checksum(buf, len);
+	memcpy(buf + offsetof(struct lit_hdr, checksum), &c, sizeof(c));
+}
+
+#define BAD(...)                                                                                   \
+	do {                                                                                       \
+		snprintf(err, errlen, "literal index image: " __VA_ARGS__);                        \
+		goto bad;                                                                          \
+	} while (0)
+
+struct litidx *litidx_deserialize(const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+	struct lit_hdr h;
+	struct litidx *x = NULL;
+	if (!buf || len < sizeof(h)) {
+		snprintf(err, errlen, "literal index image: truncated header (%zu bytes)", len);
+		return NULL;
+	}
+	memcpy(&h, buf, sizeof(h));
+	if (memcmp(h.magic, LIT_MAGIC, 8))
+		BAD("bad magic");
+	if (h.version != LIT_VERSION)
+		BAD("version %u, this build reads %u", h.version, LIT_VERSION);
+	if (h.endian != LIT_ENDIAN)
+		BAD("byte order of another machine");
+	if (h.k < 1 || h.k > 8)
+		BAD("anchor length %u", h.k);
+	if (h.maxlen > LITIDX_MAX_LEN || h.minlen > h.maxlen)
+		BAD("literal lengths %u..%u", h.minlen, h.maxlen);
+	if (h.n && h.minlen < h.k)
+		BAD("shortest literal %u below anchor %u", h.minlen, h.k);
+	if (!h.n && h.maxlen)
+		BAD("empty index with literal lengths");
+	if (h.nb_bits < 1 || h.nb_bits > 31 || h.bm_bits < h.nb_bits || h.bm_bits > 32)
+		BAD("table sizes 2^%u / 2^%u", h.nb_bits, h.bm_bits);
+	if (h.n > UINT32_MAX - 1 || h.arena_len > UINT32_MAX)
+		BAD("counts %llu / %llu", (unsigned long long)h.n, (unsigned long long)h.arena_len);
+	struct lit_layout l;
+	layout_of(h.nb_bits, h.bm_bits, h.n, h.arena_len, &l);
+	if (h.total_len != l.total || len != l.total)
+		BAD("size %zu, header says %llu, layout needs %zu", len,
+		    (unsigned long long)h.total_len, l.total);
+
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		goto oom;
+	x->img_len = len;
+	x->img = img_alloc(len, &x->img_mmap);
+	if (!x->img)
+		goto oom;
+	memcpy(x->img, buf, len);
+	if (image_checksum(x->img, len) != h.checksum)
+		BAD("checksum mismatch (corrupt or truncated)");
+	attach(x);
+
+	uint64_t nb = 1ull << h.nb_bits;
+	const uint32_t *st = x->starts;
+	if (st[0] != 0 || st[nb] != h.n)
+		BAD("bucket table ends %u..%u for %llu literals", st[0], st[nb],
+		    (unsigned long long)h.n);
+	uint64_t off = 0;
+	unsigned minlen = h.n ? LITIDX_MAX_LEN : 0, maxlen = 0;
+	for (uint64_t b = 0; b < nb; b++) {
+		if (st[b + 1] < st[b] || st[b + 1] > h.n)
+			BAD("bucket %llu out of order", (unsigned long long)b);
+		for (uint32_t j = st[b]; j < st[b + 1]; j++) {
+			const struct lit_ent *e = &x->ent[j];
+			/* Sequential arena: entry j's literal follows entry j-1's. */
+			if (e->off != off || off + 1 > h.arena_len)
+				BAD("entry %u: arena offset %u", j, e->off);
+			unsigned L = x->arena[off];
+			if (L < h.minlen || L > h.maxlen || off + 1 + L > h.arena_len)
+				BAD("entry %u: length %u", j, L);
+			const uint8_t *lit = x->arena + off + 1;
+			if (e->anchor != anchor_of(lit, L, x->kmask))
+				BAD("entry %u: anchor does not match its bytes", j);
+			uint64_t hh = mix(e->anchor);
+			if ((hh >> x->nb_shift) != b)
+				BAD("entry %u: in bucket %llu, hashes elsewhere", j,
+				    (unsigned long long)b);
+			if (!bit_set(x, hh))
+				BAD("entry %u: prefilter bit missing", j);
+			if (!x->startok[lit[0]])
+				BAD("entry %u: first byte not in the start table", j);
+			minlen = L < minlen ? L : minlen;
+			maxlen = L > maxlen ? L : maxlen;
+			off += 1 + L;
+		}
+	}
+	if (off != h.arena_len)
+		BAD("arena has %llu bytes, entries use %llu", (unsigned long long)h.arena_len,
+		    (unsigned long long)off);
+	if (minlen != h.minlen || maxlen != h.maxlen)
+		BAD("literal lengths %u..%u, header says %u..%u", minlen, maxlen, h.minlen,
+		    h.maxlen);
+	return x;
+oom:
+	snprintf(err, errlen, "literal index image: out of memory (%zu bytes)", len);
+bad:
+	litidx_free(x);
+	return NULL;
+}
