@@ -103,7 +103,7 @@ start_tapsift() {
 # stop_tapsift [SIGNAL]: sets TS_RC.
 stop_tapsift() {
 	kill -"${1:-INT}" "$TS_PID" 2>/dev/null
-	wait "$TS_PID"
+	wait "$TS_PID" 2>/dev/null
 	TS_RC=$?
 	TS_PID=""
 }
