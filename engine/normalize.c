@@ -211,7 +211,7 @@ emit_cp(unsigned flags, int fast, uint32_t cp, const uint8_t *src, int n, int sr
 	return len;
 }
 
-/* The main loop over in[0..len), specialised by the constant arguments.
+/* The loop over in[0..len), specialised by the constant arguments.
  * Returns output bytes; an incomplete character at the end goes to st. */
 static inline __attribute__((always_inline)) size_t
 run(struct norm_state *st, unsigned flags, int fast, const uint8_t *in, size_t len, uint8_t *out,
@@ -234,44 +234,189 @@ run(struct norm_state *st, unsigned flags, int fast, const uint8_t *in, size_t l
 			}
 			i += 8;
 		}
-		if (i >= len)
-			break;
-		uint8_t b = in[i];
-		if (b < 0x80) {
-			out[o] = ao[b];
-			if (offmap)
-				offmap[o] = base + i + 1;
-			o += ak[b];
-			i++;
-			continue;
-		}
-		uint32_t cp;
-		int n = u8_decode(in + i, len - i, &cp);
-		if (n > 0) {
-			o += emit_cp(flags, fast, cp, in + i, n, i + 4 <= len, out, o, offmap,
-				     base + i + (size_t)n);
-			i += (size_t)n;
-		} else if (n < 0) {
-			i++;
-		} else {
-			memcpy(st->pend, in + i, len - i);
-			st->npend = (uint8_t)(len - i);
-			break;
+		/* Up to the next 8-byte ASCII stretch: byte by byte, and a run
+		 * of 2- and 3-byte characters without leaving the loop. */
+		while (i < len) {
+			uint8_t b = in[i];
+			if (b < 0x80) {
+				out[o] = ao[b];
+				if (offmap)
+					offmap[o] = base + i + 1;
+				o += ak[b];
+				i++;
+				if (i + 8 <= len && (in[i] | in[i + 1] | in[i + 2] | in[i + 3]) < 0x80)
+					break;
+				continue;
+			}
+			if (fast && i + 4 <= len) {
+				uint32_t cp, n;
+				uint8_t b1 = in[i + 1], b2 = in[i + 2];
+				if ((b & 0xf0) == 0xe0) {
+					cp = (uint32_t)(b & 0x0f) << 12 | (uint32_t)(b1 & 0x3f) << 6 |
+					     (b2 & 0x3f);
+					n = 3;
+					if (!(((b1 & 0xc0) == 0x80) & ((b2 & 0xc0) == 0x80) &
+					      (cp >= 0x800) & (cp - 0xd800 >= 0x800)))
+						goto generic;
+				} else if ((b & 0xe0) == 0xc0) {
+					cp = (uint32_t)(b & 0x1f) << 6 | (b1 & 0x3f);
+					n = 2;
+					if (!(((b1 & 0xc0) == 0x80) & (b >= 0xc2)))
+						goto generic;
+				} else {
+					goto generic;
+				}
+				uint32_t e = lookup(nt_all_l1, nt_all_l2, cp), tag = e & 0xff;
+				if (__builtin_expect(tag <= 3, 1)) {
+					/* 4-byte stores, see the bounds note in norm_feed */
+					uint32_t v = e >> 8;
+					memcpy(out + o, &v, 4);
+					if (offmap) {
+						uint64_t end = base + i + n;
+						offmap[o] = end;
+						offmap[o + 1] = end;
+						offmap[o + 2] = end;
+						offmap[o + 3] = end;
+					}
+					o += tag;
+				} else {
+					memcpy(out + o, nt_pool + (e >> 8), tag);
+					if (offmap)
+						for (uint32_t k = 0; k < tag; k++)
+							offmap[o + k] = base + i + n;
+					o += tag;
+				}
+				i += n;
+				continue;
+			}
+		generic:;
+			uint32_t cp;
+			int n = u8_decode(in + i, len - i, &cp);
+			if (n > 0) {
+				o += emit_cp(flags, fast, cp, in + i, n, i + 4 <= len, out, o, offmap,
+					     base + i + (size_t)n);
+				i += (size_t)n;
+			} else if (n < 0) {
+				i++;
+			} else {
+				memcpy(st->pend, in + i, len - i);
+				st->npend = (uint8_t)(len - i);
+				return o;
+			}
 		}
 	}
 	return o;
 }
 
+/* One 2- or 3-byte character of the NORM_ALL path at in[0..4).  Returns its
+ * length, or 0 for anything else (4-byte, invalid: the caller's general
+ * path).  Stores 4 output bytes (and offsets), advancing *o by the real
+ * count: see the bounds note in norm_feed. */
+static inline __attribute__((always_inline)) uint32_t
+all_char(const uint8_t *in, uint8_t *out, size_t *o, uint64_t *offmap, uint64_t end0)
+{
+	uint32_t b = in[0], b1 = in[1], b2 = in[2], cp, n;
+	if ((b & 0xf0) == 0xe0) {
+		cp = (b & 0x0f) << 12 | (b1 & 0x3f) << 6 | (b2 & 0x3f);
+		n = 3;
+		if (!(((b1 & 0xc0) == 0x80) & ((b2 & 0xc0) == 0x80) & (cp >= 0x800) &
+		      (cp - 0xd800 >= 0x800)))
+			return 0;
+	} else if ((b & 0xe0) == 0xc0) {
+		cp = (b & 0x1f) << 6 | (b1 & 0x3f);
+		n = 2;
+		if (!(((b1 & 0xc0) == 0x80) & (b >= 0xc2)))
+			return 0;
+	} else {
+		return 0;
+	}
+	uint32_t e = lookup(nt_all_l1, nt_all_l2, cp), tag = e & 0xff;
+	uint64_t end = end0 + n;
+	if (__builtin_expect(tag <= 3, 1)) {
+		uint32_t v = e >> 8;
+		memcpy(out + *o, &v, 4);
+		if (offmap) {
+			offmap[*o] = end;
+			offmap[*o + 1] = end;
+			offmap[*o + 2] = end;
+			offmap[*o + 3] = end;
+		}
+	} else {
+		memcpy(out + *o, nt_pool + (e >> 8), tag);
+		if (offmap)
+			for (uint32_t k = 0; k < tag; k++)
+				offmap[*o + k] = end;
+	}
+	*o += tag;
+	return n;
+}
+
+/* The NORM_ALL path.  Mixed text switches between ASCII and other scripts
+ * every few bytes, so instead of branching per byte it takes 8 bytes, runs
+ * the ASCII table over all of them branch-free but only counts the bytes
+ * before the first non-ASCII one, then converts the following run of
+ * non-ASCII characters. */
+static inline __attribute__((always_inline)) size_t
+run_all(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *out, uint64_t *offmap,
+	uint64_t base)
+{
+	const uint8_t *ao = nt_ascii_out[NORM_ALL], *ak = nt_ascii_keep[NORM_ALL];
+	size_t i = 0, o = 0;
+	while (i + 8 <= len) {
+		uint64_t w, hi;
+		memcpy(&w, in + i, 8);
+		hi = w & 0x8080808080808080ull;
+		if (!hi) {
+			for (int k = 0; k < 8; k++) {
+				uint8_t b = in[i + k];
+				out[o] = ao[b];
+				if (offmap)
+					offmap[o] = base + i + k + 1;
+				o += ak[b];
+			}
+			i += 8;
+			continue;
+		}
+		unsigned na = (unsigned)__builtin_ctzll(hi) >> 3; /* ASCII bytes first */
+		if (na) {
+			for (unsigned k = 0; k < 8; k++) {
+				uint8_t b = in[i + k] & 0x7f;
+				out[o] = ao[b];
+				if (offmap)
+					offmap[o] = base + i + k + 1;
+				o += ak[b] & (k < na);
+			}
+			i += na;
+		}
+		/* i + 4 <= len: all_char reads 3 bytes, u8_decode never sees an
+		 * incomplete character (the tail goes to run() below) */
+		while (i + 4 <= len && in[i] >= 0x80) {
+			uint32_t n = all_char(in + i, out, &o, offmap, base + i);
+			if (!n) {
+				uint32_t cp;
+				int m = u8_decode(in + i, len - i, &cp);
+				if (m > 0)
+					o += emit_cp(NORM_ALL, 1, cp, in + i, m, 1, out, o, offmap,
+						     base + i + (size_t)m);
+				n = m > 0 ? (uint32_t)m : 1;
+			}
+			i += n;
+		}
+	}
+	return o + run(st, NORM_ALL, 1, in + i, len - i, out + o, offmap ? offmap + o : NULL,
+		       base + i);
+}
+
 static size_t run_fast(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *out,
 		       uint64_t base)
 {
-	return run(st, NORM_ALL, 1, in, len, out, NULL, base);
+	return run_all(st, in, len, out, NULL, base);
 }
 
 static size_t run_fast_map(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *out,
 			   uint64_t *offmap, uint64_t base)
 {
-	return run(st, NORM_ALL, 1, in, len, out, offmap, base);
+	return run_all(st, in, len, out, offmap, base);
 }
 
 static size_t run_slow(struct norm_state *st, unsigned flags, const uint8_t *in, size_t len,

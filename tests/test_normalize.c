@@ -298,6 +298,21 @@ static void test_split_utf8(void)
 			CHECK_STR((char *)out, "x免费aay");
 		}
 	}
+	/* k ASCII bytes, then a character cut at the very end of an exactly
+	 * sized buffer (ASan catches a read past it); whole == byte feeds */
+	static const char *tails[] = {"\xe8\x81", "\xe8", "\xf0\x9f\x8e", "\xe8\x81\x94", "\xd0\xb0",
+				      "\xf0\x9f\x8e\x81"};
+	for (size_t k = 0; k < 20; k++) {
+		for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+			size_t tl = strlen(tails[t]), len = k + tl;
+			uint8_t *in = malloc(len);
+			memset(in, 'a', k);
+			memcpy(in + k, tails[t], tl);
+			check_chunked(ALL, in, len, 1);
+			check_chunked(ALL & ~NORM_T2S, in, len, 1);
+			free(in);
+		}
+	}
 	/* an incomplete character at the end of the stream is not emitted */
 	CHECK_STR(N(ALL, "ab\xe5\x85"), "ab");
 	uint8_t out[64];

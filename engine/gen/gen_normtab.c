@@ -417,7 +417,10 @@ int main(int argc, char **argv)
 		}
 		int capped, n = compose(NORM_ALL, cp, out, &capped);
 		int sl = utf8_put(src, cp);
-		ent[cp] = (n == sl && !memcmp(out, src, (size_t)n)) ? TAG_ID : encode(out, n);
+		/* Up to 3 bytes inline even when unchanged: one branch-free store
+		 * on the hot path for all of the BMP.  Identity is only used for
+		 * unchanged 4-byte characters, whose blocks then deduplicate. */
+		ent[cp] = (n == 4 && sl == 4 && !memcmp(out, src, 4)) ? TAG_ID : encode(out, n);
 	}
 	tab_build(&tall, ent);
 	for (uint32_t cp = 0; cp < NCP; cp++)
