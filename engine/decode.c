@@ -7,6 +7,7 @@
  *      guessed: <meta charset>, HTML sniffing)
  *   -> HTML:  charset -> html (tags dropped, references decoded)
  *      form:  urldec  -> charset (escapes carry bytes in the page charset)
+ *      JSON / JavaScript: charset -> jsesc (\uXXXX escapes are code points)
  *      text:  charset
  *   -> output buffer -> sink->text()
  *
@@ -58,7 +59,7 @@ enum {
 	D_DONE,
 };
 
-enum { B_PLAIN, B_HTML, B_FORM, B_SKIP };
+enum { B_PLAIN, B_HTML, B_FORM, B_JS, B_SKIP };
 
 struct body {
 	uint8_t active;
@@ -73,6 +74,7 @@ struct body {
 	struct charset cs;
 	struct html html;
 	struct urldec ud;
+	struct jsesc js;
 };
 
 struct decoder {
@@ -152,6 +154,12 @@ static void ud_to_cs(void *ud, const uint8_t *p, size_t n)
 	cs_feed(&d->b.cs, p, n, emit, d);
 }
 
+static void cs_to_js(void *ud, const uint8_t *p, size_t n)
+{
+	struct decoder *d = ud;
+	jsesc_feed(&d->b.js, p, n, emit, d);
+}
+
 static void stage2(struct decoder *d, const uint8_t *p, size_t n)
 {
 	switch (d->b.kind) {
@@ -160,6 +168,9 @@ static void stage2(struct decoder *d, const uint8_t *p, size_t n)
 		break;
 	case B_FORM:
 		urldec_feed(&d->b.ud, p, n, ud_to_cs, d);
+		break;
+	case B_JS:
+		cs_feed(&d->b.cs, p, n, cs_to_js, d);
 		break;
 	case B_PLAIN:
 		cs_feed(&d->b.cs, p, n, emit, d);
@@ -174,6 +185,7 @@ static void body_setup(struct decoder *d, int id)
 		CNT(d, charset_unknown);
 	html_init(&b->html);
 	urldec_init(&b->ud, 1);
+	jsesc_init(&b->js);
 }
 
 /* The first SNIFF_MAX bytes (or the whole short body) are in: settle the
@@ -302,6 +314,9 @@ static void body_end(struct decoder *d, int graceful)
 		} else if (b->kind == B_FORM) {
 			urldec_finish(&b->ud, ud_to_cs, d);
 			cs_end(&b->cs, emit, d);
+		} else if (b->kind == B_JS) {
+			cs_end(&b->cs, cs_to_js, d);
+			jsesc_finish(&b->js, emit, d);
 		} else {
 			cs_end(&b->cs, emit, d);
 		}
@@ -411,6 +426,8 @@ static void on_head(struct decoder *d)
 		kind = B_HTML;
 	else if (h.ctype == CT_FORM)
 		kind = B_FORM;
+	else if (h.ctype == CT_JS)
+		kind = B_JS;
 	else if (h.ctype == CT_BINARY)
 		kind = B_SKIP;
 	if (h.charset) {

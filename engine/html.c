@@ -9,9 +9,11 @@
  *  - Attribute values are dropped with their tag (quoted values may contain
  *    '>', which does not end the tag).
  *  - <script> contents are KEPT as text (scam text is often injected by
- *    JavaScript: document.write, string literals); the script is not
- *    executed or unescaped, and references inside it are not decoded (raw
- *    text, as in HTML).  <style> contents are DROPPED (no reader sees CSS).
+ *    JavaScript: document.write, string literals).  The script is not
+ *    executed; its backslash escapes (\uXXXX, \xXX, ...) are decoded as
+ *    in a JS string (see urldec.h), character references inside it are not
+ *    (raw text, as in HTML).  <style> contents are DROPPED (no reader sees
+ *    CSS).
  *  - Character references are decoded: decimal (&#25442;), hex (&#x6362;),
  *    and all 2125 HTML5 names (&fopf; is 𝕗, which NFKC folds to f, so rare
  *    names must not hide text).  Numeric references may omit the ';'; named
@@ -2344,6 +2346,13 @@ static void ent_done(struct html *h, struct obuf *o, int semi)
 	h->nent = 0;
 }
 
+/* Script text goes through the JS unescaper (after what is buffered). */
+static void script_put(struct html *h, struct obuf *o, const void *p, size_t n)
+{
+	ob_flush(o);
+	jsesc_feed(&h->js, p, n, o->out, o->ud);
+}
+
 static void tag_done(struct html *h)
 {
 	h->st = H_TEXT;
@@ -2353,6 +2362,7 @@ static void tag_done(struct html *h)
 		h->st = H_RAW;
 		h->raw = RAW_SCRIPT;
 		h->nraw = 0;
+		jsesc_init(&h->js);
 	} else if (h->nname == 5 && !memcmp(h->name, "style", 5)) {
 		h->st = H_RAW;
 		h->raw = RAW_STYLE;
@@ -2497,6 +2507,10 @@ void html_feed(struct html *h, const uint8_t *in, size_t len, tsf_out_fn out, vo
 			size_t plen = h->raw == RAW_SCRIPT ? 8 : 7;
 			if (h->nraw == plen) {
 				if (is_space(c) || c == '/' || c == '>') {
+					if (h->raw == RAW_SCRIPT) {
+						ob_flush(&o);
+						jsesc_finish(&h->js, out, ud);
+					}
 					h->st = H_TAG;
 					h->endtag = 1;
 					h->q = 0;
@@ -2512,7 +2526,7 @@ void html_feed(struct html *h, const uint8_t *in, size_t len, tsf_out_fn out, vo
 			}
 			/* Mismatch: what was held back is script text after all. */
 			if (h->raw == RAW_SCRIPT && h->nraw)
-				ob_put(&o, h->rawbuf, h->nraw);
+				script_put(h, &o, h->rawbuf, h->nraw);
 			h->nraw = 0;
 			if (c == '<') {
 				h->rawbuf[h->nraw++] = (char)c;
@@ -2521,7 +2535,7 @@ void html_feed(struct html *h, const uint8_t *in, size_t len, tsf_out_fn out, vo
 				size_t j = i;
 				while (j < len && in[j] != '<')
 					j++;
-				ob_put(&o, in + i, j - i);
+				script_put(h, &o, in + i, j - i);
 				i = j - 1;
 			} else {
 				const uint8_t *lt = memchr(in + i, '<', len - i);
@@ -2545,8 +2559,11 @@ void html_end(struct html *h, tsf_out_fn out, void *ud)
 		ob_put(&o, "<", 1);
 	else if (h->st == H_ENT)
 		ent_done(h, &o, 0);
-	else if (h->st == H_RAW && h->raw == RAW_SCRIPT && h->nraw)
-		ob_put(&o, h->rawbuf, h->nraw);
+	if (h->st == H_RAW && h->raw == RAW_SCRIPT) {
+		if (h->nraw)
+			script_put(h, &o, h->rawbuf, h->nraw);
+		jsesc_finish(&h->js, out, ud);
+	}
 	ob_flush(&o);
 	html_init(h);
 }

@@ -26,6 +26,7 @@ struct html {
 	char name[16];
 	char ent[34];
 	char rawbuf[10];
+	struct jsesc js; /* <script> text is JS-unescaped */
 };
 
 void html_init(struct html *h);

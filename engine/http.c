@@ -192,6 +192,12 @@ int http_ctype(const char *v, size_t len, const char **charset, size_t *cslen)
 		return CT_HTML;
 	if (ml == 33 && !strncasecmp(m, "application/x-www-form-urlencoded", 33))
 		return CT_FORM;
+	if (prefix_ci(m, ml, "application/json") || prefix_ci(m, ml, "text/json") ||
+	    prefix_ci(m, ml, "application/javascript") || prefix_ci(m, ml, "text/javascript") ||
+	    prefix_ci(m, ml, "application/x-javascript") ||
+	    prefix_ci(m, ml, "application/ecmascript") ||
+	    (ml > 5 && !strncasecmp(m + ml - 5, "+json", 5)))
+		return CT_JS;
 	if (prefix_ci(m, ml, "image/") || prefix_ci(m, ml, "audio/") ||
 	    prefix_ci(m, ml, "video/") || prefix_ci(m, ml, "font/"))
 		return CT_BINARY;

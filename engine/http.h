@@ -33,6 +33,7 @@ enum http_ctype {
 	CT_TEXT,     /* text/ *, json, xml, javascript, anything else not below */
 	CT_HTML,     /* text/html, application/xhtml+xml, image/svg+xml */
 	CT_FORM,     /* application/x-www-form-urlencoded */
+	CT_JS,       /* JSON and JavaScript: backslash escapes decoded */
 	CT_BINARY,   /* image, audio, video, font: not decoded */
 };
 

@@ -418,6 +418,42 @@ static void test_urldec_stream(void)
 	CHECK_STR((char *)out, want);
 }
 
+static void test_js_escapes(void)
+{
+	/* Every split point of a direct feed. */
+	const char *in = "a\\u514d\\u8D39 \\uD83D\\uDE00 \\uD800x \\x41\\u{1F600}\\n\\\"\\\\"
+	                 "\\u12G \\u{110000} \\\xc3\xa9 end\\";
+	const char *want = "a免费 😀 \xef\xbf\xbdx A😀\n\"\\\\u12G \xef\xbf\xbd é end\\";
+	size_t n = strlen(in);
+	for (size_t cut = 0; cut <= n; cut++) {
+		struct buf o = {0};
+		struct jsesc j;
+		jsesc_init(&j);
+		jsesc_feed(&j, (const uint8_t *)in, cut, c_text, &o);
+		for (size_t i = cut; i < n; i++)
+			jsesc_feed(&j, (const uint8_t *)in + i, 1, c_text, &o);
+		jsesc_finish(&j, c_text, &o);
+		bput(&o, "", 0);
+		CHECK_STR((char *)o.p, want);
+		free(o.p);
+	}
+
+	struct fx *f =
+	    add("json_body", resp_s("Content-Type: application/json; charset=utf-8\r\n",
+	                            "{\"msg\":\"\\u514d\\u8d39\\u9886\\u53d6 iPhone\"}"));
+	CHECK_STR(body_of(f), "{\"msg\":\"免费领取 iPhone\"}|");
+	f = add("problem_json",
+	        resp_s("Content-Type: application/problem+json\r\n", "\"\\u514d\""));
+	CHECK_STR(body_of(f), "\"免\"|");
+	f = add("js_body", resp_s("Content-Type: text/javascript\r\n", "var s='\\x41\\u514d';"));
+	CHECK_STR(body_of(f), "var s='A免';|");
+	f = add("html_script_escapes",
+	        resp_s("Content-Type: text/html\r\n",
+	               "<p>a</p><script>document.write(\"\\u514d\\u8d39\")</script>&#x41;\\u514d"));
+	/* Escapes are decoded inside <script> only. */
+	CHECK_STR(body_of(f), "adocument.write(\"免费\")A\\u514d|");
+}
+
 static void test_response_identity(void)
 {
 	struct fx *f = add("resp_text", resp_s("Content-Type: text/plain\r\n", "pure text body"));
@@ -1058,6 +1094,7 @@ int main(void)
 	RUN(test_request_target);
 	RUN(test_form_body);
 	RUN(test_urldec_stream);
+	RUN(test_js_escapes);
 	RUN(test_response_identity);
 	RUN(test_pipelined);
 	RUN(test_chunked);
