@@ -567,9 +567,17 @@ int bus_replay_fetch(void *ctx, const char *ep, const struct bus_client_keys *k,
 			break;
 		}
 		int stop = 0;
-		if (r->batch)
-			for (size_t i = 0; i < r->batch->n_verdicts && !stop; i++)
-				stop = fn(ud, r->batch, r->batch->verdicts[i]);
+		for (size_t k = 0; k < r->n_batches && !stop; k++) {
+			const Tsf__VerdictBatch *b = r->batches[k];
+			for (size_t i = 0; i < b->n_verdicts && !stop; i++) {
+				const Tsf__Verdict *v = b->verdicts[i];
+				/* Trust but verify: only what was asked for. */
+				if (v->seq < next || (to && v->seq > to) ||
+				    (category && *category && strcmp(category, v->category)))
+					continue;
+				stop = fn(ud, b, v);
+			}
+		}
 		int done = r->done || stop || r->next_seq <= next;
 		next = r->next_seq;
 

@@ -100,6 +100,7 @@ struct sensor_track {
 	char name[128];
 	uint64_t epoch, qdrop;
 	struct bus_seq seq;
+	int caught_up; /* --from handled for this sensor */
 };
 
 struct cat_track {
@@ -119,6 +120,7 @@ struct watch {
 	int nctrack;
 	uint64_t verdicts, batches, stats_msgs, bad, gaps, missing, recovered, qdrop, lost;
 	int show_stats;
+	uint64_t from; /* --from: replay [from, first seen) for each sensor */
 	const char *replay_ep;
 	struct bus_client_keys keys;
 	void *ctx;
@@ -189,6 +191,24 @@ static void fill_gap(struct watch *w, const char *sensor, uint64_t from, uint64_
 	}
 }
 
+/* --from: what a sensor published before we were subscribed (a subscriber
+ * only gets what is sent after its subscription reached the sensor) comes
+ * from the journal, once per sensor, before anything live is printed. */
+static void catch_up(struct watch *w, struct sensor_track *s, uint64_t upto)
+{
+	if (s->caught_up || !w->from || !w->replay_ep)
+		return;
+	s->caught_up = 1;
+	if (upto < w->from)
+		return;
+	if (!w->ncats) {
+		fill_gap(w, s->name, w->from, upto, NULL);
+		return;
+	}
+	for (int i = 0; i < w->ncats; i++)
+		fill_gap(w, s->name, w->from, upto, w->cats[i]);
+}
+
 static void on_batch(struct watch *w, const Tsf__VerdictBatch *b)
 {
 	w->batches++;
@@ -214,6 +234,8 @@ static void on_batch(struct watch *w, const Tsf__VerdictBatch *b)
 	}
 	if (s)
 		s->epoch = b->epoch;
+	if (s && b->n_verdicts)
+		catch_up(w, s, b->verdicts[0]->seq - 1);
 	for (size_t i = 0; i < b->n_verdicts; i++) {
 		const Tsf__Verdict *v = b->verdicts[i];
 		/* A topic prefix may cover more than asked (sanitized names):
@@ -256,8 +278,19 @@ static void on_stats(struct watch *w, const Tsf__Stats *st)
 	/* Stats follow the batches on the same pipe, so last_seq beyond what we
 	 * saw means the tail of a burst was lost: no later verdict would show
 	 * it.  (Not under a category filter: last_seq counts all categories.) */
-	int si = w->ncats ? -1 : sensor_idx(w, st->sensor);
+	int si = sensor_idx(w, st->sensor);
 	struct sensor_track *s = si >= 0 ? &w->sensors[si] : NULL;
+	if (s && !s->seq.next && !s->caught_up && w->from) {
+		/* Nothing live from it yet: everything up to last_seq is history. */
+		catch_up(w, s, st->last_seq);
+		if (!w->ncats) {
+			s->seq.epoch = st->epoch;
+			s->seq.next = st->last_seq + 1;
+		}
+		return;
+	}
+	if (w->ncats)
+		s = NULL;
 	if (s && s->seq.next && s->seq.epoch == st->epoch && st->last_seq >= s->seq.next) {
 		uint64_t miss = st->last_seq - s->seq.next + 1, from = s->seq.next;
 		w->gaps++;
@@ -294,6 +327,8 @@ static void watch_usage(FILE *f)
 	        "  --count N               exit after N verdicts (live + recovered)\n"
 	        "  --timeout SEC           exit after SEC seconds without a message (0: never)\n"
 	        "  --replay EP             fill gaps from this replay endpoint\n"
+	        "  --from SEQ              with --replay: also fetch what each sensor published\n"
+	        "                          from SEQ on before we subscribed\n"
 	        "  --hwm N                 receive high-water mark in messages (default 100000)\n"
 	        "  --curve-server-key K    the sensor's public key (file or Z85): enables CURVE\n"
 	        "  --curve-key FILE        our secret key (default: a fresh one per run)\n"
@@ -339,6 +374,12 @@ int cmd_watch(int argc, char **argv)
 			timeout_s = parse_u64(v, "--timeout", "watch");
 		} else if ((v = optval(argc, argv, &i, "--replay", "watch"))) {
 			w.replay_ep = v;
+		} else if ((v = optval(argc, argv, &i, "--from", "watch"))) {
+			w.from = parse_u64(v, "--from", "watch");
+			if (!w.from) {
+				fprintf(stderr, "tapsift watch: --from must be >= 1\n");
+				return EXIT_USAGE;
+			}
 		} else if ((v = optval(argc, argv, &i, "--hwm", "watch"))) {
 			hwm = (int)parse_u64(v, "--hwm", "watch");
 		} else if ((v = optval(argc, argv, &i, "--curve-server-key", "watch"))) {
@@ -366,6 +407,10 @@ int cmd_watch(int argc, char **argv)
 	}
 	if (!neps) {
 		watch_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (w.from && !w.replay_ep) {
+		fprintf(stderr, "tapsift watch: --from needs --replay\n");
 		return EXIT_USAGE;
 	}
 	if (w.keys.secret && !w.keys.server_pub) {

@@ -23,8 +23,8 @@
 #define REC_HDR 24
 #define REPLAY_DEFAULT_MAX 1024
 #define REPLAY_HARD_MAX 8192
-#define REPLAY_SCAN_BUDGET (8u << 20) /* bytes of journal examined per request */
-#define REPLAY_REPLY_BUDGET (1u << 20)
+#define REPLAY_SCAN_BUDGET (8u << 20)  /* bytes of journal examined per request */
+#define REPLAY_REPLY_BUDGET (1u << 20) /* bytes of batches per reply (one record more at most) */
 
 #define IDX_EVERY 65536 /* bytes between sparse index entries */
 
@@ -518,40 +518,103 @@ int journal_read(struct journal *j, uint64_t from, uint64_t to, journal_fn fn, v
 struct replay_ctx {
 	uint64_t from, to;
 	const char *cat;
-	size_t max, n, scanned, bytes;
+	size_t max, n, scanned;
 	uint64_t next; /* first sequence number not yet covered */
-	Tsf__VerdictBatch *last_batch;
-	struct bus_arena arena; /* every decoded batch lives here until packed */
-	Tsf__Verdict **sel;
+	struct bus_arena arena;
+	uint8_t *buf; /* the reply's `batches` fields, already encoded */
+	size_t len, cap;
 	int oom;
 };
+
+/* Appends one `batches` field (4, length-delimited) holding msg. */
+static int put_batch(struct replay_ctx *r, const uint8_t *msg, size_t len)
+{
+	if (r->len + len + 16 > r->cap) {
+		size_t nc = (r->cap ? r->cap * 2 : 65536) + len + 16;
+		uint8_t *n = realloc(r->buf, nc);
+		if (!n)
+			return -1;
+		r->buf = n;
+		r->cap = nc;
+	}
+	r->buf[r->len++] = (4 << 3) | 2;
+	size_t v = len;
+	do {
+		uint8_t c = v & 0x7f;
+		v >>= 7;
+		r->buf[r->len++] = c | (v ? 0x80 : 0);
+	} while (v);
+	memcpy(r->buf + r->len, msg, len);
+	r->len += len;
+	return 0;
+}
 
 static int replay_cb(void *ud, uint64_t first, uint32_t count, const uint8_t *b, size_t len)
 {
 	struct replay_ctx *r = ud;
-	if (r->n >= r->max || r->scanned >= REPLAY_SCAN_BUDGET || r->bytes >= REPLAY_REPLY_BUDGET)
+	if (r->n >= r->max || r->scanned >= REPLAY_SCAN_BUDGET || r->len >= REPLAY_REPLY_BUDGET)
 		return 1;
 	r->scanned += len;
-	Tsf__VerdictBatch *vb = tsf__verdict_batch__unpack(bus_arena_allocator(&r->arena), len, b);
+	uint64_t last = first + count - 1;
+	if (!r->cat[0] && first >= r->from && first == r->next && last <= r->to &&
+	    r->n + count <= r->max) {
+		/* The whole record is wanted: it already is a packed VerdictBatch,
+		 * so it goes out as stored, without decoding and re-encoding. */
+		if (put_batch(r, b, len)) {
+			r->oom = 1;
+			return 1;
+		}
+		r->n += count;
+		r->next = last + 1;
+		return 0;
+	}
+	bus_arena_reset(&r->arena);
+	ProtobufCAllocator *a = bus_arena_allocator(&r->arena);
+	Tsf__VerdictBatch *vb = tsf__verdict_batch__unpack(a, len, b);
 	if (!vb) {
 		/* CRC-checked but undecodable: skip it rather than wedge replay. */
 		r->next = first + count;
 		return 0;
 	}
-	r->last_batch = vb;
+	Tsf__Verdict **sel = a->alloc(a, (vb->n_verdicts + 1) * sizeof(*sel));
+	size_t k = 0;
+	int full = 0;
+	if (!sel) {
+		r->oom = 1;
+		return 1;
+	}
 	for (size_t i = 0; i < vb->n_verdicts; i++) {
 		Tsf__Verdict *v = vb->verdicts[i];
 		if (v->seq < r->from || v->seq > r->to || v->seq < r->next)
 			continue;
-		if (r->n >= r->max || r->bytes >= REPLAY_REPLY_BUDGET)
-			return 1; /* r->next stays at this verdict */
+		if (r->n + k >= r->max) {
+			full = 1; /* r->next stays at this verdict */
+			break;
+		}
 		r->next = v->seq + 1;
 		if (r->cat[0] && strcmp(r->cat, v->category))
 			continue;
-		r->sel[r->n++] = v;
-		r->bytes += tsf__verdict__get_packed_size(v);
+		sel[k++] = v;
 	}
-	if (r->next < first + count)
+	if (k) {
+		Tsf__VerdictBatch out = TSF__VERDICT_BATCH__INIT;
+		out.schema = vb->schema;
+		out.sensor = vb->sensor;
+		out.epoch = vb->epoch;
+		out.queue_dropped = vb->queue_dropped;
+		out.n_verdicts = k;
+		out.verdicts = sel;
+		size_t n = tsf__verdict_batch__get_packed_size(&out);
+		uint8_t *p = a->alloc(a, n ? n : 1);
+		if (!p || (tsf__verdict_batch__pack(&out, p), put_batch(r, p, n))) {
+			r->oom = 1;
+			return 1;
+		}
+		r->n += k;
+	}
+	if (full)
+		return 1;
+	if (r->next < first + count && last <= r->to)
 		r->next = first + count;
 	return 0;
 }
@@ -626,32 +689,32 @@ size_t journal_replay_answer(struct journal *j, const uint8_t *req, size_t len, 
 		r.max = REPLAY_HARD_MAX;
 	r.next = r.from;
 	bus_arena_init(&r.arena);
-	r.sel = malloc(r.max * sizeof(*r.sel));
-	int rc = -1;
-	if (r.sel && r.from <= last)
+	int rc = 0;
+	if (r.from <= last)
 		rc = journal_read(j, r.from, q->to_seq, replay_cb, &r);
-	else if (r.sel)
-		rc = 0;
-	if (!r.sel || r.oom || (rc && r.n == 0 && r.next == r.from)) {
+	if (r.oom || (rc && r.n == 0 && r.next == r.from)) {
 		n = reply_error(TSF__REPLAY_REPLY__STATUS__UNAVAILABLE,
-		                r.sel && !r.oom ? "journal read error" : "out of memory", out,
-		                status);
+		                r.oom ? "out of memory" : "journal read error", out, status);
 	} else {
-		Tsf__VerdictBatch b = TSF__VERDICT_BATCH__INIT;
-		b.schema = BUS_SCHEMA;
-		if (r.last_batch) {
-			b.sensor = r.last_batch->sensor;
-			b.epoch = r.last_batch->epoch;
-		}
-		b.n_verdicts = r.n;
-		b.verdicts = r.sel;
-		rep.batch = &b;
 		rep.next_seq = r.next;
 		rep.done = r.next > r.to || r.next > last;
-		n = reply_pack(&rep, out, status);
+		/* Fields may come in any order: the header, then the batches
+		 * encoded while reading. */
+		size_t hl = tsf__replay_reply__get_packed_size(&rep);
+		*out = malloc(hl + r.len + 1);
+		if (*out) {
+			tsf__replay_reply__pack(&rep, *out);
+			if (r.len)
+				memcpy(*out + hl, r.buf, r.len);
+			*status = rep.status;
+			n = hl + r.len;
+		} else {
+			n = 0;
+			*status = TSF__REPLAY_REPLY__STATUS__UNAVAILABLE;
+		}
 	}
 	bus_arena_free(&r.arena);
-	free(r.sel);
+	free(r.buf);
 done:
 	tsf__replay_request__free_unpacked(q, NULL);
 	return n;

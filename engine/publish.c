@@ -610,6 +610,7 @@ struct vsink *vsink_publish_new(const struct publish_config *c, char *err, size_
 			goto fail;
 		}
 		p->have_rth = 1;
+		pthread_setname_np(p->rth, "tsf-replay");
 	}
 	if (pthread_create(&p->th, NULL, pub_thread, p)) {
 		snprintf(err, errlen, "publish: cannot start thread");
@@ -618,6 +619,14 @@ struct vsink *vsink_publish_new(const struct publish_config *c, char *err, size_
 			pthread_join(p->rth, NULL);
 		}
 		goto fail;
+	}
+	pthread_setname_np(p->th, "tsf-publish");
+	if (c->wait_subscribers > 0) {
+		uint64_t until =
+		    bus_mono_ns() + (uint64_t)(c->wait_ms ? c->wait_ms : 5000) * 1000000u;
+		while (atomic_load(&p->subs) < (uint64_t)c->wait_subscribers &&
+		       bus_mono_ns() < until)
+			usleep(1000);
 	}
 	return &p->vs;
 fail:

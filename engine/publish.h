@@ -40,6 +40,12 @@ struct publish_config {
 	 * client public keys admitted (NULL: any client that knows our key). */
 	const char *curve_secret_file;
 	const char *curve_allow_file;
+	/* vsink_publish_new waits until this many subscribe messages arrived, at
+	 * most wait_ms (0: 5000).  A subscriber only gets what is sent after its
+	 * subscription reached the sensor, and a short offline scan can be over
+	 * before that: `scan --publish` of a file wants 1 here. */
+	int wait_subscribers;
+	unsigned wait_ms;
 };
 
 void publish_config_default(struct publish_config *c);

@@ -44,8 +44,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bus_arena_reset(&arena);
 
 	Tsf__ReplayReply *r = tsf__replay_reply__unpack(a, size, data);
-	if (r && r->batch)
-		use_batch(r->batch);
+	if (r)
+		for (size_t i = 0; i < r->n_batches; i++)
+			use_batch(r->batches[i]);
 	bus_arena_reset(&arena);
 
 	/* The sensor's side, with no journal: must always answer. */

@@ -66,15 +66,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!r)
 		__builtin_trap();
 	Tsf__ReplayRequest *q = tsf__replay_request__unpack(NULL, size, data);
-	if (q && r->status == TSF__REPLAY_REPLY__STATUS__OK && r->batch) {
-		for (size_t i = 0; i < r->batch->n_verdicts; i++) {
-			uint64_t s = r->batch->verdicts[i]->seq;
+	size_t total = 0;
+	for (size_t k = 0; q && r->status == TSF__REPLAY_REPLY__STATUS__OK && k < r->n_batches;
+	     k++) {
+		const Tsf__VerdictBatch *b = r->batches[k];
+		for (size_t i = 0; i < b->n_verdicts; i++, total++) {
+			uint64_t s = b->verdicts[i]->seq;
 			if (s < q->from_seq || (q->to_seq && s > q->to_seq))
 				__builtin_trap(); /* outside the requested range */
-			if (q->category[0] && strcmp(q->category, r->batch->verdicts[i]->category))
+			if (q->category[0] && strcmp(q->category, b->verdicts[i]->category))
 				__builtin_trap();
 		}
 	}
+	if (q && total > (q->max ? (q->max < 8192 ? q->max : 8192) : 1024))
+		__builtin_trap(); /* more than asked for */
 	if (q)
 		tsf__replay_request__free_unpacked(q, NULL);
 	tsf__replay_reply__free_unpacked(r, NULL);

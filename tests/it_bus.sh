@@ -117,7 +117,24 @@ check "relay restart: all 3000 verdicts arrive (live or replayed)" \
 check "relay restart: the gap was reported and recovered" 'grep -q "recovered" "$D/c3.err"'
 kill $sc $rl 2>/dev/null
 
-# 6. CURVE with an allow-list.
+# 6. A late subscriber: everything published before it subscribed comes
+#    from the journal with --from (the Stats message tells how far to go).
+$S --sensor "ipc://$D/late" --id L --count 100 --stats-ms 300 --journal "$D/jl" \
+	--replay "ipc://$D/rl" --linger 30 >"$D/late.out" 2>&1 &
+sl=$!
+pids+=($sl)
+for _ in $(seq 100); do grep -q published "$D/late.out" && break; sleep 0.1; done
+$W $T watch "ipc://$D/late" --replay "ipc://$D/rl" --from 1 --count 100 --timeout 30 \
+	>"$D/late.json" 2>"$D/late.err"
+check "watch --from 1 fetches what was published before it subscribed" \
+	'[ "$(wc -l <"$D/late.json")" -eq 100 ] && grep -q "recovered 100" "$D/late.err"'
+$W $T watch "ipc://$D/late" --replay "ipc://$D/rl" --from 1 --category spam --count 16 \
+	--timeout 30 >"$D/late2.json" 2>/dev/null
+check "... and under a category filter" \
+	'[ "$(grep -c "\"category\":\"spam\"" "$D/late2.json")" -eq 16 ] && [ "$(wc -l <"$D/late2.json")" -eq 16 ]'
+kill $sl 2>/dev/null
+
+# 7. CURVE with an allow-list.
 $T watch --gen-key "$D/srv" >/dev/null && $T watch --gen-key "$D/cli" >/dev/null &&
 	$T watch --gen-key "$D/other" >/dev/null
 check "watch --gen-key writes key pairs" '[ -s "$D/srv" ] && [ -s "$D/srv.pub" ] && [ "$(stat -c %a "$D/srv")" = 600 ]'
