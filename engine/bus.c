@@ -663,3 +663,131 @@ void bus_arena_free(struct bus_arena *a)
 	free(a->head);
 	a->head = NULL;
 }
+
+/* --- fast VerdictBatch encoder ----------------------------------------- */
+
+static size_t vlen(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* Proto3: zero scalars and empty strings/bytes are not written. */
+#define TAGLEN(field) ((field) < 16 ? 1u : 2u)
+
+static size_t sz_u(unsigned field, uint64_t v)
+{
+	return v ? TAGLEN(field) + vlen(v) : 0;
+}
+
+static size_t sz_b(unsigned field, size_t len)
+{
+	return len ? TAGLEN(field) + vlen(len) + len : 0;
+}
+
+static uint8_t *put_u(uint8_t *p, unsigned field, uint64_t v)
+{
+	if (!v)
+		return p;
+	p = put_varint(p, (uint64_t)field << 3);
+	return put_varint(p, v);
+}
+
+static uint8_t *put_b(uint8_t *p, unsigned field, const void *b, size_t len)
+{
+	if (!len)
+		return p;
+	p = put_varint(p, (uint64_t)field << 3 | 2);
+	p = put_varint(p, len);
+	memcpy(p, b, len);
+	return p + len;
+}
+
+static size_t slen(const char *s)
+{
+	return s ? strlen(s) : 0;
+}
+
+static size_t alen_of(const struct tsf_verdict *v)
+{
+	return v->ipver == 4 ? 4 : v->ipver == 6 ? 16 : 0;
+}
+
+static size_t excerpt_len(const struct tsf_verdict *v)
+{
+	return v->excerpt_len <= TSF_EXCERPT_MAX ? v->excerpt_len : TSF_EXCERPT_MAX;
+}
+
+static size_t verdict_body(const struct tsf_verdict *v, uint64_t seq, uint64_t cs)
+{
+	size_t a = alen_of(v);
+	return sz_u(1, seq) + sz_u(2, v->ts_ns) + sz_u(3, v->ipver) + sz_u(4, v->proto) +
+	       sz_b(5, a) + sz_b(6, a) + sz_u(7, v->sport) + sz_u(8, v->dport) + sz_u(9, v->dir) +
+	       sz_u(10, v->rule_id) + sz_b(11, slen(v->category)) + sz_u(12, v->sev) +
+	       sz_b(13, slen(v->msg)) + sz_b(14, slen(v->file)) + sz_b(15, slen(v->ruleset)) +
+	       sz_u(16, v->ruleset_version) + sz_u(17, v->offset) + sz_b(18, excerpt_len(v)) +
+	       sz_u(19, cs);
+}
+
+size_t bus_batch_size(const struct bus_batch_hdr *h, const struct tsf_verdict *v,
+                      const uint64_t *cat_seq, uint64_t first_seq, size_t n)
+{
+	size_t t = sz_u(1, BUS_SCHEMA) + sz_b(2, slen(h->sensor)) + sz_u(3, h->epoch) +
+	           sz_u(5, h->queue_dropped);
+	for (size_t i = 0; i < n; i++) {
+		size_t b = verdict_body(&v[i], first_seq + i, cat_seq ? cat_seq[i] : 0);
+		t += 1 + vlen(b) + b; /* an empty embedded message is still written */
+	}
+	return t;
+}
+
+size_t bus_batch_pack(uint8_t *out, const struct bus_batch_hdr *h, const struct tsf_verdict *v,
+                      const uint64_t *cat_seq, uint64_t first_seq, size_t n)
+{
+	uint8_t *p = out;
+	p = put_u(p, 1, BUS_SCHEMA);
+	p = put_b(p, 2, h->sensor, slen(h->sensor));
+	p = put_u(p, 3, h->epoch);
+	for (size_t i = 0; i < n; i++) {
+		const struct tsf_verdict *x = &v[i];
+		uint64_t seq = first_seq + i, cs = cat_seq ? cat_seq[i] : 0;
+		size_t a = alen_of(x);
+		*p++ = 4 << 3 | 2;
+		p = put_varint(p, verdict_body(x, seq, cs));
+		p = put_u(p, 1, seq);
+		p = put_u(p, 2, x->ts_ns);
+		p = put_u(p, 3, x->ipver);
+		p = put_u(p, 4, x->proto);
+		p = put_b(p, 5, x->src, a);
+		p = put_b(p, 6, x->dst, a);
+		p = put_u(p, 7, x->sport);
+		p = put_u(p, 8, x->dport);
+		p = put_u(p, 9, x->dir);
+		p = put_u(p, 10, x->rule_id);
+		p = put_b(p, 11, x->category, slen(x->category));
+		p = put_u(p, 12, x->sev);
+		p = put_b(p, 13, x->msg, slen(x->msg));
+		p = put_b(p, 14, x->file, slen(x->file));
+		p = put_b(p, 15, x->ruleset, slen(x->ruleset));
+		p = put_u(p, 16, x->ruleset_version);
+		p = put_u(p, 17, x->offset);
+		p = put_b(p, 18, x->excerpt, excerpt_len(x));
+		p = put_u(p, 19, cs);
+	}
+	p = put_u(p, 5, h->queue_dropped);
+	return (size_t)(p - out);
+}

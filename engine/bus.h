@@ -39,6 +39,20 @@ void bus_verdict_to_pb(const struct tsf_verdict *v, uint64_t seq, uint64_t cat_s
  * is inconsistent (address length does not match ipver, ...): count and skip. */
 int bus_verdict_from_pb(const Tsf__Verdict *pb, struct tsf_verdict *v);
 
+/* A VerdictBatch encoder for the publisher's hot path: byte for byte what
+ * protobuf-c produces (tests check it) at a fraction of the cost (protobuf-c's
+ * reflective packer took ~500 ns per verdict).  v[i] gets sequence number
+ * first_seq + i and cat_seq[i] (cat_seq may be NULL: 0).  bus_batch_size
+ * gives the exact length bus_batch_pack writes. */
+struct bus_batch_hdr {
+	const char *sensor;
+	uint64_t epoch, queue_dropped;
+};
+size_t bus_batch_size(const struct bus_batch_hdr *h, const struct tsf_verdict *v,
+                      const uint64_t *cat_seq, uint64_t first_seq, size_t n);
+size_t bus_batch_pack(uint8_t *out, const struct bus_batch_hdr *h, const struct tsf_verdict *v,
+                      const uint64_t *cat_seq, uint64_t first_seq, size_t n);
+
 /* Attaches a socket: "@ep" binds, ">ep" connects, otherwise bind when
  * default_bind (or when ep contains '*').  Returns zmq's result. */
 int bus_attach(void *sock, const char *ep, int default_bind);

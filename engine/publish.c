@@ -270,7 +270,7 @@ static void publish_slots(struct pub *p, size_t t, size_t n)
 		idx[j] = k;
 	}
 	struct tsf_verdict tv[BUS_BATCH_MAX];
-	Tsf__Verdict pv[BUS_BATCH_MAX], *pp[BUS_BATCH_MAX];
+	uint64_t cs[BUS_BATCH_MAX];
 	size_t i = 0;
 	while (i < n) {
 		size_t e = i + 1;
@@ -279,20 +279,13 @@ static void publish_slots(struct pub *p, size_t t, size_t n)
 		uint64_t first = p->seq + 1;
 		for (size_t k = i; k < e; k++) {
 			slot_view(&p->ring[idx[k]], &tv[k - i]);
-			uint64_t cs = cat_next(p, tv[k - i].category);
-			bus_verdict_to_pb(&tv[k - i], ++p->seq, cs, &pv[k - i]);
-			pp[k - i] = &pv[k - i];
+			cs[k - i] = cat_next(p, tv[k - i].category);
 		}
-		Tsf__VerdictBatch b = TSF__VERDICT_BATCH__INIT;
-		b.schema = BUS_SCHEMA;
-		b.sensor = p->sensor;
-		b.epoch = p->epoch;
-		b.queue_dropped = atomic_load(&p->qdropped);
-		b.n_verdicts = e - i;
-		b.verdicts = pp;
-		size_t len = tsf__verdict_batch__get_packed_size(&b);
+		p->seq += e - i;
+		struct bus_batch_hdr h = {p->sensor, p->epoch, atomic_load(&p->qdropped)};
+		size_t len = bus_batch_size(&h, tv, cs, first, e - i);
 		if (buf_need(p, len)) {
-			tsf__verdict_batch__pack(&b, p->buf);
+			bus_batch_pack(p->buf, &h, tv, cs, first, e - i);
 			if (p->j)
 				journal_append(p->j, first, (uint32_t)(e - i), p->buf, len);
 			char topic[BUS_TOPIC_MAX];
