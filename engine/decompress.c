@@ -9,7 +9,7 @@
 
 #define DC_BUF 16384
 
-enum { L_INIT, L_RUN, L_DONE };
+enum { L_INIT, L_RUN, L_DONE, L_TRAIL /* data after the end: ignored */ };
 
 struct layer {
 	uint8_t type;
@@ -17,6 +17,7 @@ struct layer {
 	uint8_t nhdr; /* deflate: header bytes held until zlib vs raw is known */
 	uint8_t hdr[2];
 	uint8_t zinit;
+	uint8_t gz; /* the data is gzip (members may be concatenated) */
 	z_stream z;
 	BrotliDecoderState *br;
 	uint8_t fed;
@@ -223,11 +224,17 @@ static int feed_zlib(struct dcmp *d, int i, const uint8_t *in, size_t len, tsf_o
 	L->z.next_in = (Bytef *)in;
 	L->z.avail_in = (uInt)len;
 	while (L->z.avail_in) {
+		if (L->st == L_TRAIL)
+			return 0;
 		if (L->st == L_DONE) {
-			/* Another gzip member may follow (concatenated gzip);
-			 * anything else after the end is ignored. */
-			if (L->type != DC_GZIP || *L->z.next_in != 0x1f)
+			/* Right after the end: another gzip member may follow
+			 * (concatenated gzip).  Anything else, and everything
+			 * after it, is ignored - decided once, on the first
+			 * byte, so it does not depend on how input was cut. */
+			if (!L->gz || *L->z.next_in != 0x1f) {
+				L->st = L_TRAIL;
 				return 0;
+			}
 			if (inflateReset(&L->z) != Z_OK)
 				return fail(d, 0);
 			L->st = L_RUN;
@@ -272,7 +279,7 @@ static int feed_br(struct dcmp *d, int i, const uint8_t *in, size_t len, tsf_out
 	struct layer *L = &d->l[i];
 	size_t avail = len;
 	const uint8_t *next = in;
-	if (L->st == L_DONE)
+	if (L->st >= L_DONE)
 		return 0;
 	for (;;) {
 		uint8_t *o = tl_buf[i];
@@ -322,9 +329,10 @@ static int feed(struct dcmp *d, int i, const uint8_t *in, size_t len, tsf_out_fn
 				return 0;
 			unsigned h = (unsigned)L->hdr[0] << 8 | L->hdr[1];
 			int wbits = -15;
-			if (L->hdr[0] == 0x1f && L->hdr[1] == 0x8b)
+			if (L->hdr[0] == 0x1f && L->hdr[1] == 0x8b) {
 				wbits = 16 + 15;
-			else if ((L->hdr[0] & 0x0f) == 8 && (L->hdr[0] >> 4) <= 7 && h % 31 == 0)
+				L->gz = 1;
+			} else if ((L->hdr[0] & 0x0f) == 8 && (L->hdr[0] >> 4) <= 7 && h % 31 == 0)
 				wbits = 15;
 			if (zinit(d, L, wbits) < 0)
 				return fail(d, 0);
@@ -351,7 +359,7 @@ void dc_end(struct dcmp *d)
 	if (d->stopped)
 		return;
 	for (int i = 0; i < d->n; i++) {
-		if (d->l[i].fed && d->l[i].st != L_DONE) {
+		if (d->l[i].fed && d->l[i].st != L_DONE && d->l[i].st != L_TRAIL) {
 			fail(d, 0); /* truncated */
 			return;
 		}
