@@ -1,0 +1,452 @@
+/* cmd_bundle.c - `tapsift rules compile|info|keygen|sign|verify|push`.
+ *
+ * Thin wrappers: the work is in bundle.c, sign.c and control.c.  Exit codes
+ * follow cli.h: 0 ok, 1 runtime failure (I/O, a gateway refused), 2 usage or
+ * invalid input (bad rules, rejected bundle).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "bundle.h"
+#include "cli.h"
+#include "control.h"
+#include "normalize.h"
+#include "ruleset.h"
+#include "sign.h"
+
+const char cmd_rules_bundle_help[] =
+    "  compile FILE... -o OUT.tsb   compile rule files into a bundle\n"
+    "  info BUNDLE                  describe a bundle (verifies its hash)\n"
+    "  verify BUNDLE --trust K      load a bundle exactly as a gateway would\n"
+    "  keygen -o NAME               new Ed25519 signing key: NAME.key, NAME.pub\n"
+    "  sign BUNDLE --key NAME.key   add or replace a bundle's signature\n"
+    "  push BUNDLE --to EP...       send a bundle to gateways' control sockets\n";
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int want_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return 1;
+	return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+	char *e;
+	errno = 0;
+	unsigned long long x = strtoull(s, &e, 10);
+	if (errno || !*s || *e || *s == '-')
+		return -1;
+	*v = x;
+	return 0;
+}
+
+static int rules_compile(int argc, char **argv)
+{
+	static const char use[] =
+	    "usage: tapsift rules compile FILE... -o OUT.tsb [--version N] [--normalize STEPS]\n"
+	    "                             [--cache DIR | --no-cache] [--jobs N] [-q]\n\n"
+	    "Parses and compiles the rule files as scan/run would and writes one bundle\n"
+	    "(atomically).  --version defaults to the current UNIX time; gateways refuse\n"
+	    "a version older than their live one.  Compiled databases are cached per\n"
+	    "layer in --cache DIR (default $XDG_CACHE_HOME/tapsift or ~/.cache/tapsift):\n"
+	    "recompiling an unchanged layer is a load.  Unsigned: see 'rules sign'.\n";
+	if (want_help(argc, argv)) {
+		fputs(use, stdout);
+		return EXIT_OK;
+	}
+	struct bundle_compile_opts o = {.norm_flags = NORM_ALL};
+	const char *out = NULL;
+	char cache[4096], err[1024];
+	int no_cache = 0, quiet = 0;
+	const char *cache_dir = NULL;
+	struct ruleset rs;
+	ruleset_init(&rs);
+	const char **files = calloc((size_t)argc, sizeof(*files));
+	int nf = 0, rc = EXIT_USAGE;
+	if (!files)
+		return EXIT_FAIL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		int has = i + 1 < argc;
+		if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && has) {
+			out = argv[++i];
+		} else if (!strcmp(a, "--version") && has) {
+			if (parse_u64(argv[++i], &o.version) || !o.version) {
+				fprintf(stderr, "tapsift: --version needs a positive integer\n");
+				goto done;
+			}
+		} else if (!strcmp(a, "--normalize") && has) {
+			const char *bad = NULL;
+			if (norm_parse_flags(argv[++i], &o.norm_flags, &bad)) {
+				fprintf(stderr, "tapsift: --normalize: unknown step '%s'\n",
+				        bad ? bad : argv[i]);
+				goto done;
+			}
+		} else if (!strcmp(a, "--cache") && has) {
+			cache_dir = argv[++i];
+		} else if (!strcmp(a, "--no-cache")) {
+			no_cache = 1;
+		} else if (!strcmp(a, "--jobs") && has) {
+			o.jobs = atoi(argv[++i]);
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			quiet = 1;
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "tapsift rules compile: unknown option '%s'\n%s", a, use);
+			goto done;
+		} else {
+			files[nf++] = a;
+		}
+	}
+	if (!nf || !out) {
+		fputs(use, stderr);
+		goto done;
+	}
+	if (!no_cache)
+		o.cache_dir =
+		    cache_dir ? cache_dir : bundle_default_cache_dir(cache, sizeof(cache));
+	o.progress = quiet ? NULL : stderr;
+	double t0 = now_s();
+	for (int i = 0; i < nf; i++) {
+		if (!quiet)
+			fprintf(stderr, "parse: %s\n", files[i]);
+		int r = ruleset_add_file(&rs, files[i], err, sizeof(err));
+		if (r) {
+			fprintf(stderr, "%s\n", err);
+			rc = r == -2 ? EXIT_FAIL : EXIT_USAGE;
+			goto done;
+		}
+	}
+	ruleset_finish(&rs);
+	double t1 = now_s();
+	struct bundle_compile_stats st;
+	memset(&st, 0, sizeof(st));
+	if (bundle_compile(&rs, &o, out, &st, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	printf("ok: %s: %zu rules, %zu bytes; parsed %.2f s, compiled %.2f s (%d layer(s) "
+	       "compiled, %d from cache), written %.2f s; peak RSS %ld MB\n",
+	       out, rs.n, st.bytes, t1 - t0, st.compile_s, st.layers_compiled, st.layers_cached,
+	       st.write_s, ru.ru_maxrss / 1024);
+	rc = EXIT_OK;
+done:
+	free(files);
+	ruleset_free(&rs);
+	return rc;
+}
+
+static int add_trust(struct bundle_trust *t, const char *path)
+{
+	char err[1024];
+	if (trust_add(t, path, err, sizeof(err))) {
+		fprintf(stderr, "tapsift: --trust: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int rules_info(int argc, char **argv)
+{
+	static const char use[] =
+	    "usage: tapsift rules info BUNDLE [--trust DIR|FILE]... [--load]\n\n"
+	    "Describes a bundle: version, hash, creation time, signature key id, rules per\n"
+	    "layer, categories, section sizes, Hyperscan version and CPU features.  The\n"
+	    "hash is always verified, the signature when present.  --load also loads it\n"
+	    "the way a gateway does and reports the time and resident memory.\n";
+	if (want_help(argc, argv)) {
+		fputs(use, stdout);
+		return EXIT_OK;
+	}
+	struct bundle_trust t;
+	trust_init(&t);
+	const char *path = NULL;
+	int load = 0, rc = EXIT_USAGE;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--trust") && i + 1 < argc) {
+			if (add_trust(&t, argv[++i]))
+				goto done;
+		} else if (!strcmp(argv[i], "--load")) {
+			load = 1;
+		} else if (argv[i][0] == '-' || path) {
+			fprintf(stderr, "tapsift rules info: unexpected '%s'\n%s", argv[i], use);
+			goto done;
+		} else {
+			path = argv[i];
+		}
+	}
+	if (!path) {
+		fputs(use, stderr);
+		goto done;
+	}
+	char err[1024];
+	uint8_t *buf;
+	size_t len;
+	if (bundle_read_file(path, &buf, &len, err, sizeof(err))) {
+		fprintf(stderr, "tapsift: %s\n", err);
+		rc = EXIT_FAIL;
+		goto done;
+	}
+	int r = bundle_describe(stdout, buf, len, &t, err, sizeof(err));
+	free(buf);
+	if (r) {
+		fprintf(stderr, "tapsift: %s: %s\n", path, err);
+		goto done;
+	}
+	rc = EXIT_OK;
+	if (load) {
+		struct bundle_load_opts o = {.trust = &t};
+		struct bundle_info info;
+		struct rusage r0, r1;
+		getrusage(RUSAGE_SELF, &r0);
+		struct matcher *m = bundle_load_file(path, &o, &info, err, sizeof(err));
+		if (!m) {
+			fprintf(stderr, "tapsift: load: %s\n", err);
+			rc = EXIT_USAGE;
+			goto done;
+		}
+		getrusage(RUSAGE_SELF, &r1);
+		long rss = 0;
+		FILE *f = fopen("/proc/self/statm", "r");
+		if (f) {
+			long size;
+			if (fscanf(f, "%ld %ld", &size, &rss) != 2)
+				rss = 0;
+			fclose(f);
+		}
+		printf("load       %.3f s, databases %zu bytes, resident %ld MB, peak %ld MB\n",
+		       info.load_s, matcher_db_size(m), rss * 4096 / (1024 * 1024),
+		       r1.ru_maxrss / 1024);
+		matcher_unref(m);
+	}
+done:
+	trust_free(&t);
+	return rc;
+}
+
+static int rules_verify(int argc, char **argv)
+{
+	static const char use[] =
+	    "usage: tapsift rules verify BUNDLE [--trust DIR|FILE]... [--min-version N]\n"
+	    "                            [--allow-recompile]\n\n"
+	    "Verifies and loads a bundle exactly as a gateway would; prints 'ok VERSION\n"
+	    "HASH' or the reason it would be rejected (exit 2).\n";
+	if (want_help(argc, argv)) {
+		fputs(use, stdout);
+		return EXIT_OK;
+	}
+	struct bundle_trust t;
+	trust_init(&t);
+	struct bundle_load_opts o = {.trust = &t};
+	const char *path = NULL;
+	int rc = EXIT_USAGE;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--trust") && i + 1 < argc) {
+			if (add_trust(&t, argv[++i]))
+				goto done;
+		} else if (!strcmp(argv[i], "--min-version") && i + 1 < argc) {
+			if (parse_u64(argv[++i], &o.min_version)) {
+				fprintf(stderr, "tapsift: --min-version needs an integer\n");
+				goto done;
+			}
+		} else if (!strcmp(argv[i], "--allow-recompile")) {
+			o.allow_recompile = 1;
+		} else if (argv[i][0] == '-' || path) {
+			fprintf(stderr, "tapsift rules verify: unexpected '%s'\n%s", argv[i], use);
+			goto done;
+		} else {
+			path = argv[i];
+		}
+	}
+	if (!path) {
+		fputs(use, stderr);
+		goto done;
+	}
+	char err[1024];
+	struct bundle_info info;
+	struct matcher *m = bundle_load_file(path, &o, &info, err, sizeof(err));
+	if (!m) {
+		printf("error %s: %s\n", bundle_status_name(info.status), err);
+		rc = info.status == BUNDLE_E_IO ? EXIT_FAIL : EXIT_USAGE;
+		goto done;
+	}
+	printf("ok %llu %s%s (%zu rules, loaded in %.3f s)\n", (unsigned long long)info.version,
+	       info.hash, info.recompiled ? " recompiled" : "", m->rs->n, info.load_s);
+	matcher_unref(m);
+	rc = EXIT_OK;
+done:
+	trust_free(&t);
+	return rc;
+}
+
+static int rules_keygen(int argc, char **argv)
+{
+	static const char use[] = "usage: tapsift rules keygen -o NAME\n\n"
+	                          "Writes NAME.key (Ed25519 secret key, mode 0600, never "
+	                          "overwritten) and NAME.pub\n"
+	                          "(give it to gateways: --trust).\n";
+	if (want_help(argc, argv)) {
+		fputs(use, stdout);
+		return EXIT_OK;
+	}
+	const char *out = NULL;
+	for (int i = 1; i < argc; i++) {
+		if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc)
+			out = argv[++i];
+		else if (!out && argv[i][0] != '-')
+			out = argv[i];
+		else {
+			fprintf(stderr, "tapsift rules keygen: unexpected '%s'\n%s", argv[i], use);
+			return EXIT_USAGE;
+		}
+	}
+	if (!out) {
+		fputs(use, stderr);
+		return EXIT_USAGE;
+	}
+	char err[1024], id[SIGN_KEYID_HEX];
+	if (sign_keygen(out, id, err, sizeof(err))) {
+		fprintf(stderr, "tapsift: %s\n", err);
+		return EXIT_FAIL;
+	}
+	printf("ok: key id %s\n", id);
+	return EXIT_OK;
+}
+
+static int rules_sign(int argc, char **argv)
+{
+	static const char use[] = "usage: tapsift rules sign BUNDLE --key NAME.key\n\n"
+	                          "Adds (or replaces) the bundle's Ed25519 signature block, in "
+	                          "place and atomically.\n";
+	if (want_help(argc, argv)) {
+		fputs(use, stdout);
+		return EXIT_OK;
+	}
+	const char *path = NULL, *key = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--key") && i + 1 < argc)
+			key = argv[++i];
+		else if (!path && argv[i][0] != '-')
+			path = argv[i];
+		else {
+			fprintf(stderr, "tapsift rules sign: unexpected '%s'\n%s", argv[i], use);
+			return EXIT_USAGE;
+		}
+	}
+	if (!path || !key) {
+		fputs(use, stderr);
+		return EXIT_USAGE;
+	}
+	uint8_t sk[SIGN_SK_LEN];
+	char err[1024], id[SIGN_KEYID_HEX];
+	if (sign_load_secret(key, sk, err, sizeof(err))) {
+		fprintf(stderr, "tapsift: %s\n", err);
+		return EXIT_USAGE;
+	}
+	int r = bundle_sign(path, sk, id, err, sizeof(err));
+	memset(sk, 0, sizeof(sk));
+	if (r) {
+		fprintf(stderr, "tapsift: %s\n", err);
+		return EXIT_FAIL;
+	}
+	printf("ok: %s signed by key %s\n", path, id);
+	return EXIT_OK;
+}
+
+static int rules_push(int argc, char **argv)
+{
+	static const char use[] =
+	    "usage: tapsift rules push BUNDLE --to EP [--to EP]... [--timeout S]\n"
+	    "                          [--curve-server-key PUB] [--curve-key SECRET]\n\n"
+	    "Sends the bundle to each gateway's control socket (tapsift run --control EP)\n"
+	    "and prints each answer: 'EP: ok VERSION HASH' or 'EP: error REASON'.\n"
+	    "--curve-server-key: the gateway's CURVE public key file (required for a\n"
+	    "gateway serving CURVE); --curve-key: own secret key file (default: an\n"
+	    "ephemeral key).  Exit 0 only if every gateway accepted.\n";
+	if (want_help(argc, argv)) {
+		fputs(use, stdout);
+		return EXIT_OK;
+	}
+	const char *path = NULL, *server_key = NULL, *client_key = NULL;
+	const char **eps = calloc((size_t)argc, sizeof(*eps));
+	int neps = 0;
+	double timeout = 30;
+	if (!eps)
+		return EXIT_FAIL;
+	for (int i = 1; i < argc; i++) {
+		int has = i + 1 < argc;
+		if (!strcmp(argv[i], "--to") && has) {
+			eps[neps++] = argv[++i];
+		} else if (!strcmp(argv[i], "--timeout") && has) {
+			timeout = atof(argv[++i]);
+		} else if (!strcmp(argv[i], "--curve-server-key") && has) {
+			server_key = argv[++i];
+		} else if (!strcmp(argv[i], "--curve-key") && has) {
+			client_key = argv[++i];
+		} else if (!path && argv[i][0] != '-') {
+			path = argv[i];
+		} else {
+			fprintf(stderr, "tapsift rules push: unexpected '%s'\n%s", argv[i], use);
+			free(eps);
+			return EXIT_USAGE;
+		}
+	}
+	if (!path || !neps || timeout <= 0) {
+		fputs(use, stderr);
+		free(eps);
+		return EXIT_USAGE;
+	}
+	char err[1024];
+	uint8_t *buf;
+	size_t len;
+	if (bundle_read_file(path, &buf, &len, err, sizeof(err))) {
+		fprintf(stderr, "tapsift: %s\n", err);
+		free(eps);
+		return EXIT_FAIL;
+	}
+	int ok = 0;
+	for (int i = 0; i < neps; i++) {
+		char reply[1024];
+		struct control_push_opts po = {.timeout_ms = (int)(timeout * 1000),
+		                               .server_key_file = server_key,
+		                               .client_key_file = client_key};
+		int r = control_push(eps[i], &po, buf, len, reply, sizeof(reply));
+		printf("%s: %s\n", eps[i], reply);
+		fflush(stdout);
+		ok += r == 0;
+	}
+	free(buf);
+	free(eps);
+	return ok == neps ? EXIT_OK : EXIT_FAIL;
+}
+
+int cmd_rules_bundle(int argc, char **argv)
+{
+	if (!strcmp(argv[0], "compile"))
+		return rules_compile(argc, argv);
+	if (!strcmp(argv[0], "info"))
+		return rules_info(argc, argv);
+	if (!strcmp(argv[0], "verify"))
+		return rules_verify(argc, argv);
+	if (!strcmp(argv[0], "keygen"))
+		return rules_keygen(argc, argv);
+	if (!strcmp(argv[0], "sign"))
+		return rules_sign(argc, argv);
+	if (!strcmp(argv[0], "push"))
+		return rules_push(argc, argv);
+	return -1;
+}

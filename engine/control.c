@@ -1,0 +1,607 @@
+/* control.c - control socket, directory watch, pending-swap slot (control.h). */
+#include "control.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "bus.h"
+
+#define TOPIC_BUNDLE "v1.bundle"
+#define TOPIC_STATUS "v1.status"
+#define MAX_FRAMES 8
+
+/* Serializes "check the live version again, hand over, update it" across
+ * every control server and watcher of the process: two sources loading in
+ * parallel must not both pass the version check against the same old set. */
+static pthread_mutex_t handover_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void default_log(void *ud, const char *line)
+{
+	fprintf(stderr, "tapsift: %s: %s\n", (const char *)ud, line);
+}
+
+static void logf_(control_log_fn fn, void *ud, const char *fmt, ...)
+{
+	char line[1400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fn(ud, line);
+}
+
+/* Loads buf and hands it over.  Returns 0 (accepted), 1 (already live),
+ * -1 (rejected); the answer line in reply. */
+static int load_and_hand_over(const void *buf, size_t len, const struct bundle_trust *trust,
+                              int allow_rollback, int allow_recompile, struct control_live *live,
+                              control_matcher_fn fn, void *ud, char *reply, size_t replylen)
+{
+	struct bundle_load_opts o = {.trust = trust,
+	                             .min_version =
+	                                 __atomic_load_n(&live->version, __ATOMIC_ACQUIRE),
+	                             .allow_rollback = allow_rollback,
+	                             .allow_recompile = allow_recompile};
+	struct bundle_info info;
+	char err[1024];
+	struct matcher *m = bundle_load(buf, len, &o, &info, err, sizeof(err));
+	if (!m) {
+		if (info.status == BUNDLE_E_SAME) {
+			snprintf(reply, replylen, "ok %llu %s already live",
+			         (unsigned long long)info.version, info.hash);
+			return 1;
+		}
+		snprintf(reply, replylen, "error %s: %s", bundle_status_name(info.status), err);
+		return -1;
+	}
+	pthread_mutex_lock(&handover_mu);
+	uint64_t cur = __atomic_load_n(&live->version, __ATOMIC_ACQUIRE);
+	int rc = 0;
+	if (!allow_rollback && cur && m->version <= cur) {
+		/* Another source got a newer (or this very) set live meanwhile. */
+		if (m->version == cur) {
+			snprintf(reply, replylen, "ok %llu %s already live",
+			         (unsigned long long)m->version, info.hash);
+			rc = 1;
+		} else {
+			snprintf(reply, replylen,
+			         "error rollback: version %llu is older than the live version %llu",
+			         (unsigned long long)m->version, (unsigned long long)cur);
+			rc = -1;
+		}
+		matcher_unref(m);
+	} else {
+		__atomic_store_n(&live->version, m->version, __ATOMIC_RELEASE);
+		memcpy(live->hash, info.hash, sizeof(live->hash));
+		snprintf(reply, replylen, "ok %llu %s", (unsigned long long)m->version, info.hash);
+		fn(ud, m);
+	}
+	pthread_mutex_unlock(&handover_mu);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Control server
+ * ---------------------------------------------------------------------- */
+
+struct control {
+	struct control_config cfg;
+	control_matcher_fn fn;
+	void *ud;
+	struct control_live own_live;
+	struct control_live *live;
+	void *ctx, *sock;
+	struct bus_zap *zap;
+	pthread_t th;
+	int running;
+	volatile int stop;
+	char endpoint[256];
+	struct control_counts n;
+};
+
+int control_handle(struct control *c, int nframes, const uint8_t *const *f, const size_t *fl,
+                   char *reply, size_t replylen)
+{
+	__atomic_add_fetch(&c->n.requests, 1, __ATOMIC_RELAXED);
+	if (nframes >= 1 && fl[0] == strlen(TOPIC_STATUS) && !memcmp(f[0], TOPIC_STATUS, fl[0])) {
+		pthread_mutex_lock(&handover_mu);
+		snprintf(reply, replylen, "ok %llu %s",
+		         (unsigned long long)__atomic_load_n(&c->live->version, __ATOMIC_ACQUIRE),
+		         c->live->hash[0] ? c->live->hash : "-");
+		pthread_mutex_unlock(&handover_mu);
+		return 0;
+	}
+	if (nframes != 2 || fl[0] != strlen(TOPIC_BUNDLE) || memcmp(f[0], TOPIC_BUNDLE, fl[0])) {
+		snprintf(reply, replylen,
+		         "error request: expected two frames \"" TOPIC_BUNDLE "\" + bundle");
+		__atomic_add_fetch(&c->n.rejected, 1, __ATOMIC_RELAXED);
+		return -1;
+	}
+	int r = load_and_hand_over(f[1], fl[1], c->cfg.trust, c->cfg.allow_rollback,
+	                           c->cfg.allow_recompile, c->live, c->fn, c->ud, reply, replylen);
+	if (r == 0)
+		__atomic_add_fetch(&c->n.accepted, 1, __ATOMIC_RELAXED);
+	else if (r == 1)
+		__atomic_add_fetch(&c->n.already_live, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_add_fetch(&c->n.rejected, 1, __ATOMIC_RELAXED);
+	logf_(c->cfg.log, c->cfg.log_ud, "%s", reply);
+	return r >= 0 ? 0 : -1;
+}
+
+/* One ROUTER message: [identity] [empty delimiter, from REQ] frames... */
+static void serve_one(struct control *c)
+{
+	zmq_msg_t m[MAX_FRAMES + 2];
+	int n = 0, more = 1, overflow = 0;
+	while (more) {
+		zmq_msg_t tmp;
+		zmq_msg_init(&tmp);
+		if (zmq_msg_recv(&tmp, c->sock, 0) < 0) {
+			zmq_msg_close(&tmp);
+			break;
+		}
+		more = zmq_msg_more(&tmp);
+		if (n < MAX_FRAMES + 2) {
+			m[n++] = tmp;
+		} else {
+			overflow = 1;
+			zmq_msg_close(&tmp);
+		}
+	}
+	if (n < 1)
+		goto out;
+	int delim = n >= 2 && zmq_msg_size(&m[1]) == 0;
+	int first = delim ? 2 : 1;
+	const uint8_t *fr[MAX_FRAMES];
+	size_t fl[MAX_FRAMES];
+	int nf = 0;
+	for (int i = first; i < n && nf < MAX_FRAMES; i++) {
+		fr[nf] = zmq_msg_data(&m[i]);
+		fl[nf++] = zmq_msg_size(&m[i]);
+	}
+	char reply[1400];
+	if (overflow)
+		snprintf(reply, sizeof(reply), "error request: too many frames");
+	else
+		control_handle(c, nf, fr, fl, reply, sizeof(reply));
+	/* Answer along the same envelope; a client that went away is not an
+	 * error (ROUTER drops the reply). */
+	zmq_send(c->sock, zmq_msg_data(&m[0]), zmq_msg_size(&m[0]), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	if (delim)
+		zmq_send(c->sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	zmq_send(c->sock, reply, strlen(reply), ZMQ_DONTWAIT);
+out:
+	for (int i = 0; i < n; i++)
+		zmq_msg_close(&m[i]);
+}
+
+static void *control_thread(void *arg)
+{
+	struct control *c = arg;
+	while (!c->stop) {
+		zmq_pollitem_t it = {c->sock, 0, ZMQ_POLLIN, 0};
+		int r = zmq_poll(&it, 1, 100);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			logf_(c->cfg.log, c->cfg.log_ud, "poll: %s", zmq_strerror(errno));
+			break;
+		}
+		if (r > 0 && (it.revents & ZMQ_POLLIN))
+			serve_one(c);
+	}
+	return NULL;
+}
+
+struct control *control_start(const struct control_config *cfg, control_matcher_fn on_matcher,
+                              void *ud, char *err, size_t errlen)
+{
+	struct control *c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->cfg = *cfg;
+	c->fn = on_matcher;
+	c->ud = ud;
+	c->live = cfg->live ? cfg->live : &c->own_live;
+	if (!c->cfg.log) {
+		c->cfg.log = default_log;
+		c->cfg.log_ud = (void *)"control";
+	}
+	if (!cfg->endpoint)
+		return c;
+	int64_t max = cfg->max_bundle ? (int64_t)cfg->max_bundle : (int64_t)4 << 30;
+	int zero = 0;
+	c->ctx = zmq_ctx_new();
+	if (!c->ctx) {
+		snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
+		goto bad;
+	}
+	char z85[41];
+	if (cfg->curve_secret_file) {
+		if (bus_key_load(cfg->curve_secret_file, z85, err, errlen))
+			goto bad;
+		/* ZAP before bind: a handshake racing the handler would pass. */
+		if (!(c->zap = bus_zap_start(c->ctx, cfg->curve_allow_file, err, errlen)))
+			goto bad;
+	}
+	c->sock = zmq_socket(c->ctx, ZMQ_ROUTER);
+	if (!c->sock || zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &max, sizeof(max)) ||
+	    zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof(zero))) {
+		snprintf(err, errlen, "control socket: %s", zmq_strerror(errno));
+		goto bad;
+	}
+	if (cfg->curve_secret_file && bus_curve_server(c->sock, z85)) {
+		snprintf(err, errlen, "control CURVE key: %s", zmq_strerror(errno));
+		goto bad;
+	}
+	if (zmq_bind(c->sock, cfg->endpoint)) {
+		snprintf(err, errlen, "%s: %s", cfg->endpoint, zmq_strerror(errno));
+		goto bad;
+	}
+	size_t el = sizeof(c->endpoint);
+	if (zmq_getsockopt(c->sock, ZMQ_LAST_ENDPOINT, c->endpoint, &el))
+		snprintf(c->endpoint, sizeof(c->endpoint), "%s", cfg->endpoint);
+	if (pthread_create(&c->th, NULL, control_thread, c)) {
+		snprintf(err, errlen, "cannot start the control thread");
+		goto bad;
+	}
+	c->running = 1;
+	return c;
+bad:
+	control_stop(c);
+	return NULL;
+}
+
+const char *control_endpoint(const struct control *c)
+{
+	return c->endpoint;
+}
+
+void control_counts(const struct control *c, struct control_counts *out)
+{
+	out->requests = __atomic_load_n(&c->n.requests, __ATOMIC_RELAXED);
+	out->accepted = __atomic_load_n(&c->n.accepted, __ATOMIC_RELAXED);
+	out->rejected = __atomic_load_n(&c->n.rejected, __ATOMIC_RELAXED);
+	out->already_live = __atomic_load_n(&c->n.already_live, __ATOMIC_RELAXED);
+}
+
+void control_stop(struct control *c)
+{
+	if (!c)
+		return;
+	c->stop = 1;
+	if (c->running)
+		pthread_join(c->th, NULL);
+	if (c->sock)
+		zmq_close(c->sock);
+	if (c->zap)
+		bus_zap_stop(c->zap);
+	if (c->ctx)
+		zmq_ctx_term(c->ctx);
+	free(c);
+}
+
+/* ------------------------------------------------------------------------
+ * Client
+ * ---------------------------------------------------------------------- */
+
+static int request(const char *ep, const struct control_push_opts *o, const char *topic,
+                   const void *buf, size_t len, char *reply, size_t replylen)
+{
+	int timeout = o && o->timeout_ms > 0 ? o->timeout_ms : 30000, zero = 0, rc = -1;
+	char z85[41], sec[41], err[512];
+	void *ctx = zmq_ctx_new(), *s = NULL;
+	if (!ctx) {
+		snprintf(reply, replylen, "error %s", zmq_strerror(errno));
+		return -1;
+	}
+	s = zmq_socket(ctx, ZMQ_REQ);
+	if (!s || zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero)) ||
+	    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof(timeout)) ||
+	    zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout, sizeof(timeout))) {
+		snprintf(reply, replylen, "error socket: %s", zmq_strerror(errno));
+		goto out;
+	}
+	if (o && o->server_key_file) {
+		if (bus_key_load(o->server_key_file, z85, err, sizeof(err)) ||
+		    (o->client_key_file &&
+		     bus_key_load(o->client_key_file, sec, err, sizeof(err)))) {
+			snprintf(reply, replylen, "error CURVE key: %s", err);
+			goto out;
+		}
+		if (bus_curve_client(s, z85, o->client_key_file ? sec : NULL)) {
+			snprintf(reply, replylen, "error CURVE: %s", zmq_strerror(errno));
+			goto out;
+		}
+	}
+	if (zmq_connect(s, ep)) {
+		snprintf(reply, replylen, "error %s: %s", ep, zmq_strerror(errno));
+		goto out;
+	}
+	/* Zero-copy: buf outlives the socket, because zmq_ctx_term below
+	 * waits until the I/O thread has let go of the message. */
+	zmq_msg_t body;
+	zmq_msg_init_data(&body, (void *)buf, len, NULL, NULL);
+	if (zmq_send(s, topic, strlen(topic), buf ? ZMQ_SNDMORE : 0) < 0 ||
+	    (buf && zmq_msg_send(&body, s, 0) < 0)) {
+		zmq_msg_close(&body);
+		snprintf(reply, replylen, "error send: %s", zmq_strerror(errno));
+		goto out;
+	}
+	if (!buf)
+		zmq_msg_close(&body);
+	char ans[1400];
+	int n = zmq_recv(s, ans, sizeof(ans) - 1, 0);
+	if (n < 0) {
+		snprintf(reply, replylen, "error timeout: no answer within %.1f s",
+		         timeout / 1000.0);
+		goto out;
+	}
+	if ((size_t)n > sizeof(ans) - 1)
+		n = sizeof(ans) - 1;
+	ans[n] = 0;
+	snprintf(reply, replylen, "%s", ans);
+	rc = strncmp(ans, "ok", 2) ? -1 : 0;
+out:
+	if (s)
+		zmq_close(s);
+	zmq_ctx_term(ctx);
+	return rc;
+}
+
+int control_push(const char *ep, const struct control_push_opts *o, const void *buf, size_t len,
+                 char *reply, size_t replylen)
+{
+	return request(ep, o, TOPIC_BUNDLE, buf ? buf : "", len, reply, replylen);
+}
+
+int control_status(const char *ep, const struct control_push_opts *o, char *reply, size_t replylen)
+{
+	return request(ep, o, TOPIC_STATUS, NULL, 0, reply, replylen);
+}
+
+/* ------------------------------------------------------------------------
+ * Directory watch: a periodic stat scan.  inotify would react faster but
+ * misses nothing a 1 s scan catches, and a scan also works on NFS and
+ * after the directory is replaced.
+ * ---------------------------------------------------------------------- */
+
+struct seen {
+	char name[256];
+	uint64_t ino, size;
+	int64_t mtime_ns;
+	int state; /* 0 first sighting (wait one interval), 1 handled */
+	int present;
+};
+
+struct rules_watch {
+	struct rules_watch_config cfg;
+	char dir[4096];
+	control_matcher_fn fn;
+	void *ud;
+	struct control_live own_live, *live;
+	struct seen *s;
+	size_t n, cap;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+	uint64_t loaded, rejected;
+};
+
+static struct seen *seen_find(struct rules_watch *w, const char *name)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (!strcmp(w->s[i].name, name))
+			return &w->s[i];
+	if (w->n == w->cap) {
+		size_t nc = w->cap ? w->cap * 2 : 16;
+		struct seen *ns = realloc(w->s, nc * sizeof(*ns));
+		if (!ns)
+			return NULL;
+		w->s = ns;
+		w->cap = nc;
+	}
+	struct seen *e = &w->s[w->n++];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->state = -1;
+	return e;
+}
+
+static void watch_file(struct rules_watch *w, const char *path, struct seen *e)
+{
+	uint8_t *buf;
+	size_t len;
+	char err[1024], reply[1400];
+	if (bundle_read_file(path, &buf, &len, err, sizeof(err))) {
+		logf_(w->cfg.log, w->cfg.log_ud, "%s", err);
+		return;
+	}
+	int r =
+	    load_and_hand_over(buf, len, w->cfg.trust, w->cfg.allow_rollback,
+	                       w->cfg.allow_recompile, w->live, w->fn, w->ud, reply, sizeof(reply));
+	free(buf);
+	(void)e;
+	if (r == 0)
+		__atomic_add_fetch(&w->loaded, 1, __ATOMIC_RELAXED);
+	else if (r < 0)
+		__atomic_add_fetch(&w->rejected, 1, __ATOMIC_RELAXED);
+	logf_(w->cfg.log, w->cfg.log_ud, "%s: %s", path, reply);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void watch_scan(struct rules_watch *w)
+{
+	DIR *d = opendir(w->dir);
+	if (!d)
+		return; /* may appear later */
+	char *names[1024];
+	int nn = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && nn < 1024) {
+		size_t l = strlen(de->d_name);
+		if (l < 5 || l >= 256 || strcmp(de->d_name + l - 4, ".tsb") || de->d_name[0] == '.')
+			continue;
+		names[nn] = strdup(de->d_name);
+		if (names[nn])
+			nn++;
+	}
+	closedir(d);
+	/* Name order, so "set-0001.tsb, set-0002.tsb" dropped together load in
+	 * order; versions decide anyway. */
+	qsort(names, (size_t)nn, sizeof(*names), name_cmp);
+	for (size_t i = 0; i < w->n; i++)
+		w->s[i].present = 0;
+	for (int i = 0; i < nn; i++) {
+		char path[4400];
+		snprintf(path, sizeof(path), "%s/%s", w->dir, names[i]);
+		struct stat st;
+		struct seen *e = seen_find(w, names[i]);
+		if (!e || stat(path, &st) || !S_ISREG(st.st_mode))
+			continue;
+		e->present = 1;
+		int64_t mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		int changed = e->ino != (uint64_t)st.st_ino || e->size != (uint64_t)st.st_size ||
+		              e->mtime_ns != mt;
+		if (changed) {
+			e->ino = (uint64_t)st.st_ino;
+			e->size = (uint64_t)st.st_size;
+			e->mtime_ns = mt;
+			e->state = 0; /* read once it has been stable for an interval */
+			continue;
+		}
+		if (e->state == 0) {
+			e->state = 1;
+			watch_file(w, path, e);
+		}
+	}
+	/* forget files that went away, so one put back is loaded again */
+	size_t k = 0;
+	for (size_t i = 0; i < w->n; i++)
+		if (w->s[i].present)
+			w->s[k++] = w->s[i];
+	w->n = k;
+	for (int i = 0; i < nn; i++)
+		free(names[i]);
+}
+
+static void *watch_thread(void *arg)
+{
+	struct rules_watch *w = arg;
+	unsigned iv = w->cfg.interval_ms ? w->cfg.interval_ms : 1000;
+	pthread_mutex_lock(&w->mu);
+	while (!w->stop) {
+		pthread_mutex_unlock(&w->mu);
+		watch_scan(w);
+		pthread_mutex_lock(&w->mu);
+		if (w->stop)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += iv / 1000;
+		ts.tv_nsec += (long)(iv % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+struct rules_watch *rules_watch_start(const struct rules_watch_config *c,
+                                      control_matcher_fn on_matcher, void *ud, char *err,
+                                      size_t errlen)
+{
+	struct stat st;
+	if (!c->dir || stat(c->dir, &st) || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s", c->dir ? c->dir : "(null)",
+		         c->dir && errno ? strerror(errno) : "not a directory");
+		return NULL;
+	}
+	struct rules_watch *w = calloc(1, sizeof(*w));
+	if (!w) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->cfg = *c;
+	snprintf(w->dir, sizeof(w->dir), "%s", c->dir);
+	w->fn = on_matcher;
+	w->ud = ud;
+	w->live = c->live ? c->live : &w->own_live;
+	if (!w->cfg.log) {
+		w->cfg.log = default_log;
+		w->cfg.log_ud = (void *)"rules-dir";
+	}
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	if (pthread_create(&w->th, NULL, watch_thread, w)) {
+		snprintf(err, errlen, "cannot start the rules-dir thread");
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cv);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+uint64_t rules_watch_loaded(const struct rules_watch *w)
+{
+	return __atomic_load_n(&w->loaded, __ATOMIC_RELAXED);
+}
+
+uint64_t rules_watch_rejected(const struct rules_watch *w)
+{
+	return __atomic_load_n(&w->rejected, __ATOMIC_RELAXED);
+}
+
+void rules_watch_stop(struct rules_watch *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->th, NULL);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	free(w->s);
+	free(w);
+}
+
+/* ------------------------------------------------------------------------
+ * Pending-swap slot
+ * ---------------------------------------------------------------------- */
+
+void matcher_slot_cb(void *slot, struct matcher *m)
+{
+	struct matcher_slot *s = slot;
+	struct matcher *old = __atomic_exchange_n(&s->pending, m, __ATOMIC_ACQ_REL);
+	if (old)
+		matcher_unref(old);
+}
+
+struct matcher *matcher_slot_take(struct matcher_slot *s)
+{
+	if (!__atomic_load_n(&s->pending, __ATOMIC_RELAXED))
+		return NULL; /* the common case: one relaxed load per poll */
+	return __atomic_exchange_n(&s->pending, NULL, __ATOMIC_ACQ_REL);
+}
