@@ -44,6 +44,10 @@ const volatile __s32 tc_ret = TC_ACT_OK;
  * program reads it without a helper call. */
 __u8 port_flags[65536];
 
+/* Set by userspace on its first bypass entry: until then the per-packet
+ * hash lookup in the bypass map is skipped. */
+volatile __u32 bypass_used;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20); /* the loader sets --ring-size */
@@ -342,8 +346,16 @@ static __always_inline long emit_chunk(__u32 i, struct emit_ctx *e, int xdp)
 	size = sizeof(s->rec) + n;
 	if (wake_bytes) {
 		/* No wakeup per record: userspace polls with a short timeout
-		 * anyway; wake it early only when the ring is filling up. */
-		if (bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) + size >= wake_bytes) {
+		 * anyway.  Wake it early when this record carries the fill
+		 * level across a multiple of wake_bytes - an edge, not a level:
+		 * a consumer that is awake already re-checks the ring before it
+		 * sleeps (the ring's poll reports any unread data), so repeating
+		 * the wakeup for every record past the mark only burns CPU.
+		 * Several marks rather than one so that two CPUs racing across
+		 * the first cannot both miss it for good. */
+		__u64 avail = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA);
+
+		if ((avail + size) / wake_bytes != avail / wake_bytes) {
 			flags = BPF_RB_FORCE_WAKEUP;
 			e->cnt->c[TSF_CAP_CTR_wakeups]++;
 		} else {
@@ -400,7 +412,7 @@ static __always_inline void handle(void *ctx, void *data, void *data_end, __u32 
 		return;
 	}
 	rev = make_key(r, &key);
-	if (bpf_map_lookup_elem(&bypass, &key)) {
+	if (bypass_used && bpf_map_lookup_elem(&bypass, &key)) {
 		cnt->c[TSF_CAP_CTR_bypassed]++;
 		return;
 	}
@@ -456,7 +468,9 @@ static __always_inline void handle(void *ctx, void *data, void *data_end, __u32 
 	e.total = copy;
 	e.failed = 0;
 	nchunks = (copy + TSF_CAP_CHUNK - 1) / TSF_CAP_CHUNK;
-	if (xdp)
+	if (nchunks == 1)
+		emit_chunk(0, &e, xdp); /* the common case: no loop setup */
+	else if (xdp)
 		bpf_loop(nchunks, emit_chunk_xdp, &e, 0);
 	else
 		bpf_loop(nchunks, emit_chunk_skb, &e, 0);

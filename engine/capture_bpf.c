@@ -505,6 +505,7 @@ int capture_bpf_bypass(struct capture_bpf *c, const struct tsf_pkt *p)
 	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.bypass), &k, &now, BPF_ANY))
 		return -errno;
+	c->skel->bss->bypass_used = 1;
 	return 0;
 }
 
