@@ -225,6 +225,7 @@ run(struct norm_state *st, unsigned flags, int fast, const uint8_t *in, size_t l
 			memcpy(&w, in + i, 8);
 			if (w & 0x8080808080808080ull)
 				break;
+			_Pragma("GCC unroll 8")
 			for (int k = 0; k < 8; k++) {
 				uint8_t b = in[i + k];
 				out[o] = ao[b];
@@ -354,40 +355,40 @@ all_char(const uint8_t *in, uint8_t *out, size_t *o, uint64_t *offmap, uint64_t 
 /* The NORM_ALL path.  Mixed text switches between ASCII and other scripts
  * every few bytes, so instead of branching per byte it takes 8 bytes, runs
  * the ASCII table over all of them branch-free but only counts the bytes
- * before the first non-ASCII one, then converts the following run of
- * non-ASCII characters. */
+ * before the first non-ASCII one (all 8 in an ASCII block), then converts
+ * the following run of non-ASCII characters. */
 static inline __attribute__((always_inline)) size_t
 run_all(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *out, uint64_t *offmap,
 	uint64_t base)
 {
-	const uint8_t *ao = nt_ascii_out[NORM_ALL], *ak = nt_ascii_keep[NORM_ALL];
 	size_t i = 0, o = 0;
 	while (i + 8 <= len) {
 		uint64_t w, hi;
 		memcpy(&w, in + i, 8);
 		hi = w & 0x8080808080808080ull;
-		if (!hi) {
-			for (int k = 0; k < 8; k++) {
-				uint8_t b = in[i + k];
-				out[o] = ao[b];
-				if (offmap)
-					offmap[o] = base + i + k + 1;
-				o += ak[b];
-			}
-			i += 8;
-			continue;
+		/* ASCII bytes before the first other one (8 in an ASCII block),
+		 * mapped SWAR-style: fold A-Z, keep letters and digits, drop the
+		 * rest (NORM_ALL's ASCII table; tests compare the two).  Each
+		 * kept byte's output position is the prefix count of kept bytes
+		 * before it (one multiply), so the 8 stores are independent; a
+		 * dropped byte is stored where the next kept one overwrites it. */
+		unsigned na = hi ? (unsigned)__builtin_ctzll(hi) >> 3 : 8;
+		const uint64_t H = 0x8080808080808080ull, L = 0x0101010101010101ull;
+		uint64_t x = w & ~H;
+#define GE(c) ((x + (0x80 - (c)) * L) & H)
+		uint64_t up = GE('A') & ~GE('Z' + 1), lo = GE('a') & ~GE('z' + 1);
+		uint64_t keep = (up | lo | (GE('0') & ~GE('9' + 1))) & ((hi & -hi) - 1);
+#undef GE
+		uint64_t lw = x | up >> 2, ps = (keep >> 7) * L, pos = ps << 8;
+		_Pragma("GCC unroll 8")
+		for (unsigned k = 0; k < 8; k++) {
+			size_t at = o + ((pos >> (8 * k)) & 0xff);
+			out[at] = (uint8_t)(lw >> (8 * k));
+			if (offmap)
+				offmap[at] = base + i + k + 1;
 		}
-		unsigned na = (unsigned)__builtin_ctzll(hi) >> 3; /* ASCII bytes first */
-		if (na) {
-			for (unsigned k = 0; k < 8; k++) {
-				uint8_t b = in[i + k] & 0x7f;
-				out[o] = ao[b];
-				if (offmap)
-					offmap[o] = base + i + k + 1;
-				o += ak[b] & (k < na);
-			}
-			i += na;
-		}
+		o += ps >> 56;
+		i += na;
 		/* i + 4 <= len: all_char reads 3 bytes, u8_decode never sees an
 		 * incomplete character (the tail goes to run() below) */
 		while (i + 4 <= len && in[i] >= 0x80) {
