@@ -64,21 +64,35 @@ static void put(struct text *t, const char *s)
 }
 
 static const char *words[] = {
-	"verify", "your",   "account", "now",     "free",   "bonus",  "deepfake", "video",
-	"celebrity", "investment", "guaranteed", "returns", "click", "here", "bank", "transfer",
-	"the",    "and",    "of",      "to",      "limited", "offer",  "crypto",  "wallet",
-	"password", "support", "refund", "prize",  "winner", "claim",  "today",   "secure",
+    "verify",    "your",       "account",    "now",     "free",    "bonus", "deepfake", "video",
+    "celebrity", "investment", "guaranteed", "returns", "click",   "here",  "bank",     "transfer",
+    "the",       "and",        "of",         "to",      "limited", "offer", "crypto",   "wallet",
+    "password",  "support",    "refund",     "prize",   "winner",  "claim", "today",    "secure",
 };
 static const char *cwords[] = {
-	"免费", "领取", "账户", "验证", "诈骗", "投资", "回报", "保证", "银行", "转账", "客服",
-	"退款", "中奖", "视频", "换脸", "明星", "代理", "刷单", "兼职", "日结", "高薪", "点击",
-	"免費", "領取", "賬戶", "驗證", "詐騙", "投資", "銀行", "轉賬", "客服", "視頻", "換臉",
-	"的",   "是",   "在",   "我们", "您的", "今天", "立即", "联系", "微信",
+    "免费", "领取", "账户", "验证", "诈骗", "投资", "回报", "保证", "银行", "转账", "客服",
+    "退款", "中奖", "视频", "换脸", "明星", "代理", "刷单", "兼职", "日结", "高薪", "点击",
+    "免費", "領取", "賬戶", "驗證", "詐騙", "投資", "銀行", "轉賬", "客服", "視頻", "換臉",
+    "的",   "是",   "在",   "我们", "您的", "今天", "立即", "联系", "微信",
 };
 static const char *tricks[] = {
-	"ＶＥＲＩＦＹ", "p\u0430yp\u0430l", "\u0430cc\u043eunt", "g\u03bf\u03bfgle", "v\u200be\u200br",
-	"vérify", "ve\u0301rify", "\ufeff", "🎁", "💰💰", "ﬁnance", "Ｆｒｅｅ", "①②③", "\u00a0",
-	"\u3000", "—", "…",
+    "ＶＥＲＩＦＹ",
+    "p\u0430yp\u0430l",
+    "\u0430cc\u043eunt",
+    "g\u03bf\u03bfgle",
+    "v\u200be\u200br",
+    "vérify",
+    "ve\u0301rify",
+    "\ufeff",
+    "🎁",
+    "💰💰",
+    "ﬁnance",
+    "Ｆｒｅｅ",
+    "①②③",
+    "\u00a0",
+    "\u3000",
+    "—",
+    "…",
 };
 
 static void gen_ascii(struct text *t)
@@ -131,7 +145,8 @@ static void gen_mixed(struct text *t)
 		uint32_t r = rnd(100);
 		if (r < 40) {
 			char tmp[32];
-			snprintf(tmp, sizeof(tmp), "%s ", words[rnd(sizeof(words) / sizeof(words[0]))]);
+			snprintf(tmp, sizeof(tmp), "%s ",
+			         words[rnd(sizeof(words) / sizeof(words[0]))]);
 			put(t, tmp);
 		} else if (r < 45)
 			put(t, "<div>");
@@ -213,7 +228,7 @@ static void run_icu(const struct text *t, unsigned flags, int map)
 
 /* MB/s over the sum of per-piece best times. */
 static double measure(void (*f)(const struct text *, unsigned, int), const struct text *t,
-		      unsigned flags, int map)
+                      unsigned flags, int map)
 {
 	for (size_t p = 0; p < npieces; p++)
 		pbest[p] = 1e9;
@@ -281,9 +296,10 @@ int main(int argc, char **argv)
 		perror("bench/results/normalize.json");
 		return 1;
 	}
-	fprintf(js, "{\n  \"unit\": \"MB/s of UTF-8 input, 1 MB = 1e6 B\",\n  \"text_mb\": %zu,\n"
-		    "  \"piece_bytes\": %d,\n  \"runs\": %d,\n  \"cases\": [\n",
-		mb, PIECE, RUNS);
+	fprintf(js,
+	        "{\n  \"unit\": \"MB/s of UTF-8 input, 1 MB = 1e6 B\",\n  \"text_mb\": %zu,\n"
+	        "  \"piece_bytes\": %d,\n  \"runs\": %d,\n  \"cases\": [\n",
+	        mb, PIECE, RUNS);
 	for (int c = 0; c < 3; c++) {
 		fprintf(js, "    {\"text\": \"%s\", \"out_per_in\": %.3f", names[c], ratio[c]);
 		for (int r = 0; r < 5; r++)

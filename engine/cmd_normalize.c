@@ -11,15 +11,15 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: tapsift normalize [--steps LIST] [--lines] [FILE|-]\n"
-		   "\n"
-		   "Prints the matching form of FILE (or standard input): the text as the\n"
-		   "matcher sees it after normalization.\n"
-		   "\n"
-		   "  --steps LIST  comma-separated steps: nfkc, ignorable, separators, t2s,\n"
-		   "                confusables, or all / none (default: all)\n"
-		   "  --lines       normalize each input line on its own, one output line each\n"
-		   "                (default: the whole input as one stream, then a newline)\n"
-		   "  -h, --help    this text\n");
+	           "\n"
+	           "Prints the matching form of FILE (or standard input): the text as the\n"
+	           "matcher sees it after normalization.\n"
+	           "\n"
+	           "  --steps LIST  comma-separated steps: nfkc, ignorable, separators, t2s,\n"
+	           "                confusables, or all / none (default: all)\n"
+	           "  --lines       normalize each input line on its own, one output line each\n"
+	           "                (default: the whole input as one stream, then a newline)\n"
+	           "  -h, --help    this text\n");
 }
 
 #define CHUNK 65536
@@ -88,7 +88,8 @@ int cmd_normalize(int argc, char **argv)
 			if (buf[i] != '\n')
 				continue;
 			/* A newline ends the line: what is pending is dropped. */
-			if (put(out, norm_feed(&st, buf + s, i - s, out, NULL)) || put((const uint8_t *)"\n", 1))
+			if (put(out, norm_feed(&st, buf + s, i - s, out, NULL)) ||
+			    put((const uint8_t *)"\n", 1))
 				goto werr;
 			norm_init(&st, flags);
 			s = i + 1;
@@ -97,7 +98,8 @@ int cmd_normalize(int argc, char **argv)
 			goto werr;
 	}
 	if (ferror(in)) {
-		fprintf(stderr, "tapsift normalize: %s: %s\n", path ? path : "stdin", strerror(errno));
+		fprintf(stderr, "tapsift normalize: %s: %s\n", path ? path : "stdin",
+		        strerror(errno));
 		rc = EXIT_FAIL;
 		goto done;
 	}

@@ -15,7 +15,7 @@
 #include "normtab.h"
 
 _Static_assert(NT_MAX_EXPANSION_NUM <= NORM_MAX_EXPANSION * NT_MAX_EXPANSION_DEN,
-	       "generated data expands more than NORM_MAX_EXPANSION");
+               "generated data expands more than NORM_MAX_EXPANSION");
 /* The 4-byte stores below rely on every non-ASCII character (>= 2 input
  * bytes) being allowed at least 4 output bytes. */
 _Static_assert(NORM_MAX_EXPANSION >= 2, "NORM_MAX_EXPANSION too small");
@@ -30,6 +30,8 @@ _Static_assert(NORM_MAX_EXPANSION >= 2, "NORM_MAX_EXPANSION too small");
 #define AUX_SEP 0x400000u
 #define AUX_CONF(a) (((a) >> 24) & 0x7fu)
 #define MAXSEQ 40
+/* The loops are written once and specialised by constant arguments. */
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 static inline uint32_t lookup(const uint16_t *l1, const uint32_t *l2, uint32_t cp)
 {
@@ -179,9 +181,8 @@ static int norm_slow_cp(unsigned flags, uint32_t cp, int inlen, uint8_t *buf)
 
 /* Emits one non-ASCII character src[0..n) = cp.  See the bounds note in
  * norm_feed for the unconditional 4-byte stores. */
-static inline __attribute__((always_inline)) size_t
-emit_cp(unsigned flags, int fast, uint32_t cp, const uint8_t *src, int n, int src4, uint8_t *out,
-	size_t o, uint64_t *offmap, uint64_t endoff)
+ALWAYS_INLINE size_t emit_cp(unsigned flags, int fast, uint32_t cp, const uint8_t *src, int n,
+                             int src4, uint8_t *out, size_t o, uint64_t *offmap, uint64_t endoff)
 {
 	uint32_t len;
 	if (fast) {
@@ -213,9 +214,8 @@ emit_cp(unsigned flags, int fast, uint32_t cp, const uint8_t *src, int n, int sr
 
 /* The loop over in[0..len), specialised by the constant arguments.
  * Returns output bytes; an incomplete character at the end goes to st. */
-static inline __attribute__((always_inline)) size_t
-run(struct norm_state *st, unsigned flags, int fast, const uint8_t *in, size_t len, uint8_t *out,
-    uint64_t *offmap, uint64_t base)
+ALWAYS_INLINE size_t run(struct norm_state *st, unsigned flags, int fast, const uint8_t *in,
+                         size_t len, uint8_t *out, uint64_t *offmap, uint64_t base)
 {
 	const uint8_t *ao = nt_ascii_out[flags & NORM_ALL], *ak = nt_ascii_keep[flags & NORM_ALL];
 	size_t i = 0, o = 0;
@@ -225,7 +225,7 @@ run(struct norm_state *st, unsigned flags, int fast, const uint8_t *in, size_t l
 			memcpy(&w, in + i, 8);
 			if (w & 0x8080808080808080ull)
 				break;
-			_Pragma("GCC unroll 8")
+#pragma GCC unroll 8
 			for (int k = 0; k < 8; k++) {
 				uint8_t b = in[i + k];
 				out[o] = ao[b];
@@ -245,7 +245,8 @@ run(struct norm_state *st, unsigned flags, int fast, const uint8_t *in, size_t l
 					offmap[o] = base + i + 1;
 				o += ak[b];
 				i++;
-				if (i + 8 <= len && (in[i] | in[i + 1] | in[i + 2] | in[i + 3]) < 0x80)
+				if (i + 8 <= len &&
+				    (in[i] | in[i + 1] | in[i + 2] | in[i + 3]) < 0x80)
 					break;
 				continue;
 			}
@@ -253,8 +254,8 @@ run(struct norm_state *st, unsigned flags, int fast, const uint8_t *in, size_t l
 				uint32_t cp, n;
 				uint8_t b1 = in[i + 1], b2 = in[i + 2];
 				if ((b & 0xf0) == 0xe0) {
-					cp = (uint32_t)(b & 0x0f) << 12 | (uint32_t)(b1 & 0x3f) << 6 |
-					     (b2 & 0x3f);
+					cp = (uint32_t)(b & 0x0f) << 12 |
+					     (uint32_t)(b1 & 0x3f) << 6 | (b2 & 0x3f);
 					n = 3;
 					if (!(((b1 & 0xc0) == 0x80) & ((b2 & 0xc0) == 0x80) &
 					      (cp >= 0x800) & (cp - 0xd800 >= 0x800)))
@@ -294,8 +295,8 @@ run(struct norm_state *st, unsigned flags, int fast, const uint8_t *in, size_t l
 			uint32_t cp;
 			int n = u8_decode(in + i, len - i, &cp);
 			if (n > 0) {
-				o += emit_cp(flags, fast, cp, in + i, n, i + 4 <= len, out, o, offmap,
-					     base + i + (size_t)n);
+				o += emit_cp(flags, fast, cp, in + i, n, i + 4 <= len, out, o,
+				             offmap, base + i + (size_t)n);
 				i += (size_t)n;
 			} else if (n < 0) {
 				i++;
@@ -313,8 +314,8 @@ run(struct norm_state *st, unsigned flags, int fast, const uint8_t *in, size_t l
  * length, or 0 for anything else (4-byte, invalid: the caller's general
  * path).  Stores 4 output bytes (and offsets), advancing *o by the real
  * count: see the bounds note in norm_feed. */
-static inline __attribute__((always_inline)) uint32_t
-all_char(const uint8_t *in, uint8_t *out, size_t *o, uint64_t *offmap, uint64_t end0)
+ALWAYS_INLINE uint32_t all_char(const uint8_t *in, uint8_t *out, size_t *o, uint64_t *offmap,
+                                uint64_t end0)
 {
 	uint32_t b = in[0], b1 = in[1], b2 = in[2], cp, n;
 	if ((b & 0xf0) == 0xe0) {
@@ -357,9 +358,8 @@ all_char(const uint8_t *in, uint8_t *out, size_t *o, uint64_t *offmap, uint64_t 
  * the ASCII table over all of them branch-free but only counts the bytes
  * before the first non-ASCII one (all 8 in an ASCII block), then converts
  * the following run of non-ASCII characters. */
-static inline __attribute__((always_inline)) size_t
-run_all(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *out, uint64_t *offmap,
-	uint64_t base)
+ALWAYS_INLINE size_t run_all(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *out,
+                             uint64_t *offmap, uint64_t base)
 {
 	size_t i = 0, o = 0;
 	while (i + 8 <= len) {
@@ -380,7 +380,7 @@ run_all(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *out, uint
 		uint64_t keep = (up | lo | (GE('0') & ~GE('9' + 1))) & ((hi & -hi) - 1);
 #undef GE
 		uint64_t lw = x | up >> 2, ps = (keep >> 7) * L, pos = ps << 8;
-		_Pragma("GCC unroll 8")
+#pragma GCC unroll 8
 		for (unsigned k = 0; k < 8; k++) {
 			size_t at = o + ((pos >> (8 * k)) & 0xff);
 			out[at] = (uint8_t)(lw >> (8 * k));
@@ -398,30 +398,30 @@ run_all(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *out, uint
 				int m = u8_decode(in + i, len - i, &cp);
 				if (m > 0)
 					o += emit_cp(NORM_ALL, 1, cp, in + i, m, 1, out, o, offmap,
-						     base + i + (size_t)m);
+					             base + i + (size_t)m);
 				n = m > 0 ? (uint32_t)m : 1;
 			}
 			i += n;
 		}
 	}
-	return o + run(st, NORM_ALL, 1, in + i, len - i, out + o, offmap ? offmap + o : NULL,
-		       base + i);
+	return o +
+	       run(st, NORM_ALL, 1, in + i, len - i, out + o, offmap ? offmap + o : NULL, base + i);
 }
 
 static size_t run_fast(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *out,
-		       uint64_t base)
+                       uint64_t base)
 {
 	return run_all(st, in, len, out, NULL, base);
 }
 
 static size_t run_fast_map(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *out,
-			   uint64_t *offmap, uint64_t base)
+                           uint64_t *offmap, uint64_t base)
 {
 	return run_all(st, in, len, out, offmap, base);
 }
 
 static size_t run_slow(struct norm_state *st, unsigned flags, const uint8_t *in, size_t len,
-		       uint8_t *out, uint64_t *offmap, uint64_t base)
+                       uint8_t *out, uint64_t *offmap, uint64_t base)
 {
 	return run(st, flags, 0, in, len, out, offmap, base);
 }
@@ -433,7 +433,7 @@ static size_t run_slow(struct norm_state *st, unsigned flags, const uint8_t *in,
  * (or E * len for norm_string) buffer; the characters completed from
  * st->pend count the pending bytes, at most 3, in c. */
 size_t norm_feed(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *out,
-		 uint64_t *offmap)
+                 uint64_t *offmap)
 {
 	unsigned flags = st->flags;
 	int fast = flags == NORM_ALL;
@@ -471,7 +471,8 @@ size_t norm_feed(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *
 					offmap[o] = endoff;
 				o += nt_ascii_keep[flags & NORM_ALL][cp];
 			} else if (fast) {
-				o += emit_cp(NORM_ALL, 1, cp, tmp + j, n, 0, out, o, offmap, endoff);
+				o +=
+				    emit_cp(NORM_ALL, 1, cp, tmp + j, n, 0, out, o, offmap, endoff);
 			} else {
 				o += emit_cp(flags, 0, cp, tmp + j, n, 0, out, o, offmap, endoff);
 			}
@@ -504,9 +505,13 @@ static const struct {
 	const char *word;
 	unsigned flags;
 } norm_words[] = {
-	{"nfkc", NORM_NFKC_CF},	       {"ignorable", NORM_IGNORABLE}, {"separators", NORM_SEPARATORS},
-	{"t2s", NORM_T2S},	       {"confusables", NORM_CONFUSABLES}, {"all", NORM_ALL},
-	{"none", 0},
+    {"nfkc", NORM_NFKC_CF},
+    {"ignorable", NORM_IGNORABLE},
+    {"separators", NORM_SEPARATORS},
+    {"t2s", NORM_T2S},
+    {"confusables", NORM_CONFUSABLES},
+    {"all", NORM_ALL},
+    {"none", 0},
 };
 
 int norm_parse_flags(const char *spec, unsigned *flags, const char **bad)

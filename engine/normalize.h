@@ -53,8 +53,8 @@
 
 struct norm_state {
 	unsigned flags;
-	uint64_t in_pos;  /* absolute offset in the input stream of the next byte fed */
-	uint8_t pend[4];  /* incomplete UTF-8 sequence carried to the next feed */
+	uint64_t in_pos; /* absolute offset in the input stream of the next byte fed */
+	uint8_t pend[4]; /* incomplete UTF-8 sequence carried to the next feed */
 	uint8_t npend;
 };
 
@@ -66,7 +66,7 @@ void norm_init(struct norm_state *st, unsigned flags);
  * (so offmap[end-1] is the "end of match" offset in the input stream).
  * Returns the number of output bytes. */
 size_t norm_feed(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *out,
-		 uint64_t *offmap);
+                 uint64_t *offmap);
 
 /* Normalizes a complete string (rule literals, `tapsift normalize`).
  * out must hold NORM_MAX_EXPANSION * len bytes.  Returns output length. */

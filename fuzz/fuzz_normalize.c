@@ -13,7 +13,7 @@
 #include "normalize.h"
 
 static size_t feed_chunked(unsigned flags, const uint8_t *in, size_t len, uint8_t seed,
-			   uint8_t *out, uint64_t *map)
+                           uint8_t *out, uint64_t *map)
 {
 	struct norm_state st;
 	norm_init(&st, flags);

@@ -83,8 +83,8 @@ static void test_ignorable(void)
 {
 	const char *zw = "o\u200bk\u200c \u200dv\ufeffe\u2060r\u00adi\u202ef\u2066y\ufe0f!";
 	CHECK_STR(N(NORM_IGNORABLE, zw), "ok verify!");
-	CHECK_STR(N(NORM_IGNORABLE, "a\xf3\xa0\x80\x81" "b"), "ab"); /* tag character */
-	CHECK_STR(N(NORM_IGNORABLE, "\u3164\u115f" "x"), "x"); /* Hangul fillers */
+	CHECK_STR(N(NORM_IGNORABLE, "a\363\240\200\201b"), "ab"); /* tag character */
+	CHECK_STR(N(NORM_IGNORABLE, "\u3164\u115fx"), "x");       /* Hangul fillers */
 	/* off: the invisibles stay, even with NFKC on (NFKC_Casefold would
 	 * remove them; the ignorable step alone decides) */
 	CHECK_STR(N(ALL & ~NORM_IGNORABLE, "o\u200bk"), "o\u200bk");
@@ -98,13 +98,13 @@ static void test_separators(void)
 	CHECK_STR(N(NORM_SEPARATORS, "v.e.r.i.f.y"), "verify");
 	CHECK_STR(N(NORM_SEPARATORS, "free\t\r\n$$$ money!!! (now) 100% 🎁★"), "freemoneynow100");
 	CHECK_STR(N(NORM_SEPARATORS, "a\u00a0b\u3000c\u2028d"), "abcd");
-	CHECK_STR(N(NORM_SEPARATORS, "a\x01\x7f" "b"), "ab");
+	CHECK_STR(N(NORM_SEPARATORS, "a\001\177b"), "ab");
 	/* letters, digits and marks stay; case stays without NFKC */
 	CHECK_STR(N(NORM_SEPARATORS, "Ab9é"), "Ab9é");
 	/* full-width punctuation is a separator with or without NFKC */
 	CHECK_STR(N(NORM_SEPARATORS, "a！b"), "ab");
 	CHECK_STR(N(ALL & ~NORM_SEPARATORS, "免*费 v.e"), "免*费 v.e");
-	CHECK_STR(N(0, "a\x01" "b"), "a\x01" "b");
+	CHECK_STR(N(0, "a\001b"), "a\001b");
 }
 
 static void test_t2s(void)
@@ -140,10 +140,11 @@ static void test_confusables(void)
 
 static void test_combined(void)
 {
-	CHECK_STR(N(ALL, "【免*費·領 取】 ＶＥＲＩＦＹ y\u043eur \u200bаcс\u043eunt: vérify-now! 賬戶"),
-		  "免费领取verifyyouraccountverifynow账户");
+	CHECK_STR(
+	    N(ALL, "【免*費·領 取】 ＶＥＲＩＦＹ y\u043eur \u200bаcс\u043eunt: vérify-now! 賬戶"),
+	    "免费领取verifyyouraccountverifynow账户");
 	CHECK_STR(N(ALL, "D\u0435\u0435pf\u0430ke  v\u0456d\u0435\u043e — ￥99 only"),
-		  "deepfakevideo99only");
+	          "deepfakevideo99only");
 	CHECK_STR(N(ALL, "詐 騙 ＰＡＹＰＡＬ"), "诈骗paypal");
 	CHECK_STR(N(ALL, ""), "");
 	CHECK_STR(N(ALL, "  ...!!!  "), "");
@@ -160,11 +161,11 @@ static void test_each_flag_off(void)
 		unsigned flag;
 		const char *in, *with, *without;
 	} c[] = {
-		{NORM_NFKC_CF, "Xﬁ", "xfi", "Xﬁ"},
-		{NORM_IGNORABLE, "a\u200bb", "ab", "a\u200bb"},
-		{NORM_SEPARATORS, "a.b", "ab", "a.b"},
-		{NORM_T2S, "詐騙", "诈骗", "詐騙"},
-		{NORM_CONFUSABLES, "\u0430\u0435", "ae", "\u0430\u0435"},
+	    {NORM_NFKC_CF, "Xﬁ", "xfi", "Xﬁ"},
+	    {NORM_IGNORABLE, "a\u200bb", "ab", "a\u200bb"},
+	    {NORM_SEPARATORS, "a.b", "ab", "a.b"},
+	    {NORM_T2S, "詐騙", "诈骗", "詐騙"},
+	    {NORM_CONFUSABLES, "\u0430\u0435", "ae", "\u0430\u0435"},
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		CHECK_STR(N(ALL, c[i].in), c[i].with);
@@ -209,12 +210,12 @@ static uint32_t rnd(void)
 static size_t random_text(uint8_t *buf, size_t n)
 {
 	static const uint32_t pick[] = {
-		'a',    'Z',    '.',    ' ',    '9',    0x514d, 0x8cbb, 0x9818, 0x8d26, 0x200b,
-		0xfeff, 0x0430, 0x03bf, 0xff36, 0xfb01, 0x0301, 0x00e9, 0x3316, 0xfdfa, 0x1d400,
-		0x1f381, 0xe0001, 0x00df, 0x0130, 0xac00, 0x3000, 0x00ad, 0xf900,
+	    'a',     'Z',     '.',    ' ',    '9',    0x514d, 0x8cbb, 0x9818, 0x8d26, 0x200b,
+	    0xfeff,  0x0430,  0x03bf, 0xff36, 0xfb01, 0x0301, 0x00e9, 0x3316, 0xfdfa, 0x1d400,
+	    0x1f381, 0xe0001, 0x00df, 0x0130, 0xac00, 0x3000, 0x00ad, 0xf900,
 	};
-	static const char *junk[] = {"\x80", "\xc0\x80", "\xed\xa0\x80", "\xf5", "\xe4", "\xf0\x9f",
-				     "\xff", "\xe0\x80"};
+	static const char *junk[] = {"\x80", "\xc0\x80", "\xed\xa0\x80", "\xf5",
+	                             "\xe4", "\xf0\x9f", "\xff",         "\xe0\x80"};
 	size_t o = 0;
 	while (o + 8 < n) {
 		uint32_t r = rnd() % 40;
@@ -271,8 +272,12 @@ static void test_byte_feeds(void)
 {
 	static uint8_t buf[20000];
 	size_t n = random_text(buf, sizeof(buf));
-	unsigned flags[] = {ALL, 0, NORM_NFKC_CF, NORM_SEPARATORS | NORM_T2S, ALL & ~NORM_IGNORABLE,
-			    ALL | NORM_FORCE_SLOW};
+	unsigned flags[] = {ALL,
+	                    0,
+	                    NORM_NFKC_CF,
+	                    NORM_SEPARATORS | NORM_T2S,
+	                    ALL & ~NORM_IGNORABLE,
+	                    ALL | NORM_FORCE_SLOW};
 	for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
 		check_chunked(flags[f], buf, n, 1);
 		check_chunked(flags[f], buf, n, 2);
@@ -300,8 +305,8 @@ static void test_split_utf8(void)
 	}
 	/* k ASCII bytes, then a character cut at the very end of an exactly
 	 * sized buffer (ASan catches a read past it); whole == byte feeds */
-	static const char *tails[] = {"\xe8\x81", "\xe8", "\xf0\x9f\x8e", "\xe8\x81\x94", "\xd0\xb0",
-				      "\xf0\x9f\x8e\x81"};
+	static const char *tails[] = {"\xe8\x81",     "\xe8",     "\xf0\x9f\x8e",
+	                              "\xe8\x81\x94", "\xd0\xb0", "\xf0\x9f\x8e\x81"};
 	for (size_t k = 0; k < 20; k++) {
 		for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
 			size_t tl = strlen(tails[t]), len = k + tl;
@@ -330,17 +335,17 @@ static void test_split_utf8(void)
 
 static void test_invalid_utf8(void)
 {
-	CHECK_STR(N(ALL, "a\x80" "b"), "ab");              /* stray continuation */
-	CHECK_STR(N(ALL, "a\xc0\x80\xc1\xbf" "b"), "ab");  /* overlong 2-byte */
-	CHECK_STR(N(ALL, "a\xe0\x80\xaf" "b"), "ab");      /* overlong 3-byte */
-	CHECK_STR(N(ALL, "a\xed\xa0\x80" "b"), "ab");      /* surrogate */
-	CHECK_STR(N(ALL, "a\xf4\x90\x80\x80" "b"), "ab");  /* > U+10FFFF */
-	CHECK_STR(N(ALL, "a\xf5\xff\xfe" "b"), "ab");
-	CHECK_STR(N(ALL, "\xe5" "A\xe5\x85" "B"), "ab");    /* truncated, resync on ASCII */
-	CHECK_STR(N(ALL, "\xe5\xe5\x85\x8d"), "免");        /* truncated, resync on a lead */
-	CHECK_STR(N(0, "a\xff" "b\xc3\xa9"), "abé");        /* dropped with every flag off too */
+	CHECK_STR(N(ALL, "a\200b"), "ab");             /* stray continuation */
+	CHECK_STR(N(ALL, "a\300\200\301\277b"), "ab"); /* overlong 2-byte */
+	CHECK_STR(N(ALL, "a\340\200\257b"), "ab");     /* overlong 3-byte */
+	CHECK_STR(N(ALL, "a\355\240\200b"), "ab");     /* surrogate */
+	CHECK_STR(N(ALL, "a\364\220\200\200b"), "ab"); /* > U+10FFFF */
+	CHECK_STR(N(ALL, "a\365\377\376b"), "ab");
+	CHECK_STR(N(ALL, "\345A\345\205B"), "ab");   /* truncated, resync on ASCII */
+	CHECK_STR(N(ALL, "\xe5\xe5\x85\x8d"), "免"); /* truncated, resync on a lead */
+	CHECK_STR(N(0, "a\377b\xc3\xa9"), "abé");    /* dropped with every flag off too */
 	/* the same across 1-byte feeds */
-	const char *s = "\xe5" "A\xe5\x85" "B\xf0\x9f\x8e\xe5\x85\x8d\xed\xa0\x80z";
+	const char *s = "\345A\345\205B\xf0\x9f\x8e\xe5\x85\x8d\xed\xa0\x80z";
 	uint8_t out[256];
 	struct norm_state st;
 	norm_init(&st, ALL);
@@ -362,7 +367,7 @@ static void test_offmap(void)
 	norm_init(&st, ALL);
 	size_t n = norm_feed(&st, (const uint8_t *)s, strlen(s), out, map);
 	CHECK_EQ_INT(n, 7);
-	CHECK(!memcmp(out, "ab\xe5\x85\x8d" "fi", 7));
+	CHECK(!memcmp(out, "ab\345\205\215fi", 7));
 	const uint64_t want[] = {1, 3, 6, 6, 6, 9, 9};
 	for (int i = 0; i < 7; i++)
 		CHECK_EQ_INT(map[i], want[i]);
@@ -370,7 +375,7 @@ static void test_offmap(void)
 	n = norm_feed(&st, (const uint8_t *)"x\xe8", 2, out, map);
 	CHECK_EQ_INT(n, 1);
 	CHECK_EQ_INT(map[0], 10);
-	n = norm_feed(&st, (const uint8_t *)"\xb2\xbb" "Y", 3, out, map); /* 費 completed */
+	n = norm_feed(&st, (const uint8_t *)"\262\273Y", 3, out, map); /* 費 completed */
 	CHECK_EQ_INT(n, 4);
 	CHECK(!memcmp(out, "费y", 4));
 	CHECK_EQ_INT(map[0], 13);
@@ -441,7 +446,7 @@ static void test_ascii_blocks(void)
 		for (unsigned at = 0; at < 20; at++) {
 			/* "xY7-" filler, the byte under test, and a 3-byte character */
 			for (unsigned k = 0; k < sizeof(in); k++)
-				in[k] = (uint8_t)"xY7-"[k % 4];
+				in[k] = (uint8_t) "xY7-"[k % 4];
 			in[at] = (uint8_t)b;
 			memcpy(in + 24 - (at % 5), "\xe5\x85\x8d", 3);
 			struct norm_state s1, s2;
@@ -455,7 +460,7 @@ static void test_ascii_blocks(void)
 	}
 	CHECK_EQ_INT(bad, 0);
 	CHECK_STR(N(ALL, "ABCDEFGHIJKLMNOPQRSTUVWXYZ@[`{ abcdefghijklmnopqrstuvwxyz 0123456789/:"),
-		  "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz0123456789");
+	          "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz0123456789");
 }
 
 /* The matching form is a fixed point: normalizing it again changes
