@@ -440,6 +440,8 @@ size_t norm_feed(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *
 	size_t o = 0, skip = 0;
 	uint64_t base = st->in_pos;
 
+	if (!len) /* in may be NULL */
+		return 0;
 	if (st->npend) {
 		/* Finish the character split across feeds in a small buffer. */
 		uint8_t tmp[8];

@@ -318,6 +318,17 @@ static void test_split_utf8(void)
 			free(in);
 		}
 	}
+	/* empty feeds change nothing, also with a character pending */
+	uint8_t o0[16];
+	struct norm_state s0;
+	norm_init(&s0, ALL);
+	CHECK_EQ_INT(norm_feed(&s0, NULL, 0, o0, NULL), 0);
+	CHECK_EQ_INT(norm_feed(&s0, (const uint8_t *)"\xe5", 1, o0, NULL), 0);
+	CHECK_EQ_INT(norm_feed(&s0, NULL, 0, o0, NULL), 0);
+	CHECK_EQ_INT(s0.npend, 1);
+	CHECK_EQ_INT(norm_feed(&s0, (const uint8_t *)"\x85\x8d", 2, o0, NULL), 3);
+	CHECK_EQ_INT(s0.in_pos, 3);
+	CHECK_EQ_INT(norm_string(ALL, NULL, 0, o0), 0);
 	/* an incomplete character at the end of the stream is not emitted */
 	CHECK_STR(N(ALL, "ab\xe5\x85"), "ab");
 	uint8_t out[64];
