@@ -2381,13 +2381,17 @@ void html_feed(struct html *h, const uint8_t *in, size_t len, tsf_out_fn out, vo
 		int c = in[i];
 		switch (h->st) {
 		case H_TEXT: {
-			/* Pass runs of plain text through without copying. */
-			size_t j = i;
-			while (j < len && in[j] != '<' && in[j] != '&')
-				j++;
-			if (j > i) {
+			/* Runs of plain text: found with memchr, long ones
+			 * passed through without copying. */
+			const uint8_t *lt = memchr(in + i, '<', len - i);
+			const uint8_t *lim = lt ? lt : in + len;
+			const uint8_t *amp = memchr(in + i, '&', (size_t)(lim - (in + i)));
+			size_t j = (size_t)((amp ? amp : lim) - in);
+			if (j - i >= 128) {
 				ob_flush(&o);
 				out(ud, in + i, j - i);
+			} else if (j > i) {
+				ob_put(&o, in + i, j - i);
 			}
 			if (j == len)
 				goto done;
