@@ -170,7 +170,8 @@ static void tcp_gen(double secs, int report_fd)
 			child_prio();
 			int s = socket(AF_INET, SOCK_STREAM, 0);
 			uint64_t n = 0;
-			if (bind_port(s, port_base + i) || connect(s, (struct sockaddr *)&a, sizeof(a)))
+			if (bind_port(s, port_base + i) ||
+			    connect(s, (struct sockaddr *)&a, sizeof(a)))
 				_exit(1);
 			double end = now_s() + secs;
 			while (now_s() < end) {
@@ -196,12 +197,12 @@ static void tcp_gen(double secs, int report_fd)
 struct result {
 	const char *workload, *method;
 	double secs, cpu;
-	uint64_t gen_sent; /* datagrams (UDP) or bytes (TCP) the generator sent */
-	uint64_t pkts, bytes;     /* payload-carrying packets / payload bytes delivered */
-	uint64_t kernel_seen;     /* packets the capture point saw */
-	uint64_t drops;           /* counted losses (ring full / pcap drops) */
-	int64_t unaccounted;      /* BPF: seen - sum of outcomes; pcap: n/a (-1) */
-	double prog_ns;           /* BPF ns per program run */
+	uint64_t gen_sent;    /* datagrams (UDP) or bytes (TCP) the generator sent */
+	uint64_t pkts, bytes; /* payload-carrying packets / payload bytes delivered */
+	uint64_t kernel_seen; /* packets the capture point saw */
+	uint64_t drops;       /* counted losses (ring full / pcap drops) */
+	int64_t unaccounted;  /* BPF: seen - sum of outcomes; pcap: n/a (-1) */
+	double prog_ns;       /* BPF ns per program run */
 	uint64_t records;
 	uint64_t wakeups; /* BPF forced wakeups */
 };
@@ -317,17 +318,16 @@ static int run_bpf(const char *workload, uint32_t sample_n, struct result *r)
 	r->drops = v[TSF_CAP_CTR_ringbuf_full];
 	r->wakeups = v[TSF_CAP_CTR_wakeups];
 	r->unaccounted = (int64_t)v[TSF_CAP_CTR_seen] -
-			 (int64_t)(v[TSF_CAP_CTR_skipped] + v[TSF_CAP_CTR_port_filtered] +
-				   v[TSF_CAP_CTR_bypassed] + v[TSF_CAP_CTR_unsampled] +
-				   v[TSF_CAP_CTR_over_budget] + v[TSF_CAP_CTR_throttled] +
-				   v[TSF_CAP_CTR_sampled]);
+	                 (int64_t)(v[TSF_CAP_CTR_skipped] + v[TSF_CAP_CTR_port_filtered] +
+	                           v[TSF_CAP_CTR_bypassed] + v[TSF_CAP_CTR_unsampled] +
+	                           v[TSF_CAP_CTR_over_budget] + v[TSF_CAP_CTR_throttled] +
+	                           v[TSF_CAP_CTR_sampled]);
 	r->unaccounted += (int64_t)v[TSF_CAP_CTR_sampled] -
-			  (int64_t)(v[TSF_CAP_CTR_delivered] + v[TSF_CAP_CTR_ringbuf_full]);
+	                  (int64_t)(v[TSF_CAP_CTR_delivered] + v[TSF_CAP_CTR_ringbuf_full]);
 	if (v[TSF_CAP_CTR_records] != r->records)
 		r->unaccounted = -999;
-	r->prog_ns = capture_bpf_prog_runtime(cap, &runs, &ns) == 0 && runs
-			     ? (double)ns / (double)runs
-			     : -1;
+	r->prog_ns =
+	    capture_bpf_prog_runtime(cap, &runs, &ns) == 0 && runs ? (double)ns / (double)runs : -1;
 	capture_bpf_close(cap);
 	return 0;
 }
@@ -402,12 +402,12 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_sig);
 	signal(SIGTERM, on_sig);
 	signal(SIGPIPE, SIG_IGN);
-	if (sh("ip netns add " NSA " && ip netns add " NSB
-	       " && ip link add " IFA " type veth peer name " IFB " && ip link set " IFA
-	       " netns " NSA " && ip link set " IFB " netns " NSB
-	       " && ip -n " NSA " addr add " A4 "/24 dev " IFA " && ip -n " NSB " addr add " B4
-	       "/24 dev " IFB " && ip -n " NSA " link set " IFA " up && ip -n " NSB " link set " IFB
-	       " up && ip -n " NSA " link set lo up && ip -n " NSB " link set lo up")) {
+	if (sh("ip netns add " NSA " && ip netns add " NSB " && ip link add " IFA
+	       " type veth peer name " IFB " && ip link set " IFA " netns " NSA
+	       " && ip link set " IFB " netns " NSB " && ip -n " NSA " addr add " A4 "/24 dev " IFA
+	       " && ip -n " NSB " addr add " B4 "/24 dev " IFB " && ip -n " NSA " link set " IFA
+	       " up && ip -n " NSB " link set " IFB " up && ip -n " NSA
+	       " link set lo up && ip -n " NSB " link set lo up")) {
 		fprintf(stderr, "bench_capture: cannot create the veth pair\n");
 		net_down();
 		return 1;
@@ -431,7 +431,7 @@ int main(int argc, char **argv)
 			port_base = 20000 + 100 * nres;
 			r->method = m == 0 ? "pcap" : m == 1 ? "bpf" : "bpf_1/8";
 			int rc = m == 0 ? run_pcap(r->workload, r)
-					: run_bpf(r->workload, m == 1 ? 1 : 8, r);
+			                : run_bpf(r->workload, m == 1 ? 1 : 8, r);
 			if (rc)
 				continue;
 			nres++;
@@ -450,28 +450,30 @@ int main(int argc, char **argv)
 		perror("bench/results/capture.json");
 		return 1;
 	}
-	fprintf(f, "{\n \"bench\": \"capture\",\n \"seconds_per_case\": %.1f,\n"
-		   " \"note\": \"same generator per case, run one method at a time; pkts = payload "
-		   "packets delivered to userspace (BPF: whole packets, GSO chunks merged); "
-		   "gen_sent = UDP datagrams or TCP bytes sent; us_cpu_ns = consumer CPU per "
-		   "delivered packet; unaccounted = BPF seen minus the sum of its outcomes (-1: "
-		   "pcap has no such count)\",\n \"cases\": [\n",
-		secs_per_case);
+	fprintf(f,
+	        "{\n \"bench\": \"capture\",\n \"seconds_per_case\": %.1f,\n"
+	        " \"note\": \"same generator per case, run one method at a time; pkts = payload "
+	        "packets delivered to userspace (BPF: whole packets, GSO chunks merged); "
+	        "gen_sent = UDP datagrams or TCP bytes sent; us_cpu_ns = consumer CPU per "
+	        "delivered packet; unaccounted = BPF seen minus the sum of its outcomes (-1: "
+	        "pcap has no such count)\",\n \"cases\": [\n",
+	        secs_per_case);
 	for (int i = 0; i < nres; i++) {
 		struct result *r = &res[i];
 		fprintf(f,
-			"  {\"workload\": \"%s\", \"method\": \"%s\", \"seconds\": %.3f, "
-			"\"gen_sent\": %" PRIu64 ", \"kernel_seen\": %" PRIu64
-			", \"delivered_pkts\": %" PRIu64 ", \"records\": %" PRIu64
-			", \"payload_bytes\": %" PRIu64 ", \"pkts_per_s\": %.0f, "
-			"\"payload_MB_per_s\": %.2f, \"drops\": %" PRIu64 ", \"unaccounted\": %" PRId64
-			", \"consumer_cpu_s\": %.3f, \"consumer_cpu_ns_per_pkt\": %.0f, "
-			"\"bpf_ns_per_run\": %.1f, \"bpf_wakeups\": %" PRIu64 "}%s\n",
-			r->workload, r->method, r->secs, r->gen_sent, r->kernel_seen, r->pkts,
-			r->records, r->bytes, (double)r->pkts / r->secs,
-			(double)r->bytes / r->secs / 1e6, r->drops, r->unaccounted, r->cpu,
-			r->pkts ? r->cpu * 1e9 / (double)r->pkts : 0.0, r->prog_ns, r->wakeups,
-			i + 1 < nres ? "," : "");
+		        "  {\"workload\": \"%s\", \"method\": \"%s\", \"seconds\": %.3f, "
+		        "\"gen_sent\": %" PRIu64 ", \"kernel_seen\": %" PRIu64
+		        ", \"delivered_pkts\": %" PRIu64 ", \"records\": %" PRIu64
+		        ", \"payload_bytes\": %" PRIu64 ", \"pkts_per_s\": %.0f, "
+		        "\"payload_MB_per_s\": %.2f, \"drops\": %" PRIu64
+		        ", \"unaccounted\": %" PRId64
+		        ", \"consumer_cpu_s\": %.3f, \"consumer_cpu_ns_per_pkt\": %.0f, "
+		        "\"bpf_ns_per_run\": %.1f, \"bpf_wakeups\": %" PRIu64 "}%s\n",
+		        r->workload, r->method, r->secs, r->gen_sent, r->kernel_seen, r->pkts,
+		        r->records, r->bytes, (double)r->pkts / r->secs,
+		        (double)r->bytes / r->secs / 1e6, r->drops, r->unaccounted, r->cpu,
+		        r->pkts ? r->cpu * 1e9 / (double)r->pkts : 0.0, r->prog_ns, r->wakeups,
+		        i + 1 < nres ? "," : "");
 	}
 	fprintf(f, " ]\n}\n");
 	fclose(f);

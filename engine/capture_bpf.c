@@ -164,7 +164,7 @@ static int rec_cb(void *ctx, void *data, size_t size)
 static int attach_clsact(struct capture_bpf *c, struct iface *f, char *err, size_t errlen)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = f->ifindex,
-			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	                    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 	int rc = bpf_tc_hook_create(&hook);
 
 	if (rc && rc != -EEXIST) {
@@ -179,16 +179,16 @@ static int attach_clsact(struct capture_bpf *c, struct iface *f, char *err, size
 		struct bpf_tc_opts *opts;
 		enum attached_kind *kind;
 	} legs[2] = {
-		{f->in_kind == ATT_NONE, c->skel->progs.tsf_tc_ingress, BPF_TC_INGRESS, &f->tc_in,
-		 &f->in_kind},
-		{f->out_kind == ATT_NONE, c->skel->progs.tsf_tc_egress, BPF_TC_EGRESS, &f->tc_out,
-		 &f->out_kind},
+	    {f->in_kind == ATT_NONE, c->skel->progs.tsf_tc_ingress, BPF_TC_INGRESS, &f->tc_in,
+	     &f->in_kind},
+	    {f->out_kind == ATT_NONE, c->skel->progs.tsf_tc_egress, BPF_TC_EGRESS, &f->tc_out,
+	     &f->out_kind},
 	};
 	for (int i = 0; i < 2; i++) {
 		if (!legs[i].enabled)
 			continue;
 		DECLARE_LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = f->ifindex,
-				    .attach_point = legs[i].point);
+		                    .attach_point = legs[i].point);
 		memset(legs[i].opts, 0, sizeof(*legs[i].opts));
 		legs[i].opts->sz = sizeof(*legs[i].opts);
 		legs[i].opts->prog_fd = bpf_program__fd(legs[i].prog);
@@ -214,22 +214,22 @@ static void detach_iface(struct iface *f)
 		enum bpf_tc_attach_point point;
 		struct bpf_tc_opts *opts;
 	} legs[2] = {{f->in_kind, BPF_TC_INGRESS, &f->tc_in},
-		     {f->out_kind, BPF_TC_EGRESS, &f->tc_out}};
+	             {f->out_kind, BPF_TC_EGRESS, &f->tc_out}};
 	for (int i = 0; i < 2; i++) {
 		if (legs[i].kind != ATT_CLSACT)
 			continue;
 		DECLARE_LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = f->ifindex,
-				    .attach_point = legs[i].point);
+		                    .attach_point = legs[i].point);
 		/* bpf_tc_detach wants only handle and priority set. */
 		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = legs[i].opts->handle,
-				    .priority = legs[i].opts->priority);
+		                    .priority = legs[i].opts->priority);
 		bpf_tc_detach(&h, &o);
 	}
 	if (f->created_qdisc) {
 		/* Only a qdisc we created: another tool's filters may live on
 		 * a pre-existing one. */
 		DECLARE_LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = f->ifindex,
-				    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+		                    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 		bpf_tc_hook_destroy(&h);
 	}
 	f->in_kind = f->out_kind = ATT_NONE;
@@ -237,15 +237,15 @@ static void detach_iface(struct iface *f)
 }
 
 static int attach_iface(struct capture_bpf *c, const struct capture_bpf_opts *o, struct iface *f,
-			int use_tcx, char *err, size_t errlen)
+                        int use_tcx, char *err, size_t errlen)
 {
 	if (o->xdp != CAPTURE_XDP_OFF) {
 		DECLARE_LIBBPF_OPTS(bpf_link_create_opts, lo,
-				    .flags = o->xdp == CAPTURE_XDP_GENERIC ? XDP_FLAGS_SKB_MODE
-									 : XDP_FLAGS_DRV_MODE);
+		                    .flags = o->xdp == CAPTURE_XDP_GENERIC ? XDP_FLAGS_SKB_MODE
+		                                                           : XDP_FLAGS_DRV_MODE);
 		/* A BPF link, not the netlink attach: it dies with our fd. */
 		int fd = bpf_link_create(bpf_program__fd(c->skel->progs.tsf_xdp), f->ifindex,
-					 BPF_XDP, &lo);
+		                         BPF_XDP, &lo);
 		if (fd < 0) {
 			seterr(err, errlen, "%s: attaching XDP (%s mode): %s", f->name,
 			       o->xdp == CAPTURE_XDP_GENERIC ? "generic" : "native",
@@ -258,14 +258,14 @@ static int attach_iface(struct capture_bpf *c, const struct capture_bpf_opts *o,
 	if (use_tcx) {
 		if (f->in_kind == ATT_NONE) {
 			int fd = bpf_link_create(bpf_program__fd(c->skel->progs.tsf_tc_ingress),
-						 f->ifindex, BPF_TCX_INGRESS, NULL);
+			                         f->ifindex, BPF_TCX_INGRESS, NULL);
 			if (fd < 0)
 				goto tcx_failed;
 			f->link_in = fd;
 			f->in_kind = ATT_LINK;
 		}
 		int fd = bpf_link_create(bpf_program__fd(c->skel->progs.tsf_tc_egress), f->ifindex,
-					 BPF_TCX_EGRESS, NULL);
+		                         BPF_TCX_EGRESS, NULL);
 		if (fd < 0)
 			goto tcx_failed;
 		f->link_out = fd;
@@ -295,8 +295,8 @@ static void set_port_bits(struct tsf_capture *skel, const struct capture_bpf_opt
 	}
 }
 
-struct capture_bpf *capture_bpf_open(const struct capture_bpf_opts *o, capture_bpf_cb cb,
-				     void *ctx, char *err, size_t errlen)
+struct capture_bpf *capture_bpf_open(const struct capture_bpf_opts *o, capture_bpf_cb cb, void *ctx,
+                                     char *err, size_t errlen)
 {
 	struct capture_bpf *c;
 	uint32_t ring = o->ring_size ? o->ring_size : 4u << 20;
@@ -314,13 +314,15 @@ struct capture_bpf *capture_bpf_open(const struct capture_bpf_opts *o, capture_b
 		return NULL;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		seterr(err, errlen, "this kernel has no BTF (/sys/kernel/btf/vmlinux): "
-				    "live capture needs CONFIG_DEBUG_INFO_BTF=y");
+		seterr(err, errlen,
+		       "this kernel has no BTF (/sys/kernel/btf/vmlinux): "
+		       "live capture needs CONFIG_DEBUG_INFO_BTF=y");
 		return NULL;
 	}
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
-		seterr(err, errlen, "this kernel has no BPF ring buffer (Linux >= 5.8 needed), "
-				    "or we lack CAP_BPF/CAP_NET_ADMIN");
+		seterr(err, errlen,
+		       "this kernel has no BPF ring buffer (Linux >= 5.8 needed), "
+		       "or we lack CAP_BPF/CAP_NET_ADMIN");
 		return NULL;
 	}
 	c = calloc(1, sizeof(*c));
@@ -343,8 +345,10 @@ struct capture_bpf *capture_bpf_open(const struct capture_bpf_opts *o, capture_b
 			return NULL;
 		}
 		if (!iface_is_ether(f->name)) {
-			seterr(err, errlen, "%s: not an Ethernet interface (only Ethernet framing "
-					    "is parsed)", f->name);
+			seterr(err, errlen,
+			       "%s: not an Ethernet interface (only Ethernet framing "
+			       "is parsed)",
+			       f->name);
 			free(c);
 			return NULL;
 		}
@@ -367,8 +371,8 @@ struct capture_bpf *capture_bpf_open(const struct capture_bpf_opts *o, capture_b
 	s->rodata->flow_bytes = o->flow_bytes;
 	s->rodata->wake_bytes = o->wake_bytes ? o->wake_bytes : ring / 4;
 	s->rodata->tb_rate = o->tb_rate;
-	s->rodata->tb_burst = o->tb_burst ? o->tb_burst
-					  : (o->tb_rate / 10 > 65536 ? o->tb_rate / 10 : 65536);
+	s->rodata->tb_burst =
+	    o->tb_burst ? o->tb_burst : (o->tb_rate / 10 > 65536 ? o->tb_rate / 10 : 65536);
 	s->rodata->ports_allow = o->have_allow;
 	s->rodata->ports_deny = o->have_deny;
 	s->rodata->tc_ret = use_tcx ? TSF_TCX_NEXT : 0;
@@ -395,7 +399,7 @@ struct capture_bpf *capture_bpf_open(const struct capture_bpf_opts *o, capture_b
 		c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 		if (c->stats_fd < 0)
 			fprintf(stderr, "tapsift: BPF run-time stats unavailable: %s\n",
-				strerror(errno));
+			        strerror(errno));
 	}
 	for (int i = 0; i < o->n_ifaces; i++) {
 		c->n_ifs = i + 1;
@@ -404,10 +408,10 @@ struct capture_bpf *capture_bpf_open(const struct capture_bpf_opts *o, capture_b
 	}
 	const struct iface *f0 = &c->ifs[0];
 	snprintf(c->mode, sizeof(c->mode), "%s%s",
-		 o->xdp == CAPTURE_XDP_OFF ? ""
-		 : o->xdp == CAPTURE_XDP_GENERIC ? "xdp-generic+"
-						 : "xdp+",
-		 f0->out_kind == ATT_LINK ? "tcx" : "clsact");
+	         o->xdp == CAPTURE_XDP_OFF       ? ""
+	         : o->xdp == CAPTURE_XDP_GENERIC ? "xdp-generic+"
+	                                         : "xdp+",
+	         f0->out_kind == ATT_LINK ? "tcx" : "clsact");
 	return c;
 fail:
 	capture_bpf_close(c);
@@ -522,7 +526,7 @@ int capture_bpf_unbypass(struct capture_bpf *c, const struct tsf_pkt *p)
 int capture_bpf_prog_runtime(struct capture_bpf *c, uint64_t *run_cnt, uint64_t *run_ns)
 {
 	struct bpf_program *progs[] = {c->skel->progs.tsf_tc_ingress, c->skel->progs.tsf_tc_egress,
-				       c->skel->progs.tsf_xdp};
+	                               c->skel->progs.tsf_xdp};
 
 	*run_cnt = *run_ns = 0;
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {

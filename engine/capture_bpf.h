@@ -65,8 +65,8 @@ typedef void (*capture_bpf_cb)(void *ctx, const struct tsf_pkt *p, const struct 
 struct capture_bpf;
 
 /* Loads and attaches.  NULL on failure with a message in err. */
-struct capture_bpf *capture_bpf_open(const struct capture_bpf_opts *o, capture_bpf_cb cb,
-				     void *ctx, char *err, size_t errlen);
+struct capture_bpf *capture_bpf_open(const struct capture_bpf_opts *o, capture_bpf_cb cb, void *ctx,
+                                     char *err, size_t errlen);
 
 /* Waits up to timeout_ms for records and consumes all that are queued.
  * Returns the number of records consumed, or -errno. */

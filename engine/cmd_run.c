@@ -45,43 +45,43 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: tapsift run --iface IF [--iface IF ...] --rules FILE [options]\n"
-		"\n"
-		"Live capture: an eBPF program on TC ingress+egress of each interface (tcx\n"
-		"link on Linux >= 6.6, else a clsact qdisc) samples TCP/UDP payloads into a\n"
-		"ring buffer; tapsift reassembles, decodes and matches them.  Needs root\n"
-		"(CAP_BPF + CAP_NET_ADMIN).  SIGUSR1 prints stats; SIGINT/SIGTERM stop and\n"
-		"detach.  See docs/live.md.\n"
-		"\n"
-		"capture:\n"
-		"  --iface IF          interface to capture on (repeatable, up to %d)\n"
-		"  --sample 1/N        keep 1 in N flows, both directions (default 1/1)\n"
-		"  --seed N            sampling hash seed: which flows 1/N keeps\n"
-		"  --flow-bytes K      copy only the first K payload bytes of each flow\n"
-		"                      direction (suffixes k, m; default unlimited)\n"
-		"  --ports LIST        only flows with a port in LIST, e.g. 80,8080,8000-8100;\n"
-		"                      !P excludes port P (e.g. --ports '!22,!443')\n"
-		"  --ring-size BYTES   ring buffer size, power of two (default 4m)\n"
-		"  --rate BYTES        per-CPU token bucket: payload bytes/s copied (default off)\n"
-		"  --burst BYTES       token bucket depth (default rate/10)\n"
-		"  --wake BYTES        wake userspace once this much is queued (default ring/4)\n"
-		"  --poll-ms N         poll timeout, bounds latency at low rates (default 100)\n"
-		"  --bpf-flows N       entries in the kernel's budget and bypass maps (65536)\n"
-		"  --xdp[=MODE]        capture ingress with XDP, MODE native (default) or generic\n"
-		"  --attach MODE       auto (default), tcx or clsact\n"
-		"  --no-bypass         do not bypass TLS flows (by default a TCP flow that\n"
-		"                      starts with a TLS record is put in the bypass map)\n"
-		"  --duration S        stop after S seconds\n"
-		"  --prog-stats        measure the BPF program's ns per packet\n"
-		"\n"
-		"engine and verdicts:\n%s"
-		"\n"
-		"debugging (no engine, no rules):\n"
-		"  --debug count|dump  count records, or print one line per record\n"
-		"  --slow-us N         sleep N us per record (tests the overload accounting)\n"
-		"\n"
-		"exit status: 0 ok, 1 runtime failure, 2 usage or rule error\n",
-		CAPTURE_BPF_MAX_IFACES, setup_common_help);
+	        "usage: tapsift run --iface IF [--iface IF ...] --rules FILE [options]\n"
+	        "\n"
+	        "Live capture: an eBPF program on TC ingress+egress of each interface (tcx\n"
+	        "link on Linux >= 6.6, else a clsact qdisc) samples TCP/UDP payloads into a\n"
+	        "ring buffer; tapsift reassembles, decodes and matches them.  Needs root\n"
+	        "(CAP_BPF + CAP_NET_ADMIN).  SIGUSR1 prints stats; SIGINT/SIGTERM stop and\n"
+	        "detach.  See docs/live.md.\n"
+	        "\n"
+	        "capture:\n"
+	        "  --iface IF          interface to capture on (repeatable, up to %d)\n"
+	        "  --sample 1/N        keep 1 in N flows, both directions (default 1/1)\n"
+	        "  --seed N            sampling hash seed: which flows 1/N keeps\n"
+	        "  --flow-bytes K      copy only the first K payload bytes of each flow\n"
+	        "                      direction (suffixes k, m; default unlimited)\n"
+	        "  --ports LIST        only flows with a port in LIST, e.g. 80,8080,8000-8100;\n"
+	        "                      !P excludes port P (e.g. --ports '!22,!443')\n"
+	        "  --ring-size BYTES   ring buffer size, power of two (default 4m)\n"
+	        "  --rate BYTES        per-CPU token bucket: payload bytes/s copied (default off)\n"
+	        "  --burst BYTES       token bucket depth (default rate/10)\n"
+	        "  --wake BYTES        wake userspace once this much is queued (default ring/4)\n"
+	        "  --poll-ms N         poll timeout, bounds latency at low rates (default 100)\n"
+	        "  --bpf-flows N       entries in the kernel's budget and bypass maps (65536)\n"
+	        "  --xdp[=MODE]        capture ingress with XDP, MODE native (default) or generic\n"
+	        "  --attach MODE       auto (default), tcx or clsact\n"
+	        "  --no-bypass         do not bypass TLS flows (by default a TCP flow that\n"
+	        "                      starts with a TLS record is put in the bypass map)\n"
+	        "  --duration S        stop after S seconds\n"
+	        "  --prog-stats        measure the BPF program's ns per packet\n"
+	        "\n"
+	        "engine and verdicts:\n%s"
+	        "\n"
+	        "debugging (no engine, no rules):\n"
+	        "  --debug count|dump  count records, or print one line per record\n"
+	        "  --slow-us N         sleep N us per record (tests the overload accounting)\n"
+	        "\n"
+	        "exit status: 0 ok, 1 runtime failure, 2 usage or rule error\n",
+	        CAPTURE_BPF_MAX_IFACES, setup_common_help);
 }
 
 /* "123", "4k", "16m", "1g" (powers of 1024). */
@@ -95,10 +95,23 @@ static int parse_size(const char *s, uint64_t *out)
 	if (errno || end == s)
 		return -1;
 	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	default: break;
+	case 'k':
+	case 'K':
+		v <<= 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		v <<= 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		v <<= 30;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (*end)
 		return -1;
@@ -164,13 +177,13 @@ static void dump_rec(const struct tsf_pkt *p, const struct tsf_cap_rec *r, uint6
 
 	pkt_addr_str(p->ipver, p->src, s, sizeof(s));
 	pkt_addr_str(p->ipver, p->dst, d, sizeof(d));
-	printf("rec if=%u %s %s %s%s%s:%u > %s%s%s:%u seq=%u flags=0x%02x off=%u len=%u pkt=%u%s%s ",
-	       r->ifindex, r->dir ? "egress" : "ingress", p->proto == TSF_PROTO_TCP ? "tcp" : "udp",
-	       p->ipver == 6 ? "[" : "", s, p->ipver == 6 ? "]" : "", p->sport,
-	       p->ipver == 6 ? "[" : "", d, p->ipver == 6 ? "]" : "", p->dport, p->seq,
-	       p->tcp_flags, r->off, r->len, r->pkt_len,
-	       r->rec_flags & TSF_CAP_F_BUDGET_CUT ? " budget-cut" : "",
-	       r->rec_flags & TSF_CAP_F_TRUNCATED ? " truncated" : "");
+	printf(
+	    "rec if=%u %s %s %s%s%s:%u > %s%s%s:%u seq=%u flags=0x%02x off=%u len=%u pkt=%u%s%s ",
+	    r->ifindex, r->dir ? "egress" : "ingress", p->proto == TSF_PROTO_TCP ? "tcp" : "udp",
+	    p->ipver == 6 ? "[" : "", s, p->ipver == 6 ? "]" : "", p->sport,
+	    p->ipver == 6 ? "[" : "", d, p->ipver == 6 ? "]" : "", p->dport, p->seq, p->tcp_flags,
+	    r->off, r->len, r->pkt_len, r->rec_flags & TSF_CAP_F_BUDGET_CUT ? " budget-cut" : "",
+	    r->rec_flags & TSF_CAP_F_TRUNCATED ? " truncated" : "");
 	putchar('"');
 	for (uint32_t i = 0; i < p->len && i < max; i++) {
 		uint8_t c = p->payload[i];
@@ -230,7 +243,7 @@ static void print_stats(struct run *run, FILE *f, const struct timespec *t0)
 	fprintf(f, "  %-22s %12" PRIu64 "\n", "tls_flows_bypassed", run->tls_bypassed);
 	if (capture_bpf_prog_runtime(run->cap, &cnt, &ns) == 0 && cnt)
 		fprintf(f, "  %-22s %12" PRIu64 "\n  %-22s %12.1f\n", "bpf_prog_runs", cnt,
-			"bpf_prog_ns_per_run", (double)ns / (double)cnt);
+		        "bpf_prog_ns_per_run", (double)ns / (double)cnt);
 	fflush(f);
 }
 
@@ -258,7 +271,7 @@ static int opt_val(const char *name, int argc, char **argv, int *i, const char *
 
 /* Parses the options only `run` has.  1 consumed, 0 not ours, -1 bad. */
 static int run_opt(struct capture_bpf_opts *o, struct run *run, int argc, char **argv, int *i,
-		   double *duration, int *poll_ms)
+                   double *duration, int *poll_ms)
 {
 	const char *a = argv[*i], *v = NULL;
 	uint64_t x;
@@ -292,7 +305,8 @@ static int run_opt(struct capture_bpf_opts *o, struct run *run, int argc, char *
 	VAL("iface")
 	{
 		if (o->n_ifaces >= CAPTURE_BPF_MAX_IFACES) {
-			fprintf(stderr, "tapsift run: at most %d --iface\n", CAPTURE_BPF_MAX_IFACES);
+			fprintf(stderr, "tapsift run: at most %d --iface\n",
+			        CAPTURE_BPF_MAX_IFACES);
 			return -1;
 		}
 		o->ifaces[o->n_ifaces++] = v;
