@@ -23,11 +23,10 @@ if start_tapsift verdicts --rules "$RULES" --format json --poll-ms 20; then
 	nsa $TOOL tcp-server $A6 8081 --reply 'HTTP/1.1 204 No Content\r\n\r\n' >/dev/null &
 	BG_PIDS="$BG_PIDS $!"
 	nsb $TOOL tcp-client $A6 8081 --data 'POST /g HTTP/1.1\r\nHost: b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 17\r\n\r\nAI换脸定制'
-	nsa $TOOL udp-server $A4 5353 --count 1 &
-	u4=$!
-	nsa $TOOL udp-server $A6 5354 --count 1 &
-	u6=$!
-	sleep 0.2
+	udp_server $A4 5353
+	u4=$UDP_PID
+	udp_server $A6 5354
+	u6=$UDP_PID
 	nsb $TOOL udp-send $A4 5353 --data 'claim your free bonus'
 	nsb $TOOL udp-send $A6 5354 --data 'seed phrase airdrop'
 	wait $u4 $u6
@@ -67,11 +66,10 @@ nsb $TOOL tcp-client $A4 8080 --data 'POST /upload HTTP/1.1\r\nHost: a\r\nConten
 nsa $TOOL tcp-server $A6 8081 >"$TMP/srv6" &
 BG_PIDS="$BG_PIDS $!"
 nsb $TOOL tcp-client $A6 8081 --data 'GET /v6 HTTP/1.1\r\nHost: b\r\n\r\nSIGNATURE-V6 ' --bulk 100000
-nsa $TOOL udp-server $A4 5353 --count 1 &
-u4=$!
-nsa $TOOL udp-server $A6 5354 --count 1 &
-u6=$!
-sleep 0.2 # the UDP receivers bind; a lost datagram would only fail the test
+udp_server $A4 5353
+u4=$UDP_PID
+udp_server $A6 5354
+u6=$UDP_PID
 nsb $TOOL udp-send $A4 5353 --data 'udp payload SIGNATURE-U4'
 nsb $TOOL udp-send $A6 5354 --data 'udp payload SIGNATURE-U6'
 wait $u4 $u6
@@ -109,11 +107,10 @@ if start_tapsift verdicts --rules "$RULES" --format json --poll-ms 20; then
 	nsa $TOOL tcp-server $A6 8081 --reply 'HTTP/1.1 204 No Content\r\n\r\n' >/dev/null &
 	BG_PIDS="$BG_PIDS $!"
 	nsb $TOOL tcp-client $A6 8081 --data 'POST /g HTTP/1.1\r\nHost: b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 17\r\n\r\nAI换脸定制'
-	nsa $TOOL udp-server $A4 5353 --count 1 &
-	u4=$!
-	nsa $TOOL udp-server $A6 5354 --count 1 &
-	u6=$!
-	sleep 0.2
+	udp_server $A4 5353
+	u4=$UDP_PID
+	udp_server $A6 5354
+	u6=$UDP_PID
 	nsb $TOOL udp-send $A4 5353 --data 'claim your free bonus'
 	nsb $TOOL udp-send $A6 5354 --data 'seed phrase airdrop'
 	wait $u4 $u6

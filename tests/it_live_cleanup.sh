@@ -10,9 +10,8 @@ has_clsact() { nsa tc qdisc show dev "$IFA" | grep -q clsact; }
 our_filters() { nsa tc filter show dev "$IFA" ingress; nsa tc filter show dev "$IFA" egress; }
 no_filters() { ! our_filters 2>/dev/null | grep -q tsf_; }
 udp_probe() { # one datagram, so each mode shows it captures something
-	nsa $TOOL udp-server $A4 5353 --count 1 &
-	local u=$!
-	sleep 0.2
+	udp_server $A4 5353
+	local u=$UDP_PID
 	nsb $TOOL udp-send $A4 5353 --data "$1"
 	wait $u
 }

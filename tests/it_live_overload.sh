@@ -11,9 +11,8 @@ if start_tapsift ring --debug count --ring-size 4096 --slow-us 20000 --poll-ms 2
 	nsa $TOOL tcp-server $A4 8080 >/dev/null &
 	BG_PIDS="$BG_PIDS $!"
 	nsb $TOOL tcp-client $A4 8080 --bulk 2000000
-	nsa $TOOL udp-server $A4 5353 --count 1 &
-	u=$!
-	sleep 0.2
+	udp_server $A4 5353
+	u=$UDP_PID
 	nsb $TOOL udp-send $A4 5353 --data 'one datagram'
 	wait $u
 	stop_tapsift INT

@@ -128,6 +128,20 @@ accounting() {
 	}
 }
 
+# udp_server ADDR PORT: a one-datagram receiver in side a, bound when this
+# returns; its pid in UDP_PID.
+udp_server() {
+	local r=$TMP/ready.$2
+	rm -f "$r"
+	nsa $TOOL udp-server "$1" "$2" --count 1 --ready "$r" &
+	UDP_PID=$!
+	for _ in $(seq 400); do
+		[ -e "$r" ] && return 0
+		sleep 0.025
+	done
+	return 1
+}
+
 # summary NAME: per-flow JSON summary of a --debug dump.
 summary() { $TOOL summary "$TMP/$1.out"; }
 

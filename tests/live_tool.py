@@ -51,6 +51,12 @@ def unescape(text):
     return bytes(out)
 
 
+def ready(a):
+    """Tells the test the socket is bound (no sleeping on a guess)."""
+    if a.ready:
+        open(a.ready, "w").close()
+
+
 def family(addr):
     return socket.AF_INET6 if ":" in addr else socket.AF_INET
 
@@ -72,6 +78,7 @@ def tcp_server(a):
     ls.bind((a.addr, a.port))
     ls.listen(128)
     ls.settimeout(30)
+    ready(a)
     total = 0
     for _ in range(a.conns):
         c, _ = ls.accept()
@@ -116,6 +123,7 @@ def udp_server(a):
     s = socket.socket(family(a.addr), socket.SOCK_DGRAM)
     s.bind((a.addr, a.port))
     s.settimeout(20)
+    ready(a)
     for _ in range(a.count):
         s.recvfrom(65536)
 
@@ -179,6 +187,7 @@ def main():
     s.add_argument("port", type=int)
     s.add_argument("--conns", type=int, default=1)
     s.add_argument("--reply", default="HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    s.add_argument("--ready")
     s = sub.add_parser("tcp-client")
     s.add_argument("addr")
     s.add_argument("port", type=int)
@@ -197,6 +206,7 @@ def main():
     s.add_argument("addr")
     s.add_argument("port", type=int)
     s.add_argument("--count", type=int, default=1)
+    s.add_argument("--ready")
     s = sub.add_parser("summary")
     s.add_argument("file")
     a = p.parse_args()
