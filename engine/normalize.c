@@ -495,6 +495,24 @@ size_t norm_feed(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *
 	return o;
 }
 
+uint64_t norm_offset(const struct norm_state *before, const uint8_t *in, size_t len, size_t k)
+{
+	/* Piece by piece with a small map: feeds in pieces give the same
+	 * output and offsets as one feed (the streaming contract). */
+	enum { PIECE = 512 };
+	uint8_t out[NORM_MAX_EXPANSION * (PIECE + 4)];
+	uint64_t map[NORM_MAX_EXPANSION * (PIECE + 4)];
+	struct norm_state st = *before;
+	size_t seen = 0;
+	for (size_t i = 0; i < len; i += PIECE) {
+		size_t n = norm_feed(&st, in + i, len - i < PIECE ? len - i : PIECE, out, map);
+		if (k - seen < n)
+			return map[k - seen];
+		seen += n;
+	}
+	return UINT64_MAX;
+}
+
 size_t norm_string(unsigned flags, const uint8_t *in, size_t len, uint8_t *out)
 {
 	struct norm_state st;

@@ -68,6 +68,15 @@ void norm_init(struct norm_state *st, unsigned flags);
 size_t norm_feed(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *out,
                  uint64_t *offmap);
 
+/* The offset map on demand: offmap[k] of the feed norm_feed(before, in, len)
+ * makes, computed by normalizing in again from a copy of the state as it was
+ * before that feed (struct copy; *before is not changed).  Matches are rare,
+ * and filling the map costs 8 bytes written per output byte on every feed
+ * (norm+offmap vs norm in bench_normalize), so a scanner can feed with
+ * offmap NULL, keep the state copy and the input, and ask here per match.
+ * Returns UINT64_MAX if that feed made no output byte k. */
+uint64_t norm_offset(const struct norm_state *before, const uint8_t *in, size_t len, size_t k);
+
 /* Normalizes a complete string (rule literals, `tapsift normalize`).
  * out must hold NORM_MAX_EXPANSION * len bytes.  Returns output length. */
 size_t norm_string(unsigned flags, const uint8_t *in, size_t len, uint8_t *out);

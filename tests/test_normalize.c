@@ -400,6 +400,35 @@ static void test_offmap(void)
 		CHECK_EQ_INT(map[i], want[i]);
 }
 
+/* norm_offset equals the offset map of the same feed, for every output
+ * byte, from states with and without a pending character, on both paths. */
+static void test_offset_on_demand(void)
+{
+	static uint8_t buf[3000];
+	size_t len = random_text(buf, sizeof(buf));
+	size_t cap = NORM_MAX_EXPANSION * (len + 4);
+	uint8_t *out = malloc(cap);
+	uint64_t *map = malloc(cap * 8);
+	unsigned flags[] = {ALL, NORM_NFKC_CF | NORM_SEPARATORS};
+	for (size_t f = 0; f < 2; f++) {
+		for (size_t cut = 0; cut < 40; cut += 3) {
+			struct norm_state st, before;
+			norm_init(&st, flags[f]);
+			norm_feed(&st, buf, cut, out, NULL); /* may leave bytes pending */
+			before = st;
+			size_t n = norm_feed(&st, buf + cut, len - cut, out, map);
+			int bad = 0;
+			for (size_t k = 0; k < n; k++)
+				bad += norm_offset(&before, buf + cut, len - cut, k) != map[k];
+			CHECK_EQ_INT(bad, 0);
+			CHECK(norm_offset(&before, buf + cut, len - cut, n) == UINT64_MAX);
+			CHECK_EQ_INT(before.in_pos, cut); /* the copy is left alone */
+		}
+	}
+	free(out);
+	free(map);
+}
+
 /* For every code point and every flag combination the output stays within
  * NORM_MAX_EXPANSION per input byte, and the bound is reached. */
 static void test_output_bound(void)
@@ -510,6 +539,7 @@ int main(void)
 	RUN(test_split_utf8);
 	RUN(test_invalid_utf8);
 	RUN(test_offmap);
+	RUN(test_offset_on_demand);
 	RUN(test_output_bound);
 	RUN(test_table_equals_steps);
 	RUN(test_ascii_blocks);
