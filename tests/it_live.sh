@@ -30,6 +30,11 @@ if start_tapsift verdicts --rules "$RULES" --format json --poll-ms 20; then
 	nsb $TOOL udp-send $A4 5353 --data 'claim your free bonus'
 	nsb $TOOL udp-send $A6 5354 --data 'seed phrase airdrop'
 	wait $u4 $u6
+	# SIGUSR1: statistics while running, and tapsift goes on.
+	kill -USR1 "$TS_PID"
+	for _ in $(seq 200); do grep -q bpf_seen "$TMP/verdicts.err" && break; sleep 0.025; done
+	check "live verdicts: SIGUSR1 prints stats and keeps running" \
+		sh -c "grep -q bpf_seen '$TMP/verdicts.err' && kill -0 $TS_PID"
 	stop_tapsift TERM
 	check "live verdicts: exit status 0 after SIGTERM" [ "$TS_RC" -eq 0 ]
 	python3 - "$TMP/verdicts.out" >"$TMP/verdicts.got" <<'PY'
@@ -114,6 +119,11 @@ if start_tapsift verdicts --rules "$RULES" --format json --poll-ms 20; then
 	nsb $TOOL udp-send $A4 5353 --data 'claim your free bonus'
 	nsb $TOOL udp-send $A6 5354 --data 'seed phrase airdrop'
 	wait $u4 $u6
+	# SIGUSR1: statistics while running, and tapsift goes on.
+	kill -USR1 "$TS_PID"
+	for _ in $(seq 200); do grep -q bpf_seen "$TMP/verdicts.err" && break; sleep 0.025; done
+	check "live verdicts: SIGUSR1 prints stats and keeps running" \
+		sh -c "grep -q bpf_seen '$TMP/verdicts.err' && kill -0 $TS_PID"
 	stop_tapsift TERM
 	check "live verdicts: exit status 0 after SIGTERM" [ "$TS_RC" -eq 0 ]
 	python3 - "$TMP/verdicts.out" >"$TMP/verdicts.got" <<'PY'
