@@ -4,7 +4,7 @@
  *   transfer framing (Content-Length / chunked / until close)
  *   -> decompress (Content-Encoding / Transfer-Encoding layers)
  *   -> sniff buffer (first 1 KiB, only when the charset or the type must be
- *      guessed: <meta charset>, HTML sniffing)
+ *      guessed: <meta charset>, HTML sniffing, TLS, GB18030 vs UTF-8)
  *   -> HTML:  charset -> html (tags dropped, references decoded)
  *      form:  urldec  -> charset (escapes carry bytes in the page charset)
  *      JSON / JavaScript: charset -> jsesc (\uXXXX escapes are code points)
@@ -17,9 +17,12 @@
  * iconv, the sniff buffer) is allocated when a body starts and freed when
  * it ends; the header buffer is freed between messages when it grew large.
  *
- * Limits: the flow engine's HEAD responses are not known here (one
- * direction only), so a response to HEAD with Content-Length is misread;
- * the following bytes then resynchronise as plain text (counted nowhere).
+ * HEAD: only the other direction knows that a response answers HEAD and
+ * has no body despite its Content-Length / chunked framing.  A response
+ * body that starts with "HTTP/1." is therefore taken as the next response
+ * (D_PEEK).  A HEAD response with Content-Length under 7 is still misread:
+ * its "body" swallows the start of the next response, which then fails to
+ * parse (http_errors) and the rest of the stream is plain text.
  */
 #include "decode.h"
 
@@ -36,6 +39,7 @@
 #define HBUF_MIN 256
 #define HBUF_KEEP 2048 /* a header buffer larger than this is freed after use */
 #define CHUNK_MAX (1ull << 60)
+#define PEEK_LEN 7 /* "HTTP/1." */
 
 #define CNT(d, f)                                                                                  \
 	do {                                                                                       \
@@ -56,6 +60,7 @@ enum {
 	D_BODY_CLOSE, /* response without length: until the end of the stream */
 	D_PLAIN,      /* not HTTP (any more): everything is text */
 	D_SKIPLINE,   /* resynchronising: text up to the next LF */
+	D_PEEK,       /* start of a response body: is it really the next response? */
 	D_DONE,
 };
 
@@ -82,10 +87,11 @@ struct decoder {
 	struct dec_sink sink;
 	struct tsf_stats *stats;
 	uint8_t st;
-	uint8_t resync;    /* after a gap: look for a start line at each line */
-	uint8_t seen_http; /* a message was parsed on this stream */
-	uint8_t dirty;     /* text was emitted since the last reset */
-	uint8_t crseen;    /* D_CH_DATA_END: CR seen */
+	uint8_t resync;     /* after a gap: look for a start line at each line */
+	uint8_t seen_http;  /* a message was parsed on this stream */
+	uint8_t dirty;      /* text was emitted since the last reset */
+	uint8_t crseen;     /* D_CH_DATA_END: CR seen */
+	uint8_t after_peek; /* D_PEEK: the framing state to go on with */
 	unsigned digits;
 	struct http_sl sl;
 	uint8_t *hbuf;
@@ -465,6 +471,13 @@ static void on_head(struct decoder *d)
 		d->st = D_BODY_CLOSE;
 		break;
 	}
+	/* A response to HEAD has Content-Length or chunked framing but no
+	 * body; only the other direction knows the method.  A body that
+	 * starts with "HTTP/1." is taken to be the next response. */
+	if (h.resp && (framing == CHUNKED || (framing == CL && h.clen >= PEEK_LEN))) {
+		d->after_peek = d->st;
+		d->st = D_PEEK;
+	}
 	body_begin(d, kind, h.ctype == CT_NONE, label, h.codings, h.ncodings);
 }
 
@@ -663,6 +676,44 @@ static const uint8_t *st_chunked(struct decoder *d, const uint8_t *p, const uint
 	return end;
 }
 
+static const uint8_t *step(struct decoder *d, const uint8_t *p, const uint8_t *end);
+
+/* Not a status line after all: the held bytes are body (or chunk-size)
+ * bytes, and framing goes on as planned. */
+static void peek_replay(struct decoder *d)
+{
+	uint8_t held[PEEK_LEN];
+	size_t n = d->hlen;
+	memcpy(held, d->hbuf, n);
+	d->hlen = 0;
+	d->st = d->after_peek;
+	const uint8_t *q = held, *qe = held + n;
+	while (q < qe && d->st != D_DONE)
+		q = step(d, q, qe);
+}
+
+static const uint8_t *st_peek(struct decoder *d, const uint8_t *p, const uint8_t *end)
+{
+	static const char http[PEEK_LEN + 1] = "HTTP/1.";
+	while (p < end && d->hlen < PEEK_LEN && *p == (uint8_t)http[d->hlen]) {
+		if (hreserve(d, 1) < 0)
+			break;
+		d->hbuf[d->hlen++] = *p++;
+	}
+	if (d->hlen == PEEK_LEN) {
+		/* The previous response had no body after all. */
+		d->hlen = 0;
+		body_end(d, 1);
+		d->st = D_START;
+		http_sl_init(&d->sl);
+		st_start(d, (const uint8_t *)http, (const uint8_t *)http + PEEK_LEN);
+		return p;
+	}
+	if (p < end)
+		peek_replay(d);
+	return p;
+}
+
 static const uint8_t *step(struct decoder *d, const uint8_t *p, const uint8_t *end)
 {
 	switch (d->st) {
@@ -693,6 +744,8 @@ static const uint8_t *step(struct decoder *d, const uint8_t *p, const uint8_t *e
 	case D_PLAIN:
 		body_data(d, p, (size_t)(end - p));
 		return end;
+	case D_PEEK:
+		return st_peek(d, p, end);
 	case D_SKIPLINE: {
 		const uint8_t *lf = memchr(p, '\n', (size_t)(end - p));
 		size_t n = lf ? (size_t)(lf - p) + 1 : (size_t)(end - p);
@@ -771,6 +824,8 @@ void dec_finish(struct decoder *d)
 {
 	if (d->st == D_DONE)
 		return;
+	if (d->st == D_PEEK)
+		peek_replay(d);
 	if (d->hlen) {
 		/* An incomplete head at the end of the stream: keep it as text. */
 		if (!d->b.active)
