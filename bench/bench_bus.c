@@ -118,8 +118,8 @@ static void *sub_main(void *a)
 		while (zmq_msg_recv(&t, sock, ZMQ_DONTWAIT) >= 0) {
 			zmq_msg_recv(&m, sock, 0);
 			bus_arena_reset(&arena);
-			Tsf__VerdictBatch *b = tsf__verdict_batch__unpack(
-			    bus_arena_allocator(&arena), zmq_msg_size(&m), zmq_msg_data(&m));
+			Tsf__VerdictBatch *b =
+			    bus_batch_unpack(&arena, zmq_msg_data(&m), zmq_msg_size(&m));
 			if (!b) {
 				s->bad++;
 				continue;

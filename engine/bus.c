@@ -791,3 +791,266 @@ size_t bus_batch_pack(uint8_t *out, const struct bus_batch_hdr *h, const struct 
 	p = put_u(p, 5, h->queue_dropped);
 	return (size_t)(p - out);
 }
+
+/* --- fast VerdictBatch decoder ----------------------------------------- */
+
+struct rd {
+	const uint8_t *p, *end;
+};
+
+static int get_varint(struct rd *r, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 10; i++) {
+		if (r->p >= r->end)
+			return -1;
+		uint8_t c = *r->p++;
+		v |= (uint64_t)(c & 0x7f) << (7 * i);
+		if (!(c & 0x80)) {
+			*out = v;
+			return 0;
+		}
+	}
+	return -1; /* more than 10 bytes */
+}
+
+/* A field key, read exactly as protobuf-c reads it (the fuzz target holds us
+ * to the same accept/reject decisions): at most 5 bytes, a 32-bit tag, and a
+ * first byte whose tag bits are all zero is refused even when more bytes
+ * follow. */
+static int get_key(struct rd *r, uint64_t *key)
+{
+	if (r->p >= r->end || (r->p[0] & 0xf8) == 0)
+		return -1;
+	const uint8_t *d = r->p;
+	size_t max = r->end - r->p > 5 ? 5 : (size_t)(r->end - r->p);
+	uint32_t tag = (d[0] & 0x7f) >> 3, wt = d[0] & 7;
+	if (!(d[0] & 0x80)) {
+		r->p++;
+		*key = (uint64_t)tag << 3 | wt;
+		return 0;
+	}
+	unsigned shift = 4;
+	for (size_t i = 1; i < max; i++) {
+		tag |= (uint32_t)(d[i] & 0x7f) << shift;
+		if (!(d[i] & 0x80)) {
+			r->p += i + 1;
+			*key = (uint64_t)tag << 3 | wt;
+			return 0;
+		}
+		shift += 7;
+	}
+	return -1;
+}
+
+/* Skips a field of an unknown number (groups are refused, as protobuf-c does
+ * for proto3). */
+static int skip_field(struct rd *r, unsigned wt)
+{
+	uint64_t n;
+	switch (wt) {
+	case 0:
+		return get_varint(r, &n);
+	case 1:
+		if (r->end - r->p < 8)
+			return -1;
+		r->p += 8;
+		return 0;
+	case 2:
+		if (get_varint(r, &n) || n > (uint64_t)(r->end - r->p))
+			return -1;
+		r->p += n;
+		return 0;
+	case 5:
+		if (r->end - r->p < 4)
+			return -1;
+		r->p += 4;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int get_len(struct rd *r, const uint8_t **data, size_t *len)
+{
+	uint64_t n;
+	if (get_varint(r, &n) || n > (uint64_t)(r->end - r->p))
+		return -1;
+	*data = r->p;
+	*len = (size_t)n;
+	r->p += n;
+	return 0;
+}
+
+static char *arena_str(struct bus_arena *a, const uint8_t *s, size_t n)
+{
+	char *d = arena_alloc(a, n + 1);
+	if (d) {
+		memcpy(d, s, n);
+		d[n] = 0;
+	}
+	return d;
+}
+
+static int decode_verdict(struct bus_arena *a, const uint8_t *buf, size_t len, Tsf__Verdict *v)
+{
+	struct rd r = {buf, buf + len};
+	tsf__verdict__init(v);
+	while (r.p < r.end) {
+		uint64_t key = 0, x = 0;
+		if (get_key(&r, &key))
+			return -1;
+		unsigned f = (unsigned)(key >> 3), wt = key & 7;
+		const uint8_t *d = NULL;
+		size_t n = 0;
+		if (f == 0 || f > 20) { /* unknown (protobuf-c skips field 0 too) */
+			if (skip_field(&r, wt))
+				return -1;
+			continue;
+		}
+		int is_len =
+		    f == 5 || f == 6 || f == 11 || (f >= 13 && f <= 15) || f == 18 || f == 20;
+		if (wt != (is_len ? 2u : 0u))
+			return -1; /* known field, wrong wire type */
+		if (is_len) {
+			if (get_len(&r, &d, &n))
+				return -1;
+		} else if (get_varint(&r, &x)) {
+			return -1;
+		}
+		char *str = NULL;
+		if (f == 11 || (f >= 13 && f <= 15) || f == 20)
+			if (!(str = arena_str(a, d, n)))
+				return -1;
+		switch (f) {
+		case 1:
+			v->seq = x;
+			break;
+		case 2:
+			v->ts_ns = x;
+			break;
+		case 3:
+			v->ipver = (uint32_t)x;
+			break;
+		case 4:
+			v->proto = (uint32_t)x;
+			break;
+		case 5:
+			v->src.data = (uint8_t *)d, v->src.len = n;
+			break;
+		case 6:
+			v->dst.data = (uint8_t *)d, v->dst.len = n;
+			break;
+		case 7:
+			v->sport = (uint32_t)x;
+			break;
+		case 8:
+			v->dport = (uint32_t)x;
+			break;
+		case 9:
+			v->dir = (uint32_t)x;
+			break;
+		case 10:
+			v->rule_id = (uint32_t)x;
+			break;
+		case 11:
+			v->category = str;
+			break;
+		case 12:
+			v->sev = (uint32_t)x;
+			break;
+		case 13:
+			v->msg = str;
+			break;
+		case 14:
+			v->file = str;
+			break;
+		case 15:
+			v->ruleset = str;
+			break;
+		case 16:
+			v->ruleset_version = x;
+			break;
+		case 17:
+			v->offset = x;
+			break;
+		case 18:
+			v->excerpt.data = (uint8_t *)d, v->excerpt.len = n;
+			break;
+		case 19:
+			v->cat_seq = x;
+			break;
+		case 20:
+			v->sensor = str;
+			break;
+		}
+	}
+	return 0;
+}
+
+Tsf__VerdictBatch *bus_batch_unpack(struct bus_arena *a, const uint8_t *buf, size_t len)
+{
+	Tsf__VerdictBatch *b = arena_alloc(a, sizeof(*b));
+	if (!b)
+		return NULL;
+	tsf__verdict_batch__init(b);
+	/* First pass: count the verdicts, so the array is allocated once. */
+	struct rd r = {buf, buf + len};
+	size_t nv = 0;
+	while (r.p < r.end) {
+		uint64_t key = 0;
+		if (get_key(&r, &key))
+			return NULL;
+		if (key >> 3 == 4 && (key & 7) == 2)
+			nv++;
+		if (skip_field(&r, key & 7))
+			return NULL;
+	}
+	if (nv) {
+		b->verdicts = arena_alloc(a, nv * (sizeof(Tsf__Verdict *) + sizeof(Tsf__Verdict)));
+		if (!b->verdicts)
+			return NULL;
+	}
+	Tsf__Verdict *store = nv ? (Tsf__Verdict *)(b->verdicts + nv) : NULL;
+	r.p = buf;
+	while (r.p < r.end) {
+		uint64_t key = 0, x = 0;
+		const uint8_t *d = NULL;
+		size_t n = 0;
+		get_key(&r, &key); /* checked by the first pass */
+		unsigned f = (unsigned)(key >> 3), wt = key & 7;
+		if (f == 0 || f > 5) {
+			skip_field(&r, wt);
+			continue;
+		}
+		if (wt != ((f == 2 || f == 4) ? 2u : 0u))
+			return NULL;
+		if (f == 2 || f == 4) {
+			get_len(&r, &d, &n);
+		} else {
+			get_varint(&r, &x);
+		}
+		switch (f) {
+		case 1:
+			b->schema = (uint32_t)x;
+			break;
+		case 2:
+			if (!(b->sensor = arena_str(a, d, n)))
+				return NULL;
+			break;
+		case 3:
+			b->epoch = x;
+			break;
+		case 4:
+			if (decode_verdict(a, d, n, &store[b->n_verdicts]))
+				return NULL;
+			b->verdicts[b->n_verdicts] = &store[b->n_verdicts];
+			b->n_verdicts++;
+			break;
+		case 5:
+			b->queue_dropped = x;
+			break;
+		}
+	}
+	return b;
+}

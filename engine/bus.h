@@ -141,4 +141,11 @@ ProtobufCAllocator *bus_arena_allocator(struct bus_arena *a);
 void bus_arena_reset(struct bus_arena *a); /* keeps the first chunk */
 void bus_arena_free(struct bus_arena *a);
 
+/* A VerdictBatch decoder for our own readers (watch, replay client, bench):
+ * the same result as tsf__verdict_batch__unpack(arena) - a fuzz target checks
+ * them against each other - without protobuf-c's reflective parser (~500 ns
+ * per verdict).  Bytes fields point into buf; strings are copied into the
+ * arena (NUL-terminated).  NULL when buf is not a valid VerdictBatch. */
+Tsf__VerdictBatch *bus_batch_unpack(struct bus_arena *a, const uint8_t *buf, size_t len);
+
 #endif

@@ -495,8 +495,8 @@ int cmd_watch(int argc, char **argv)
 			}
 			continue;
 		}
-		Tsf__VerdictBatch *b = tsf__verdict_batch__unpack(
-		    bus_arena_allocator(&arena), zmq_msg_size(&body), zmq_msg_data(&body));
+		Tsf__VerdictBatch *b =
+		    bus_batch_unpack(&arena, zmq_msg_data(&body), zmq_msg_size(&body));
 		if (!b) {
 			w.bad++;
 			bus_arena_reset(&arena);

@@ -570,7 +570,7 @@ static int replay_cb(void *ud, uint64_t first, uint32_t count, const uint8_t *b,
 	}
 	bus_arena_reset(&r->arena);
 	ProtobufCAllocator *a = bus_arena_allocator(&r->arena);
-	Tsf__VerdictBatch *vb = tsf__verdict_batch__unpack(a, len, b);
+	Tsf__VerdictBatch *vb = bus_batch_unpack(&r->arena, b, len);
 	if (!vb) {
 		/* CRC-checked but undecodable: skip it rather than wedge replay. */
 		r->next = first + count;

@@ -136,8 +136,12 @@ static void pub_emit(struct vsink *vs, const struct tsf_verdict *v)
 	slot_fill(&p->ring[p->head], v);
 	p->head = p->head + 1 == p->cap ? 0 : p->head + 1;
 	p->count++;
-	if (p->waiting)
+	if (p->waiting) {
+		/* Once: until the publisher runs again, more signals are only
+		 * futex calls that wake nobody. */
+		p->waiting = 0;
 		pthread_cond_signal(&p->nonempty);
+	}
 	pthread_mutex_unlock(&p->mu);
 	atomic_fetch_add_explicit(&p->queued, 1, memory_order_relaxed);
 }

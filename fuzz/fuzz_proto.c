@@ -23,6 +23,41 @@ static void use_batch(const Tsf__VerdictBatch *b)
 	}
 }
 
+static int bin_eq(ProtobufCBinaryData a, ProtobufCBinaryData b)
+{
+	return a.len == b.len && (!a.len || !memcmp(a.data, b.data, a.len));
+}
+
+static int str_eq(const char *a, const char *b)
+{
+	return !strcmp(a ? a : "", b ? b : "");
+}
+
+/* The fast decoder (bus_batch_unpack) against protobuf-c: same verdict on
+ * validity, same fields. */
+static void diff(const Tsf__VerdictBatch *x, const Tsf__VerdictBatch *y)
+{
+	if (!x != !y)
+		__builtin_trap();
+	if (!x)
+		return;
+	if (x->schema != y->schema || !str_eq(x->sensor, y->sensor) || x->epoch != y->epoch ||
+	    x->queue_dropped != y->queue_dropped || x->n_verdicts != y->n_verdicts)
+		__builtin_trap();
+	for (size_t i = 0; i < x->n_verdicts; i++) {
+		const Tsf__Verdict *a = x->verdicts[i], *b = y->verdicts[i];
+		if (a->seq != b->seq || a->ts_ns != b->ts_ns || a->ipver != b->ipver ||
+		    a->proto != b->proto || !bin_eq(a->src, b->src) || !bin_eq(a->dst, b->dst) ||
+		    a->sport != b->sport || a->dport != b->dport || a->dir != b->dir ||
+		    a->rule_id != b->rule_id || !str_eq(a->category, b->category) ||
+		    a->sev != b->sev || !str_eq(a->msg, b->msg) || !str_eq(a->file, b->file) ||
+		    !str_eq(a->ruleset, b->ruleset) || a->ruleset_version != b->ruleset_version ||
+		    a->offset != b->offset || !bin_eq(a->excerpt, b->excerpt) ||
+		    a->cat_seq != b->cat_seq || !str_eq(a->sensor, b->sensor))
+			__builtin_trap();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct bus_arena arena;
@@ -35,6 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	Tsf__VerdictBatch *b = tsf__verdict_batch__unpack(a, size, data);
 	if (b)
 		use_batch(b);
+	diff(b, bus_batch_unpack(&arena, data, size));
 	bus_arena_reset(&arena);
 
 	Tsf__Stats *st = tsf__stats__unpack(a, size, data);
