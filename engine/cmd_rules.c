@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "match.h"
+#include "match_lit.h"
 #include "normalize.h"
 #include "ruleset.h"
 
@@ -73,11 +74,12 @@ static int rules_check(int argc, char **argv)
 		ruleset_free(&rs);
 		return EXIT_USAGE;
 	}
-	printf("ok: %zu rules in %d file(s): %zu literal, %zu regex, %zu raw; %zu categories\n",
-	       rs.n, nfiles, m->nrules[MATCH_NORM], m->nrules[MATCH_TEXT], m->nrules[MATCH_RAW],
-	       rs.ncats);
+	printf("ok: %zu rules in %d file(s): %zu literal (%zu in the literal index, %zu in "
+	       "Hyperscan), %zu regex, %zu raw; %zu categories\n",
+	       rs.n, nfiles, m->nrules[MATCH_NORM] + m->nlit, m->nlit, m->nrules[MATCH_NORM],
+	       m->nrules[MATCH_TEXT], m->nrules[MATCH_RAW], rs.ncats);
 	printf("ruleset %s; parsed in %.3f s, compiled in %.3f s, databases %zu bytes\n", rs.hash,
-	       t1 - t0, m->compile_s, matcher_db_size(m));
+	       t1 - t0, m->compile_s, matcher_db_size(m) + (m->lit ? litidx_memsize(m->lit) : 0));
 	matcher_free(m);
 	ruleset_free(&rs);
 	return EXIT_OK;

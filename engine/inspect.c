@@ -10,6 +10,8 @@
  */
 #include "inspect.h"
 
+#include "match_lit.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +110,7 @@ static void bind(struct insp_worker *w, struct insp_dir *d)
 void insp_dir_init(struct insp_dir *d)
 {
 	memset(d, 0, sizeof(*d));
+	litidx_stream_init(&d->lit);
 }
 
 /* ---- dedup ---- */
@@ -192,20 +195,19 @@ struct cbctx {
 	enum match_layer layer;
 };
 
-static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
-		    void *ctx)
+/* A match of rule index id on layer l ending at `to` in that layer's
+ * coordinates (NORM: index + 1 of the last byte in the current normalized
+ * slice): dedup, then a verdict. */
+static void report(struct insp_dir *d, enum match_layer l, unsigned id, uint64_t to)
 {
-	(void)from, (void)flags;
-	struct cbctx *c = ctx;
-	struct insp_dir *d = c->d;
 	struct insp_worker *w = d->w;
 	const struct matcher *m = d->set->m;
 	const struct ruleset *rs = m->rs;
 	if (id >= rs->n)
-		return 0;
+		return;
 	if (seen_before(d, id)) {
 		w->st->verdicts_dup++;
-		return 0;
+		return;
 	}
 	const struct rule *r = &rs->rules[id];
 	const struct insp_meta *mt = d->meta;
@@ -226,15 +228,15 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 	v.sev = r->sev;
 	v.ruleset = rs->hash;
 	v.ruleset_version = m->version;
-	if (c->layer == MATCH_RAW) {
+	if (l == MATCH_RAW) {
 		v.offset = d->base[MATCH_RAW] + to;
 		v.excerpt_len = (uint16_t)excerpt(v.excerpt, d->rtail, d->rtail_len, d->rcur,
 						  d->rcur_len, d->raw_off, v.offset);
 	} else {
-		if (c->layer == MATCH_TEXT) {
+		if (l == MATCH_TEXT) {
 			v.offset = d->base[MATCH_TEXT] + to;
 		} else {
-			uint64_t idx = to - d->cur_norm_start - 1;
+			uint64_t idx = to - 1;
 			v.offset = idx < d->cur_norm_len ? w->nmap[idx] : d->text_off;
 		}
 		v.excerpt_len = (uint16_t)excerpt(v.excerpt, d->tail, d->tail_len, d->cur,
@@ -243,7 +245,23 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 	w->st->verdicts++;
 	__atomic_add_fetch(&m->hits[id], 1, __ATOMIC_RELAXED);
 	w->sink->emit(w->sink, &v);
+}
+
+static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+		    void *ctx)
+{
+	(void)from, (void)flags;
+	struct cbctx *c = ctx;
+	if (c->layer == MATCH_NORM)
+		to -= c->d->cur_norm_start; /* HS stream offset -> slice offset */
+	report(c->d, c->layer, id, to);
 	return 0;
+}
+
+static void on_lit(uint32_t id, uint64_t end, void *ctx)
+{
+	struct insp_dir *d = ctx;
+	report(d, MATCH_NORM, id, end - d->lit_slice_pos);
 }
 
 static void scan(struct insp_dir *d, enum match_layer l, const uint8_t *p, size_t len)
@@ -288,7 +306,8 @@ static void text_slice(struct insp_dir *d, const uint8_t *p, size_t len)
 	d->cur_len = len;
 	w->st->scanned_text += len;
 	scan(d, MATCH_TEXT, p, len);
-	if (d->set->m->db[MATCH_NORM]) {
+	const struct matcher *m = d->set->m;
+	if (m->db[MATCH_NORM] || m->lit) {
 		if (!d->hs[MATCH_NORM])
 			d->norm_off = 0;
 		size_t n = norm_feed(&d->norm, p, len, w->nbuf, w->nmap);
@@ -297,6 +316,10 @@ static void text_slice(struct insp_dir *d, const uint8_t *p, size_t len)
 		w->st->scanned_norm += n;
 		scan(d, MATCH_NORM, w->nbuf, n);
 		d->norm_off += n;
+		if (m->lit && n) {
+			d->lit_slice_pos = d->lit.pos;
+			litidx_scan(m->lit, &d->lit, w->nbuf, n, on_lit, d);
+		}
 	}
 	keep_tail(d->tail, &d->tail_len, p, len);
 	d->text_off += len;
@@ -328,12 +351,13 @@ static void on_reset(void *ud)
 	struct insp_dir *d = ud;
 	close_streams(d, 1);
 	norm_restart(d);
+	litidx_stream_reset(&d->lit);
 	d->tail_len = 0;
 }
 
 static void ensure_decoder(struct insp_worker *w, struct insp_dir *d)
 {
-	if (d->dec || !(d->set->m->db[MATCH_TEXT] || d->set->m->db[MATCH_NORM]))
+	if (d->dec || !(d->set->m->db[MATCH_TEXT] || d->set->m->db[MATCH_NORM] || d->set->m->lit))
 		return;
 	struct dec_sink sink = {on_text, on_reset, d};
 	d->dec = dec_new(w->dec, &sink, w->st);
@@ -393,6 +417,7 @@ void insp_end(struct insp_worker *w, struct insp_dir *d, const struct insp_meta 
 		d->dec = NULL;
 	}
 	close_streams(d, 0);
+	litidx_stream_reset(&d->lit);
 	d->raw_off = d->text_off = d->norm_off = 0;
 	d->cur_off = 0;
 	d->tail_len = d->rtail_len = 0;
@@ -406,6 +431,7 @@ void insp_dir_free(struct insp_worker *w, struct insp_dir *d)
 	free(d->hits);
 	d->hits = NULL;
 	d->dec = NULL;
+	litidx_stream_free(&d->lit);
 	set_release(w, d->set);
 	d->set = NULL;
 }

@@ -14,6 +14,7 @@
 
 #include "decode.h"
 #include "match.h"
+#include "match_lit.h"
 #include "normalize.h"
 #include "stats.h"
 #include "verdict.h"
@@ -75,6 +76,8 @@ struct insp_dir {
 	size_t rcur_len;
 	uint64_t cur_norm_start;
 	size_t cur_norm_len;
+	struct litidx_stream lit; /* the literal index's carry */
+	uint64_t lit_slice_pos;   /* lit.pos at the start of the current slice */
 };
 
 /* Takes a reference on m. */

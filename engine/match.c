@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "match_lit.h"
 #include "normalize.h"
 
 static unsigned regex_flags(const struct rule *r)
@@ -37,17 +38,8 @@ static enum match_layer layer_of(const struct rule *r)
 	return r->kind == RULE_REGEX ? MATCH_TEXT : MATCH_NORM;
 }
 
-struct layer_build {
-	size_t n;
-	const char **expr;
-	size_t *len;
-	unsigned *flags;
-	unsigned *ids;
-	int all_literal;
-};
-
 /* Maps a compile error (expression index) back to the rule's position. */
-static void map_error(const struct ruleset *rs, const struct layer_build *b,
+static void map_error(const struct ruleset *rs, const struct match_layer_src *b,
 		      hs_compile_error_t *ce, char *err, size_t errlen)
 {
 	if (ce && ce->expression >= 0 && (size_t)ce->expression < b->n) {
@@ -62,14 +54,15 @@ static void map_error(const struct ruleset *rs, const struct layer_build *b,
 	}
 }
 
-static int compile_layer(const struct ruleset *rs, struct layer_build *b, hs_database_t **db,
-			 char *err, size_t errlen)
+int match_compile_layer(const struct ruleset *rs, const struct match_layer_src *b,
+			hs_database_t **db, char *err, size_t errlen)
 {
 	hs_compile_error_t *ce = NULL;
 	hs_error_t rc;
+	*db = NULL;
 	if (b->n == 0)
 		return 0;
-	if (b->all_literal)
+	if (b->literal)
 		rc = hs_compile_lit_multi(b->expr, b->flags, b->ids, b->len, (unsigned)b->n,
 					  HS_MODE_STREAM, NULL, db, &ce);
 	else
@@ -83,52 +76,55 @@ static int compile_layer(const struct ruleset *rs, struct layer_build *b, hs_dat
 	return 0;
 }
 
-static void layer_free(struct layer_build *b, int free_exprs)
+void match_src_free(struct match_src *src)
 {
-	if (free_exprs)
+	for (int l = 0; l < MATCH_LAYERS; l++) {
+		struct match_layer_src *b = &src->layer[l];
 		for (size_t i = 0; i < b->n; i++)
 			free((void *)b->expr[i]);
-	free(b->expr);
-	free(b->len);
-	free(b->flags);
-	free(b->ids);
+		free(b->expr);
+		free(b->len);
+		free(b->flags);
+		free(b->ids);
+	}
+	for (size_t i = 0; i < src->nlit; i++)
+		free((void *)src->lit[i]);
+	free(src->lit);
+	free(src->litlen);
+	free(src->litid);
+	memset(src, 0, sizeof(*src));
 }
 
-struct matcher *matcher_build(const struct ruleset *rs, unsigned norm_flags, char *err,
-			      size_t errlen)
+int match_src_build(const struct ruleset *rs, unsigned norm_flags, unsigned opts,
+		    struct match_src *src, char *err, size_t errlen)
 {
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	struct matcher *m = calloc(1, sizeof(*m));
-	struct layer_build b[MATCH_LAYERS];
-	memset(b, 0, sizeof(b));
-	if (!m)
-		goto oom;
-	m->rs = rs;
-	m->norm_flags = norm_flags;
-	m->refs = 1;
-	m->hits = calloc(rs->n ? rs->n : 1, sizeof(*m->hits));
-	if (!m->hits)
-		goto oom;
+	size_t cnt[MATCH_LAYERS] = {0};
+	memset(src, 0, sizeof(*src));
 	for (size_t i = 0; i < rs->n; i++)
-		m->nrules[layer_of(&rs->rules[i])]++;
+		cnt[layer_of(&rs->rules[i])]++;
 	for (int l = 0; l < MATCH_LAYERS; l++) {
-		size_t n = m->nrules[l];
-		b[l].expr = calloc(n + 1, sizeof(*b[l].expr));
-		b[l].len = calloc(n + 1, sizeof(*b[l].len));
-		b[l].flags = calloc(n + 1, sizeof(*b[l].flags));
-		b[l].ids = calloc(n + 1, sizeof(*b[l].ids));
-		if (!b[l].expr || !b[l].len || !b[l].flags || !b[l].ids)
+		struct match_layer_src *b = &src->layer[l];
+		size_t n = cnt[l];
+		b->expr = calloc(n + 1, sizeof(*b->expr));
+		b->len = calloc(n + 1, sizeof(*b->len));
+		b->flags = calloc(n + 1, sizeof(*b->flags));
+		b->ids = calloc(n + 1, sizeof(*b->ids));
+		if (!b->expr || !b->len || !b->flags || !b->ids)
 			goto oom;
 	}
+	src->lit = calloc(cnt[MATCH_NORM] + 1, sizeof(*src->lit));
+	src->litlen = calloc(cnt[MATCH_NORM] + 1, sizeof(*src->litlen));
+	src->litid = calloc(cnt[MATCH_NORM] + 1, sizeof(*src->litid));
+	if (!src->lit || !src->litlen || !src->litid)
+		goto oom;
 	/* The raw layer mixes literals and regexes: literals there are escaped
 	 * into regexes.  Text is regex only; norm is literal only. */
-	b[MATCH_NORM].all_literal = 1;
+	src->layer[MATCH_NORM].literal = 1;
 	for (size_t i = 0; i < rs->n; i++) {
 		const struct rule *r = &rs->rules[i];
 		enum match_layer l = layer_of(r);
-		struct layer_build *lb = &b[l];
-		size_t k = lb->n;
+		struct match_layer_src *b = &src->layer[l];
+		size_t k = b->n;
 		if (l == MATCH_NORM) {
 			uint8_t *out = malloc((size_t)r->patlen * NORM_MAX_EXPANSION + 16);
 			if (!out)
@@ -144,9 +140,19 @@ struct matcher *matcher_build(const struct ruleset *rs, unsigned norm_flags, cha
 				free(out);
 				goto fail;
 			}
-			lb->expr[k] = (const char *)out;
-			lb->len[k] = n;
-			lb->flags[k] = HS_FLAG_CASELESS;
+			/* Bulk literals go to the index; short or very long ones,
+			 * and all of them in HS-only mode, stay in Hyperscan. */
+			if (!(opts & MATCH_HS_ONLY) && n >= LITIDX_MIN_LEN && n <= LITIDX_MAX_LEN &&
+			    (norm_flags & NORM_NFKC_CF)) {
+				src->lit[src->nlit] = out;
+				src->litlen[src->nlit] = (uint32_t)n;
+				src->litid[src->nlit] = (uint32_t)i;
+				src->nlit++;
+				continue;
+			}
+			b->expr[k] = (const char *)out;
+			b->len[k] = n;
+			b->flags[k] = HS_FLAG_CASELESS;
 		} else if (r->kind == RULE_LITERAL) {
 			/* raw literal -> \xHH regex, exact bytes */
 			char *re = malloc((size_t)r->patlen * 4 + 1);
@@ -154,32 +160,83 @@ struct matcher *matcher_build(const struct ruleset *rs, unsigned norm_flags, cha
 				goto oom;
 			for (uint32_t j = 0; j < r->patlen; j++)
 				sprintf(re + j * 4, "\\x%02x", r->pat[j]);
-			lb->expr[k] = re;
-			lb->flags[k] = 0;
+			b->expr[k] = re;
+			b->flags[k] = 0;
 		} else {
-			lb->expr[k] = strdup((const char *)r->pat);
-			if (!lb->expr[k])
+			b->expr[k] = strdup((const char *)r->pat);
+			if (!b->expr[k])
 				goto oom;
-			lb->flags[k] = regex_flags(r);
+			b->flags[k] = regex_flags(r);
 		}
-		lb->ids[k] = (unsigned)i;
-		lb->n++;
+		b->ids[k] = (unsigned)i;
+		b->n++;
 	}
-	for (int l = 0; l < MATCH_LAYERS; l++)
-		if (compile_layer(rs, &b[l], &m->db[l], err, errlen))
-			goto fail;
-	for (int l = 0; l < MATCH_LAYERS; l++)
-		layer_free(&b[l], 1);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	m->compile_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	return m;
+	return 0;
 oom:
 	snprintf(err, errlen, "out of memory while compiling rules");
 fail:
-	for (int l = 0; l < MATCH_LAYERS; l++)
-		layer_free(&b[l], 1);
+	match_src_free(src);
+	return -1;
+}
+
+struct matcher *matcher_new_empty(const struct ruleset *rs, unsigned norm_flags)
+{
+	struct matcher *m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->rs = rs;
+	m->norm_flags = norm_flags;
+	m->refs = 1;
+	m->hits = calloc(rs->n ? rs->n : 1, sizeof(*m->hits));
+	if (!m->hits) {
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+struct matcher *matcher_build_opts(const struct ruleset *rs, unsigned norm_flags, unsigned opts,
+				   char *err, size_t errlen)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct match_src src;
+	struct matcher *m = matcher_new_empty(rs, norm_flags);
+	if (!m) {
+		snprintf(err, errlen, "out of memory while compiling rules");
+		return NULL;
+	}
+	if (match_src_build(rs, norm_flags, opts, &src, err, errlen)) {
+		matcher_free(m);
+		return NULL;
+	}
+	for (int l = 0; l < MATCH_LAYERS; l++) {
+		m->nrules[l] = src.layer[l].n;
+		if (match_compile_layer(rs, &src.layer[l], &m->db[l], err, errlen))
+			goto fail;
+	}
+	if (src.nlit) {
+		/* Literal texts are normalized (case-folded) bytes: exact compare. */
+		m->lit = litidx_build((const uint8_t *const *)src.lit, src.litlen, src.litid,
+				      src.nlit, err, errlen);
+		if (!m->lit)
+			goto fail;
+		m->nlit = src.nlit;
+	}
+	match_src_free(&src);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	m->compile_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	return m;
+fail:
+	match_src_free(&src);
 	matcher_free(m);
 	return NULL;
+}
+
+struct matcher *matcher_build(const struct ruleset *rs, unsigned norm_flags, char *err,
+			      size_t errlen)
+{
+	return matcher_build_opts(rs, norm_flags, 0, err, errlen);
 }
 
 void matcher_free(struct matcher *m)
@@ -188,6 +245,7 @@ void matcher_free(struct matcher *m)
 		return;
 	for (int l = 0; l < MATCH_LAYERS; l++)
 		hs_free_database(m->db[l]);
+	litidx_free(m->lit);
 	free(m->hits);
 	if (m->owns_rs) {
 		ruleset_free((struct ruleset *)m->rs);

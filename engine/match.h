@@ -1,11 +1,15 @@
-/* match.h - the compiled rule set: Hyperscan databases per matching layer.
+/* match.h - the compiled rule set: Hyperscan databases per matching layer,
+ * plus the literal index for the bulk of the literals.
  *
  * Three layers, each a streaming database so matches span packets:
  *   MATCH_RAW   raw rules, on the reassembled byte stream
  *   MATCH_TEXT  regex rules, on decoded UTF-8 text
  *   MATCH_NORM  literal rules, normalized at compile time, on normalized text
- * Hyperscan ids are rule indexes into the rule set.  A layer with no rules
- * has no database and costs nothing at scan time.
+ * Two tiers on normalized text: literals of LITIDX_MIN_LEN..LITIDX_MAX_LEN
+ * normalized bytes go into the literal index (match_lit.h), which stays
+ * fast at millions of literals; shorter or longer ones stay in Hyperscan.
+ * Ids are rule indexes into the rule set.  A layer with no rules has no
+ * database and costs nothing at scan time.
  */
 #ifndef TSF_MATCH_H
 #define TSF_MATCH_H
@@ -18,6 +22,11 @@
 
 enum match_layer { MATCH_RAW = 0, MATCH_TEXT = 1, MATCH_NORM = 2, MATCH_LAYERS = 3 };
 
+struct litidx;
+
+/* Build options. */
+#define MATCH_HS_ONLY 0x1u /* every literal in Hyperscan (differential tests) */
+
 struct matcher {
 	const struct ruleset *rs;
 	unsigned norm_flags;
@@ -28,7 +37,40 @@ struct matcher {
 	int owns_rs;       /* free rs (and the struct) with the matcher */
 	int refs;          /* matcher_ref/unref; 1 at creation */
 	uint64_t *hits;    /* verdicts per rule index (atomic increments) */
+	struct litidx *lit; /* literal-index tier on normalized text (may be NULL) */
+	size_t nlit;        /* literals in it */
 };
+
+/* The input of each Hyperscan layer exactly as handed to the compiler, and
+ * the literals of the index tier: what matcher_build compiles, exposed so
+ * rule bundles can key a cache on it and compile the same thing. */
+struct match_layer_src {
+	size_t n;
+	const char **expr;
+	size_t *len;
+	unsigned *flags;
+	unsigned *ids;
+	int literal; /* hs_compile_lit_multi rather than hs_compile_multi */
+};
+
+struct match_src {
+	struct match_layer_src layer[MATCH_LAYERS];
+	size_t nlit;
+	const uint8_t **lit; /* normalized literal bytes */
+	uint32_t *litlen;
+	uint32_t *litid; /* rule indexes */
+};
+
+int match_src_build(const struct ruleset *rs, unsigned norm_flags, unsigned opts,
+		    struct match_src *src, char *err, size_t errlen);
+void match_src_free(struct match_src *src);
+/* Compiles one layer (streaming mode); errors name the rule. */
+int match_compile_layer(const struct ruleset *rs, const struct match_layer_src *b,
+			hs_database_t **db, char *err, size_t errlen);
+/* A matcher with no databases yet (refs 1, hits allocated). */
+struct matcher *matcher_new_empty(const struct ruleset *rs, unsigned norm_flags);
+struct matcher *matcher_build_opts(const struct ruleset *rs, unsigned norm_flags, unsigned opts,
+				   char *err, size_t errlen);
 
 /* Compiles rs (which must outlive the matcher).  On error returns NULL with
  * "file:line:col: message" (or a plain message) in err. */

@@ -18,6 +18,7 @@ const char setup_common_help[] =
 	"      --rule-stats N      with the statistics, the N rules with the most verdicts\n"
 	"  -t, --threads N         worker threads (default: one per CPU)\n"
 	"      --normalize STEPS   nfkc,ignorable,separators,t2s,confusables | all | none\n"
+	"      --matcher tiered|hs literal index + Hyperscan (default), or Hyperscan only\n"
 	"      --max-flows N       flows per worker before the oldest is evicted\n"
 	"      --stream-depth N    bytes inspected per flow direction (0 = all)\n"
 	"      --reasm-memcap N    out-of-order bytes buffered per flow direction\n"
@@ -120,6 +121,18 @@ int setup_parse_opt(struct setup_opts *o, int argc, char **argv, int *i)
 		if (parse_u64("--threads", v, 256, &x))
 			return -1;
 		o->ecfg.threads = (int)x;
+		return 1;
+	}
+	VAL("matcher", 0)
+	{
+		if (!strcmp(v, "hs"))
+			o->match_opts |= MATCH_HS_ONLY;
+		else if (!strcmp(v, "tiered"))
+			o->match_opts &= ~MATCH_HS_ONLY;
+		else {
+			fprintf(stderr, "tapsift: --matcher must be tiered or hs\n");
+			return -1;
+		}
 		return 1;
 	}
 	VAL("rule-stats", 0)
@@ -289,7 +302,7 @@ int setup_init(struct setup *s, const struct setup_opts *o, int for_offline)
 		}
 	}
 	ruleset_finish(&s->rs);
-	s->m = matcher_build(&s->rs, o->norm_flags, err, sizeof(err));
+	s->m = matcher_build_opts(&s->rs, o->norm_flags, o->match_opts, err, sizeof(err));
 	if (!s->m) {
 		fprintf(stderr, "%s\n", err);
 		return EXIT_USAGE;
@@ -382,10 +395,10 @@ void setup_print_stats(FILE *f, struct setup *s, const struct tsf_stats *st0, do
 	struct tsf_stats st = *st0;
 	if (s->pub)
 		publish_stats(s->pub, &st);
-	fprintf(f, "tapsift: ruleset %s, %zu rules (%zu literal, %zu regex, %zu raw), "
-		   "compiled in %.2f s\n",
-		s->rs.hash, s->rs.n, s->m->nrules[MATCH_NORM], s->m->nrules[MATCH_TEXT],
-		s->m->nrules[MATCH_RAW], s->m->compile_s);
+	fprintf(f, "tapsift: ruleset %s, %zu rules (%zu literal of which %zu indexed, %zu regex, "
+		   "%zu raw), compiled in %.2f s\n",
+		s->m->rs->hash, s->m->rs->n, s->m->nrules[MATCH_NORM] + s->m->nlit, s->m->nlit,
+		s->m->nrules[MATCH_TEXT], s->m->nrules[MATCH_RAW], s->m->compile_s);
 	stats_print(f, &st, 0);
 	double mb = (double)st.payload_bytes / 1e6;
 	fprintf(f, "  %-22s %12.3f\n  %-22s %12.1f\n", "seconds", secs, "payload_MB_per_s",

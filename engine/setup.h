@@ -20,6 +20,7 @@ struct setup_opts {
 	int no_stats;       /* no end-of-run stats on stderr */
 	int rule_stats;     /* print the N rules with the most verdicts (0 = none) */
 	unsigned norm_flags;
+	unsigned match_opts; /* MATCH_HS_ONLY: --matcher hs */
 	struct engine_config ecfg;
 	/* verdict bus */
 	const char *publish, *journal_dir, *replay_ep, *sensor, *curve_secret, *curve_allow;
