@@ -312,6 +312,85 @@ static int run_one(struct run *r)
 	return 0;
 }
 
+/* Encoding and decoding alone, 64-verdict batches: protobuf-c (the baseline)
+ * against the hand-written encoder/decoder the bus uses. */
+static void run_codec(FILE *json, int quick)
+{
+	struct tsf_verdict v[64];
+	Tsf__Verdict pv[64], *pp[64];
+	for (int i = 0; i < 64; i++) {
+		v[i] = mkv((uint64_t)i);
+		bus_verdict_to_pb(&v[i], (uint64_t)i + 1, (uint64_t)i + 1, &pv[i]);
+		pp[i] = &pv[i];
+	}
+	Tsf__VerdictBatch b = TSF__VERDICT_BATCH__INIT;
+	b.schema = 1;
+	b.sensor = "bench";
+	b.n_verdicts = 64;
+	b.verdicts = pp;
+	static uint8_t buf[65536];
+	struct bus_batch_hdr h = {"bench", 0, 0};
+	uint64_t cs[64];
+	for (int i = 0; i < 64; i++)
+		cs[i] = (uint64_t)i + 1;
+	int iters = quick ? 2000 : 20000;
+	double ns[5];
+	size_t len = 0;
+	struct bus_arena a;
+	bus_arena_init(&a);
+	for (int k = 0; k < 5; k++) {
+		uint64_t t0 = thread_cpu_ns(), sink = 0;
+		for (int it = 0; it < iters; it++) {
+			struct tsf_verdict o;
+			Tsf__VerdictBatch *d = NULL;
+			switch (k) {
+			case 0:
+				len = tsf__verdict_batch__get_packed_size(&b);
+				sink += tsf__verdict_batch__pack(&b, buf);
+				break;
+			case 1:
+				len = bus_batch_size(&h, v, cs, 1, 64);
+				sink += bus_batch_pack(buf, &h, v, cs, 1, 64);
+				break;
+			case 2:
+				d = tsf__verdict_batch__unpack(NULL, len, buf);
+				for (size_t i = 0; d && i < d->n_verdicts; i++)
+					sink += (uint64_t)bus_verdict_from_pb(d->verdicts[i], &o);
+				tsf__verdict_batch__free_unpacked(d, NULL);
+				break;
+			case 3:
+				d = tsf__verdict_batch__unpack(bus_arena_allocator(&a), len, buf);
+				for (size_t i = 0; d && i < d->n_verdicts; i++)
+					sink += (uint64_t)bus_verdict_from_pb(d->verdicts[i], &o);
+				bus_arena_reset(&a);
+				break;
+			case 4:
+				d = bus_batch_unpack(&a, buf, len);
+				for (size_t i = 0; d && i < d->n_verdicts; i++)
+					sink += (uint64_t)bus_verdict_from_pb(d->verdicts[i], &o);
+				bus_arena_reset(&a);
+				break;
+			}
+		}
+		ns[k] = (double)(thread_cpu_ns() - t0) / iters / 64;
+		if (sink == 42)
+			printf(" ");
+	}
+	bus_arena_free(&a);
+	printf("\ncodec, CPU ns per verdict (64-verdict batches, %.0f bytes/verdict):\n"
+	       "  encode: protobuf-c %.0f (baseline), bus_batch_pack %.0f\n"
+	       "  decode+convert: protobuf-c malloc %.0f (baseline), protobuf-c arena %.0f, "
+	       "bus_batch_unpack %.0f\n",
+	       (double)len / 64, ns[0], ns[1], ns[2], ns[3], ns[4]);
+	if (json)
+		fprintf(
+		    json,
+		    "  \"codec_ns_per_verdict\": {\"pack_protobuf_c\": %.1f, \"pack_bus\": %.1f, "
+		    "\"unpack_protobuf_c\": %.1f, \"unpack_protobuf_c_arena\": %.1f, "
+		    "\"unpack_bus\": %.1f},\n",
+		    ns[0], ns[1], ns[2], ns[3], ns[4]);
+}
+
 /* Baseline: the same batch bytes over raw PUB/SUB, no publisher, no decode. */
 static void run_baseline(struct run *r)
 {
@@ -658,11 +737,16 @@ int main(int argc, char **argv)
 	}
 	if (json)
 		fprintf(json, "  ],\n");
+	run_codec(json, quick);
 	int rc = run_burst(quick ? 1000000 : 10000000, json);
 	if (json) {
 		fprintf(json, "}\n");
 		fclose(json);
 	}
+	double la[3] = {0};
+	if (getloadavg(la, 3) > 0)
+		printf("\nload average at the end: %.1f (2 vCPU: other work skews these figures)\n",
+		       la[0]);
 	printf("\nns columns: CPU per verdict. prod = emit() in the producer thread; sub = receive"
 	       " + unpack + convert; pub = the rest of the process (publisher thread, ZeroMQ I/O"
 	       " threads, relay)\n");

@@ -151,4 +151,24 @@ $W $T watch "tcp://127.0.0.1:$port" --curve-server-key "$D/srv.pub" --curve-key 
 	--count 50 --timeout 30 >"$D/k1.json" 2>/dev/null
 check "CURVE: the allowed client receives everything" '[ "$(wc -l <"$D/k1.json")" -eq 50 ]'
 kill $sk 2>/dev/null
+
+# 8. CURVE on both sides of a relay: sensor -> relay (as an allowed client),
+#    relay -> consumer (the relay's own key and allow-list).
+$T watch --gen-key "$D/relay" >/dev/null
+p1=$((20000 + RANDOM % 20000))
+p2=$((p1 + 1))
+$T relay --in "tcp://127.0.0.1:$p1" --curve-server-key "$D/srv.pub" --curve-key "$D/cli" \
+	--out "tcp://127.0.0.1:$p2" --curve-secret "$D/relay" --curve-allow "$D/cli.pub" 2>/dev/null &
+rk=$!
+pids+=($rk)
+$W $T watch "tcp://127.0.0.1:$p2" --curve-server-key "$D/relay.pub" --curve-key "$D/cli" \
+	--count 30 --timeout 30 >"$D/k3.json" 2>/dev/null &
+wk=$!
+$S --sensor "tcp://127.0.0.1:$p1" --count 30 --wait-subs 2 --linger 10 \
+	--curve-secret "$D/srv" --curve-allow "$D/cli.pub" >/dev/null 2>&1 &
+pids+=($!)
+wait $wk
+check "CURVE through a relay, both hops encrypted and authenticated" \
+	'[ "$(wc -l <"$D/k3.json")" -eq 30 ]'
+kill $rk 2>/dev/null
 exit $fail
