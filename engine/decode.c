@@ -194,6 +194,20 @@ static void body_setup(struct decoder *d, int id)
 	jsesc_init(&b->js);
 }
 
+/* HTML sniffing also for UTF-16 with a BOM (ASCII markup is every other
+ * byte there). */
+static int sniff_html(const uint8_t *b, size_t n)
+{
+	if (n >= 2 && ((b[0] == 0xFF && b[1] == 0xFE) || (b[0] == 0xFE && b[1] == 0xFF))) {
+		uint8_t tmp[SNIFF_MAX / 2];
+		size_t k = 0;
+		for (size_t i = b[0] == 0xFF ? 2 : 3; i < n; i += 2)
+			tmp[k++] = b[i];
+		return html_sniff(tmp, k);
+	}
+	return html_sniff(b, n);
+}
+
 /* The first SNIFF_MAX bytes (or the whole short body) are in: settle the
  * type and charset, then decode them. */
 static void sniff_done(struct decoder *d)
@@ -208,7 +222,7 @@ static void sniff_done(struct decoder *d)
 		goto out;
 	}
 	if (b->ctype_none)
-		b->kind = html_sniff(b->sbuf, b->slen) ? B_HTML : B_PLAIN;
+		b->kind = sniff_html(b->sbuf, b->slen) ? B_HTML : B_PLAIN;
 	if (b->kind == B_HTML && id < 0) {
 		const char *lab;
 		size_t ll;

@@ -960,6 +960,18 @@ static void test_sniffing(void)
 	f = adds("plain_html_file", "<!DOCTYPE html><title>Win</title><p>免<i>费</i>&amp;</p>");
 	CHECK_STR(OUT(f), "Win免费&|");
 
+	/* UTF-16 HTML with a BOM and no labels at all. */
+	static const char h16[] = "<html><b>hi</b>&amp;</html>";
+	struct buf u = {0};
+	bput(&u, "\xff\xfe", 2);
+	for (const char *q = h16; *q; q++) {
+		bput(&u, q, 1);
+		bput(&u, "", 1); /* the NUL high byte */
+	}
+	f = add("utf16_html_sniffed", resp("", u.p, u.n));
+	CHECK_STR(body_of(f), "hi&|");
+	free(u.p);
+
 	/* TLS on any port, and after CONNECT / 101: no text, no errors. */
 	struct buf t = {0};
 	static const uint8_t hello[] = {0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x3c, 0x03,
