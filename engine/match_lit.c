@@ -48,7 +48,7 @@ struct lit_ent {
 #define LIT_ARENA_MAX 0x7fffffffu
 _Static_assert(sizeof(struct lit_ent) == 16, "entry size is part of the format");
 
-struct litidx {
+struct lsub {
 	uint8_t *img;
 	size_t img_len;
 	int img_mmap;
@@ -152,14 +152,16 @@ static uint64_t checksum(const uint8_t *p, size_t len)
 	return h;
 }
 
-/* The checksum field counts as zero. */
+/* The checksum field counts as zero.  img may be unaligned (a part of a
+ * serialized outer image). */
 static uint64_t image_checksum(uint8_t *img, size_t len)
 {
-	struct lit_hdr *h = (struct lit_hdr *)img;
-	uint64_t saved = h->checksum;
-	h->checksum = 0;
+	const size_t at = offsetof(struct lit_hdr, checksum);
+	uint64_t saved, zero = 0;
+	memcpy(&saved, img + at, 8);
+	memcpy(img + at, &zero, 8);
 	uint64_t c = checksum(img, len);
-	h->checksum = saved;
+	memcpy(img + at, &saved, 8);
 	return c;
 }
 
@@ -188,7 +190,7 @@ static void img_release(uint8_t *img, size_t len, int mapped)
 		free(img);
 }
 
-static void attach(struct litidx *x)
+static void attach(struct lsub *x)
 {
 	struct lit_hdr *h = (struct lit_hdr *)x->img;
 	struct lit_layout l;
@@ -224,9 +226,10 @@ static unsigned ceil_log2(uint64_t n)
 	return b;
 }
 
-struct litidx *litidx_build_opts(const uint8_t *const *lits, const uint32_t *lens,
-                                 const uint32_t *ids, size_t n, const struct litidx_opts *o,
-                                 char *err, size_t errlen)
+static void sub_free(struct lsub *x);
+
+static struct lsub *sub_build(const uint8_t *const *lits, const uint32_t *lens, const uint32_t *ids,
+                              size_t n, const struct litidx_opts *o, char *err, size_t errlen)
 {
 	unsigned minlen = n ? LITIDX_MAX_LEN : 0, maxlen = 0;
 	uint64_t arena_len = 0;
@@ -262,7 +265,7 @@ struct litidx *litidx_build_opts(const uint8_t *const *lits, const uint32_t *len
 	layout_of(nb_bits, bm_bits, n, arena_len, &l);
 
 	uint8_t *dsel = NULL;
-	struct litidx *x = calloc(1, sizeof(*x));
+	struct lsub *x = calloc(1, sizeof(*x));
 	uint32_t *bkt = malloc((n ? n : 1) * sizeof(uint32_t));
 	if (!x || !bkt)
 		goto oom;
@@ -293,9 +296,12 @@ struct litidx *litidx_build_opts(const uint8_t *const *lits, const uint32_t *len
 	 * literals, counted per bucket.  Prefixes are shared by whole
 	 * families of signatures ("免费领取..."), and a k-gram that is a
 	 * common word is common in text too; a gram across a word boundary
-	 * is rare in both.  Ties go to the earliest offset. */
+	 * is rare in both.  Ties go to the earliest offset.  The counts are
+	 * saturating bytes in a table of at most 8 MB, so that they stay in
+	 * cache at 10M literals (a collision only blurs the choice). */
 	uint64_t nb = 1ull << nb_bits;
-	uint32_t *cnt = calloc(nb, sizeof(uint32_t));
+	unsigned cshift = 64 - (nb_bits + 1 < 23 ? nb_bits + 1 : 23);
+	uint8_t *cnt = calloc((size_t)1 << (64 - cshift), 1);
 	dsel = malloc(n ? n : 1);
 	if (!cnt || !dsel) {
 		free(cnt);
@@ -305,9 +311,9 @@ struct litidx *litidx_build_opts(const uint8_t *const *lits, const uint32_t *len
 		const uint8_t *lit = lits[i];
 		for (uint32_t d = 0; d + anchor_span(k, lens[i]) <= lens[i]; d++)
 			if (!is_cont(lit[d]) || d == 0) {
-				uint32_t *c =
-				    &cnt[mix(anchor_of(lit, lens[i], d, x->kmask)) >> x->nb_shift];
-				*c += *c != UINT32_MAX;
+				uint8_t *c =
+				    &cnt[mix(anchor_of(lit, lens[i], d, x->kmask)) >> cshift];
+				*c += *c != UINT8_MAX;
 			}
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -316,7 +322,7 @@ struct litidx *litidx_build_opts(const uint8_t *const *lits, const uint32_t *len
 		for (uint32_t d = 0; d + anchor_span(k, lens[i]) <= lens[i]; d++) {
 			if (is_cont(lit[d]) && d)
 				continue;
-			uint32_t c = cnt[mix(anchor_of(lit, lens[i], d, x->kmask)) >> x->nb_shift];
+			uint32_t c = cnt[mix(anchor_of(lit, lens[i], d, x->kmask)) >> cshift];
 			if (c < best)
 				best = c, bd = d;
 		}
@@ -367,43 +373,17 @@ oom:
 	snprintf(err, errlen, "literal index: out of memory (%zu literals)", n);
 	free(bkt);
 	free(dsel);
-	litidx_free(x);
+	sub_free(x);
 	return NULL;
 }
 
-struct litidx *litidx_build(const uint8_t *const *lits, const uint32_t *lens, const uint32_t *ids,
-                            size_t n, char *err, size_t errlen)
-{
-	return litidx_build_opts(lits, lens, ids, n, NULL, err, errlen);
-}
-
-void litidx_free(struct litidx *x)
+static void sub_free(struct lsub *x)
 {
 	if (!x)
 		return;
 	if (x->img)
 		img_release(x->img, x->img_len, x->img_mmap);
 	free(x);
-}
-
-size_t litidx_count(const struct litidx *x)
-{
-	return x ? (size_t)x->h->n : 0;
-}
-
-unsigned litidx_anchor(const struct litidx *x)
-{
-	return x ? x->k : 0;
-}
-
-unsigned litidx_maxlen(const struct litidx *x)
-{
-	return x ? x->maxlen : 0;
-}
-
-size_t litidx_memsize(const struct litidx *x)
-{
-	return x ? sizeof(*x) + x->img_len : 0;
 }
 
 /* ---- scanning ---- */
@@ -417,7 +397,7 @@ unsigned long long lit_st_pos, lit_st_bit, lit_st_ent, lit_st_anchor, lit_st_hit
 
 /* Verifies entry en at anchor position a: reports it if the literal
  * starts in [from, to), fits in buf, ends past min_end and is equal. */
-static inline void verify(const struct litidx *x, const struct lit_ent *en, const uint8_t *buf,
+static inline void verify(const struct lsub *x, const struct lit_ent *en, const uint8_t *buf,
                           size_t buflen, size_t a, size_t from, size_t to, size_t min_end,
                           uint64_t base, litidx_cb cb, void *ctx)
 {
@@ -432,14 +412,14 @@ static inline void verify(const struct litidx *x, const struct lit_ent *en, cons
 		ST(lit_st_hit), cb(en->id, base + st + L, ctx);
 }
 
-static inline uint64_t key_mask(const struct litidx *x, const struct lit_ent *e)
+static inline uint64_t key_mask(const struct lsub *x, const struct lit_ent *e)
 {
 	return e->off & LIT_SHORT ? x->kmask : ~0ull;
 }
 
 /* The unbatched path (w: 8 bytes from a, zero-padded): checks every entry of anchor position a's
  * bucket. */
-static inline void confirm(const struct litidx *x, const uint8_t *buf, size_t buflen, size_t a,
+static inline void confirm(const struct lsub *x, const uint8_t *buf, size_t buflen, size_t a,
                            uint64_t w, uint64_t hh, size_t from, size_t to, size_t min_end,
                            uint64_t base, litidx_cb cb, void *ctx)
 {
@@ -449,7 +429,7 @@ static inline void confirm(const struct litidx *x, const uint8_t *buf, size_t bu
 			verify(x, &x->ent[s], buf, buflen, a, from, to, min_end, base, cb, ctx);
 }
 
-static inline int bit_set(const struct litidx *x, uint64_t hh)
+static inline int bit_set(const struct lsub *x, uint64_t hh)
 {
 	uint64_t m = bm_mask(hh);
 	return (x->bitmap[hh >> x->bw_shift] & m) == m;
@@ -458,7 +438,15 @@ static inline int bit_set(const struct litidx *x, uint64_t hh)
 /* Reports matches starting in [from, to) of buf[0..buflen) that end past
  * min_end; buf offsets are reported as base + end.  Anchors sit anywhere in
  * a literal, so every anchor position from `from` on is probed. */
-static void scan_core(const struct litidx *x, const uint8_t *buf, size_t buflen, size_t from,
+/* One block of LIT_BLOCK positions moving through the scan pipeline. */
+struct lit_blk {
+	size_t at;       /* buffer offset of the block's first position */
+	unsigned n1, n2; /* positions that may start an anchor / passed the bitmap */
+	uint32_t pos1[LIT_BLOCK], pos2[LIT_BLOCK], sb[LIT_BLOCK], se[LIT_BLOCK];
+	uint64_t h1[LIT_BLOCK], h2[LIT_BLOCK];
+};
+
+static void scan_core(const struct lsub *x, const uint8_t *buf, size_t buflen, size_t from,
                       size_t to, size_t min_end, uint64_t base, litidx_cb cb, void *ctx)
 {
 	const unsigned k = x->k;
@@ -470,62 +458,70 @@ static void scan_core(const struct litidx *x, const uint8_t *buf, size_t buflen,
 	size_t fast_to = buflen >= 8 ? buflen - 7 : 0;
 	fast_to = fast_to < last ? fast_to : last;
 	size_t i = from;
-	uint32_t pos1[LIT_BLOCK], pos2[LIT_BLOCK], sb[LIT_BLOCK], se[LIT_BLOCK];
-	uint32_t ce[LIT_BLOCK], cpos[LIT_BLOCK];
-	uint64_t h1[LIT_BLOCK], h2[LIT_BLOCK];
-	while (i < fast_to) {
-		size_t end = fast_to - i > LIT_BLOCK ? i + LIT_BLOCK : fast_to;
-		unsigned n1 = 0, n2 = 0;
-		for (size_t j = i; j < end; j++) {
-			pos1[n1] = (uint32_t)(j - i);
-			h1[n1] = mix(load64(buf + j) & kmask);
-			n1 += x->startok[buf[j]];
-		}
+	/* A software pipeline over blocks: in step t, block t is hashed (and
+	 * its bitmap words prefetched), block t-1 tested against the bitmap
+	 * (bucket bounds prefetched), block t-2 gets its bucket bounds (entries
+	 * prefetched) and block t-3 is compared and confirmed.  Each miss thus
+	 * has a whole block of work to hide behind. */
+	struct lit_blk ring[4];
+	size_t nblk = fast_to > from ? (fast_to - from + LIT_BLOCK - 1) / LIT_BLOCK : 0;
+	for (size_t t = 0; t < nblk + 3; t++) {
+		if (t < nblk) { /* A: hash, prefetch bitmap */
+			struct lit_blk *b = &ring[t & 3];
+			b->at = from + t * LIT_BLOCK;
+			size_t end = fast_to - b->at > LIT_BLOCK ? b->at + LIT_BLOCK : fast_to;
+			unsigned n1 = 0;
+			for (size_t j = b->at; j < end; j++) {
+				b->pos1[n1] = (uint32_t)(j - b->at);
+				b->h1[n1] = mix(load64(buf + j) & kmask);
+				n1 += x->startok[buf[j]];
+			}
+			for (unsigned j = 0; j < n1; j++)
+				__builtin_prefetch(&x->bitmap[b->h1[j] >> x->bw_shift]);
+			b->n1 = n1;
 #ifdef LIT_STATS
-		lit_st_pos += n1;
+			lit_st_pos += n1;
 #endif
-		for (unsigned j = 0; j < n1; j++)
-			__builtin_prefetch(&x->bitmap[h1[j] >> x->bw_shift]);
-		for (unsigned j = 0; j < n1; j++) {
-			pos2[n2] = pos1[j];
-			h2[n2] = h1[j];
-			n2 += (unsigned)bit_set(x, h1[j]);
 		}
-		/* Each stage prefetches what the next one reads: bucket
-		 * bounds, then entries, then literal bytes. */
-		for (unsigned j = 0; j < n2; j++)
-			__builtin_prefetch(&x->starts[h2[j] >> x->nb_shift]);
-		for (unsigned j = 0; j < n2; j++) {
-			size_t b = (size_t)(h2[j] >> x->nb_shift);
-			sb[j] = x->starts[b];
-			se[j] = x->starts[b + 1];
-			__builtin_prefetch(&x->ent[sb[j]]);
-			ST(lit_st_bit);
+		if (t >= 1 && t - 1 < nblk) { /* B: bitmap test, prefetch bounds */
+			struct lit_blk *b = &ring[(t - 1) & 3];
+			unsigned n2 = 0;
+			for (unsigned j = 0; j < b->n1; j++) {
+				b->pos2[n2] = b->pos1[j];
+				b->h2[n2] = b->h1[j];
+				n2 += (unsigned)bit_set(x, b->h1[j]);
+			}
+			for (unsigned j = 0; j < n2; j++)
+				__builtin_prefetch(&x->starts[b->h2[j] >> x->nb_shift]);
+			b->n2 = n2;
 		}
-		unsigned n3 = 0;
-		for (unsigned j = 0; j < n2; j++) {
-			uint64_t w = load64(buf + i + pos2[j]);
-			for (uint32_t e = sb[j]; e < se[j]; e++) {
-				ST(lit_st_ent);
-				if ((w & key_mask(x, &x->ent[e])) != x->ent[e].key)
-					continue;
-				ST(lit_st_anchor);
-				if (n3 == LIT_BLOCK) { /* a crowded bucket: flush */
-					for (unsigned q = 0; q < n3; q++)
-						verify(x, &x->ent[ce[q]], buf, buflen, i + cpos[q],
-						       from, to, min_end, base, cb, ctx);
-					n3 = 0;
-				}
-				__builtin_prefetch(x->arena + (x->ent[e].off & ~LIT_SHORT));
-				ce[n3] = e;
-				cpos[n3++] = pos2[j];
+		if (t >= 2 && t - 2 < nblk) { /* C: bucket bounds, prefetch entries */
+			struct lit_blk *b = &ring[(t - 2) & 3];
+			for (unsigned j = 0; j < b->n2; j++) {
+				size_t bk = (size_t)(b->h2[j] >> x->nb_shift);
+				b->sb[j] = x->starts[bk];
+				b->se[j] = x->starts[bk + 1];
+				__builtin_prefetch(&x->ent[b->sb[j]]);
+				ST(lit_st_bit);
 			}
 		}
-		for (unsigned q = 0; q < n3; q++)
-			verify(x, &x->ent[ce[q]], buf, buflen, i + cpos[q], from, to, min_end, base,
-			       cb, ctx);
-		i = end;
+		if (t >= 3) { /* D: compare keys, confirm */
+			struct lit_blk *b = &ring[(t - 3) & 3];
+			for (unsigned j = 0; j < b->n2; j++) {
+				size_t a = b->at + b->pos2[j];
+				uint64_t w = load64(buf + a);
+				for (uint32_t e = b->sb[j]; e < b->se[j]; e++) {
+					ST(lit_st_ent);
+					if ((w & key_mask(x, &x->ent[e])) != x->ent[e].key)
+						continue;
+					ST(lit_st_anchor);
+					verify(x, &x->ent[e], buf, buflen, a, from, to, min_end,
+					       base, cb, ctx);
+				}
+			}
+		}
 	}
+	i = fast_to > from ? fast_to : from;
 	for (; i < last; i++) {
 		if (!x->startok[buf[i]])
 			continue;
@@ -573,56 +569,17 @@ void litidx_stream_free(struct litidx_stream *s)
 	s->tail_len = s->tail_cap = 0;
 }
 
-void litidx_scan(const struct litidx *x, struct litidx_stream *s, const uint8_t *p, size_t len,
-                 litidx_cb cb, void *ctx)
-{
-	if (!len)
-		return;
-	size_t need = x->maxlen ? x->maxlen - 1 : 0;
-	if (x->h->n && s->tail_len && need) {
-		/* Matches starting in the carry and ending in p: scan a window
-		 * of carry + the first need bytes of p, starts in the carry only,
-		 * ends past it only (shorter ones were reported last time). */
-		uint8_t win[2 * LITIDX_MAX_LEN];
-		size_t t = s->tail_len < need ? s->tail_len : need;
-		size_t add = len < need ? len : need;
-		memcpy(win, s->tail + s->tail_len - t, t);
-		memcpy(win + t, p, add);
-		scan_core(x, win, t + add, 0, t, t, s->pos - t, cb, ctx);
-	}
-	if (x->h->n)
-		scan_core(x, p, len, 0, len, 0, s->pos, cb, ctx);
-	s->pos += len;
-	tail_grow(s, need); /* on failure: a shorter carry, see match_lit.h */
-	size_t cap = s->tail_cap;
-	if (!cap)
-		return;
-	if (len >= cap) {
-		memcpy(s->tail, p + len - cap, cap);
-		s->tail_len = (uint32_t)cap;
-	} else {
-		size_t keep = s->tail_len < cap - len ? s->tail_len : cap - len;
-		memmove(s->tail, s->tail + s->tail_len - keep, keep);
-		memcpy(s->tail + keep, p, len);
-		s->tail_len = (uint32_t)(keep + len);
-	}
-}
-
 /* ---- serialization ---- */
 
-int litidx_serialize(const struct litidx *x, uint8_t **out, size_t *outlen)
+/* Writes x's image (x->img_len bytes) to dst with its checksum. */
+static void sub_serialize(const struct lsub *x, uint8_t *dst)
 {
-	uint8_t *b = malloc(x->img_len);
-	if (!b)
-		return -1;
-	memcpy(b, x->img, x->img_len);
-	((struct lit_hdr *)b)->checksum = image_checksum(b, x->img_len);
-	*out = b;
-	*outlen = x->img_len;
-	return 0;
+	memcpy(dst, x->img, x->img_len);
+	uint64_t c = image_checksum(dst, x->img_len);
+	memcpy(dst + offsetof(struct lit_hdr, checksum), &c, 8);
 }
 
-void litidx_image_fix_checksum(uint8_t *buf, size_t len)
+static void sub_fix_checksum(uint8_t *buf, size_t len)
 {
 	if (len < sizeof(struct lit_hdr))
 		return;
@@ -636,10 +593,10 @@ void litidx_image_fix_checksum(uint8_t *buf, size_t len)
 		goto bad;                                                                          \
 	} while (0)
 
-struct litidx *litidx_deserialize(const uint8_t *buf, size_t len, char *err, size_t errlen)
+static struct lsub *sub_deserialize(const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
 	struct lit_hdr h;
-	struct litidx *x = NULL;
+	struct lsub *x = NULL;
 	if (!buf || len < sizeof(h)) {
 		snprintf(err, errlen, "literal index image: truncated header (%zu bytes)", len);
 		return NULL;
@@ -729,6 +686,303 @@ struct litidx *litidx_deserialize(const uint8_t *buf, size_t len, char *err, siz
 oom:
 	snprintf(err, errlen, "literal index image: out of memory (%zu bytes)", len);
 bad:
+	sub_free(x);
+	return NULL;
+}
+
+/* ---- the two-class index ----
+ *
+ * Literals of 8 bytes or more go into a sub-index with 8-byte anchors;
+ * shorter ones (LITIDX_MIN_LEN..7) into one with anchors of their length.
+ * A 6-byte anchor is two Chinese characters, which common text is full of:
+ * at 1M literals 13% of positions hit some literal's anchor with k = 6 for
+ * everyone, against ~2% with 8-byte anchors for the long ones.  The short
+ * class is small (a few % of a signature set) so its tables stay in cache
+ * and its extra probe per position is cheap.
+ *
+ * Outer image: struct lit_outer, then the sub-images (each 8-aligned, with
+ * their own header and checksum).
+ */
+#define LIT_OUTER_MAGIC "TSFLITX1"
+#define LIT_NSUB 2
+
+struct lit_outer {
+	char magic[8];
+	uint32_t version, nsub;
+	uint64_t sub_len[LIT_NSUB];
+	uint64_t total_len, checksum;
+	uint8_t reserved[16];
+};
+_Static_assert(sizeof(struct lit_outer) == 64, "outer header size is part of the format");
+
+struct litidx {
+	struct lsub *sub[LIT_NSUB];
+	size_t n;
+	unsigned maxlen;
+};
+
+void litidx_free(struct litidx *x)
+{
+	if (!x)
+		return;
+	for (int i = 0; i < LIT_NSUB; i++)
+		sub_free(x->sub[i]);
+	free(x);
+}
+
+static void finish(struct litidx *x)
+{
+	x->n = 0;
+	x->maxlen = 0;
+	for (int i = 0; i < LIT_NSUB; i++) {
+		x->n += x->sub[i]->h->n;
+		x->maxlen = x->sub[i]->maxlen > x->maxlen ? x->sub[i]->maxlen : x->maxlen;
+	}
+}
+
+struct litidx *litidx_build_opts(const uint8_t *const *lits, const uint32_t *lens,
+                                 const uint32_t *ids, size_t n, const struct litidx_opts *o,
+                                 char *err, size_t errlen)
+{
+	struct litidx *x = calloc(1, sizeof(*x));
+	const uint8_t **cl = malloc((n ? n : 1) * sizeof(*cl));
+	uint32_t *clen = malloc((n ? n : 1) * sizeof(uint32_t));
+	uint32_t *cid = malloc((n ? n : 1) * sizeof(uint32_t));
+	if (!x || !cl || !clen || !cid) {
+		snprintf(err, errlen, "literal index: out of memory (%zu literals)", n);
+		goto fail;
+	}
+	for (int c = 0; c < LIT_NSUB; c++) {
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++)
+			if ((lens[i] >= 8) == (c == 0)) {
+				cl[m] = lits[i];
+				clen[m] = lens[i];
+				cid[m++] = ids[i];
+			}
+		x->sub[c] = sub_build(cl, clen, cid, m, o, err, errlen);
+		if (!x->sub[c])
+			goto fail;
+	}
+	free(cl);
+	free(clen);
+	free(cid);
+	finish(x);
+	return x;
+fail:
+	free(cl);
+	free(clen);
+	free(cid);
 	litidx_free(x);
 	return NULL;
+}
+
+struct litidx *litidx_build(const uint8_t *const *lits, const uint32_t *lens, const uint32_t *ids,
+                            size_t n, char *err, size_t errlen)
+{
+	return litidx_build_opts(lits, lens, ids, n, NULL, err, errlen);
+}
+
+size_t litidx_count(const struct litidx *x)
+{
+	return x ? x->n : 0;
+}
+
+unsigned litidx_anchor(const struct litidx *x)
+{
+	if (!x)
+		return 0;
+	unsigned k = 0;
+	for (int i = 0; i < LIT_NSUB; i++)
+		if (x->sub[i]->h->n && (!k || x->sub[i]->k < k))
+			k = x->sub[i]->k;
+	return k;
+}
+
+unsigned litidx_maxlen(const struct litidx *x)
+{
+	return x ? x->maxlen : 0;
+}
+
+size_t litidx_memsize(const struct litidx *x)
+{
+	if (!x)
+		return 0;
+	size_t m = sizeof(*x);
+	for (int i = 0; i < LIT_NSUB; i++)
+		m += sizeof(struct lsub) + x->sub[i]->img_len;
+	return m;
+}
+
+static void scan_all(const struct litidx *x, const uint8_t *buf, size_t buflen, size_t from,
+                     size_t to, size_t min_end, uint64_t base, litidx_cb cb, void *ctx)
+{
+	for (int i = 0; i < LIT_NSUB; i++)
+		if (x->sub[i]->h->n)
+			scan_core(x->sub[i], buf, buflen, from, to, min_end, base, cb, ctx);
+}
+
+void litidx_scan(const struct litidx *x, struct litidx_stream *s, const uint8_t *p, size_t len,
+                 litidx_cb cb, void *ctx)
+{
+	if (!len)
+		return;
+	size_t need = x->maxlen ? x->maxlen - 1 : 0;
+	if (x->n && s->tail_len && need) {
+		/* Matches starting in the carry and ending in p: scan a window
+		 * of carry + the first need bytes of p, starts in the carry only,
+		 * ends past it only (shorter ones were reported last time). */
+		uint8_t win[2 * LITIDX_MAX_LEN];
+		size_t t = s->tail_len < need ? s->tail_len : need;
+		size_t add = len < need ? len : need;
+		memcpy(win, s->tail + s->tail_len - t, t);
+		memcpy(win + t, p, add);
+		scan_all(x, win, t + add, 0, t, t, s->pos - t, cb, ctx);
+	}
+	if (x->n)
+		scan_all(x, p, len, 0, len, 0, s->pos, cb, ctx);
+	s->pos += len;
+	tail_grow(s, need); /* on failure: a shorter carry, see match_lit.h */
+	size_t cap = s->tail_cap;
+	if (!cap)
+		return;
+	if (len >= cap) {
+		memcpy(s->tail, p + len - cap, cap);
+		s->tail_len = (uint32_t)cap;
+	} else {
+		size_t keep = s->tail_len < cap - len ? s->tail_len : cap - len;
+		memmove(s->tail, s->tail + s->tail_len - keep, keep);
+		memcpy(s->tail + keep, p, len);
+		s->tail_len = (uint32_t)(keep + len);
+	}
+}
+
+/* Over the header (checksum field as zero) and the parts, without
+ * copying the image. */
+static uint64_t outer_checksum(const uint8_t *img, size_t len)
+{
+	struct lit_outer h;
+	memcpy(&h, img, sizeof(h));
+	h.checksum = 0;
+	uint64_t a = checksum((const uint8_t *)&h, sizeof(h));
+	uint64_t b = checksum(img + sizeof(h), len - sizeof(h));
+	return a ^ (b << 1 | b >> 63);
+}
+
+int litidx_serialize(const struct litidx *x, uint8_t **out, size_t *outlen)
+{
+	size_t total = sizeof(struct lit_outer);
+	for (int i = 0; i < LIT_NSUB; i++)
+		total += x->sub[i]->img_len; /* multiples of 8 */
+	uint8_t *b = malloc(total);
+	if (!b)
+		return -1;
+	struct lit_outer h;
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, LIT_OUTER_MAGIC, 8);
+	h.version = LIT_VERSION;
+	h.nsub = LIT_NSUB;
+	h.total_len = total;
+	size_t off = sizeof(h);
+	for (int i = 0; i < LIT_NSUB; i++) {
+		h.sub_len[i] = x->sub[i]->img_len;
+		sub_serialize(x->sub[i], b + off);
+		off += x->sub[i]->img_len;
+	}
+	memcpy(b, &h, sizeof(h));
+	((struct lit_outer *)b)->checksum = outer_checksum(b, total);
+	*out = b;
+	*outlen = total;
+	return 0;
+}
+
+void litidx_image_fix_checksum(uint8_t *buf, size_t len)
+{
+	if (len < sizeof(struct lit_outer))
+		return;
+	struct lit_outer h;
+	memcpy(&h, buf, sizeof(h));
+	size_t off = sizeof(h);
+	for (int i = 0; i < LIT_NSUB; i++) {
+		if (h.sub_len[i] > len - off)
+			break;
+		sub_fix_checksum(buf + off, (size_t)h.sub_len[i]);
+		off += (size_t)h.sub_len[i];
+	}
+	uint64_t c = outer_checksum(buf, len);
+	memcpy(buf + offsetof(struct lit_outer, checksum), &c, sizeof(c));
+}
+
+struct litidx *litidx_deserialize(const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+	struct lit_outer h;
+	if (!buf || len < sizeof(h)) {
+		snprintf(err, errlen, "literal index image: truncated header (%zu bytes)", len);
+		return NULL;
+	}
+	memcpy(&h, buf, sizeof(h));
+	if (memcmp(h.magic, LIT_OUTER_MAGIC, 8)) {
+		snprintf(err, errlen, "literal index image: bad magic");
+		return NULL;
+	}
+	if (h.version != LIT_VERSION || h.nsub != LIT_NSUB) {
+		snprintf(err, errlen,
+		         "literal index image: version %u with %u parts, this build "
+		         "reads version %u with %u",
+		         h.version, h.nsub, LIT_VERSION, LIT_NSUB);
+		return NULL;
+	}
+	uint64_t total = sizeof(h);
+	for (int i = 0; i < LIT_NSUB; i++) {
+		if (h.sub_len[i] > len || total + h.sub_len[i] > len) {
+			snprintf(err, errlen,
+			         "literal index image: part %d of %llu bytes does not "
+			         "fit in %zu",
+			         i, (unsigned long long)h.sub_len[i], len);
+			return NULL;
+		}
+		total += h.sub_len[i];
+	}
+	if (total != len || h.total_len != len) {
+		snprintf(err, errlen,
+		         "literal index image: size %zu, parts make %llu, header "
+		         "says %llu",
+		         len, (unsigned long long)total, (unsigned long long)h.total_len);
+		return NULL;
+	}
+	/* The whole-image checksum first: a damaged image is refused before
+	 * anything is allocated for it. */
+	if (outer_checksum(buf, len) != h.checksum) {
+		snprintf(err, errlen,
+		         "literal index image: checksum mismatch (corrupt or truncated)");
+		return NULL;
+	}
+	struct litidx *x = calloc(1, sizeof(*x));
+	if (!x) {
+		snprintf(err, errlen, "literal index image: out of memory");
+		return NULL;
+	}
+	size_t off = sizeof(h);
+	for (int i = 0; i < LIT_NSUB; i++) {
+		char e2[256];
+		x->sub[i] = sub_deserialize(buf + off, (size_t)h.sub_len[i], e2, sizeof(e2));
+		if (!x->sub[i]) {
+			snprintf(err, errlen, "literal index image, part %d: %s", i, e2);
+			litidx_free(x);
+			return NULL;
+		}
+		/* Each part holds its own length class. */
+		const struct lit_hdr *sh = x->sub[i]->h;
+		if (sh->n && (i == 0 ? sh->minlen < 8 : sh->maxlen >= 8)) {
+			snprintf(err, errlen,
+			         "literal index image: part %d has literals of %u..%u "
+			         "bytes",
+			         i, x->sub[i]->h->minlen, x->sub[i]->h->maxlen);
+			litidx_free(x);
+			return NULL;
+		}
+		off += (size_t)h.sub_len[i];
+	}
+	finish(x);
+	return x;
 }
