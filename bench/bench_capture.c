@@ -214,7 +214,7 @@ struct count {
 static void bpf_cb(void *ctx, const struct tsf_pkt *p, const struct tsf_cap_rec *r)
 {
 	struct count *c = ctx;
-	if (r->off == 0)
+	if (r->off == 0 && r->len)
 		c->pkts++;
 	c->bytes += p->len;
 }

@@ -25,6 +25,9 @@
 #define IPPROTO_ROUTING 43
 #define IPPROTO_FRAGMENT 44
 #define IPPROTO_DSTOPTS 60
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
 
 /* Set by the loader before load; the verifier then prunes disabled features. */
 const volatile __u32 sample_n = 1;    /* keep 1 in sample_n flows */
@@ -228,9 +231,14 @@ static __always_inline int parse(void *data, void *data_end, __u32 pkt_len, stru
 		return -1;
 	}
 	r->proto = l4proto;
-	if (l3_end <= pi->payload_off)
+	pi->payload_len = l3_end > pi->payload_off ? l3_end - pi->payload_off : 0;
+	/* TCP SYN, FIN and RST matter without payload: the engine learns the
+	 * initial sequence number (so segments that arrive out of order
+	 * before the first in-order one are not lost) and when a flow ends.
+	 * Pure ACKs carry nothing for it. */
+	if (!pi->payload_len &&
+	    !(l4proto == IPPROTO_TCP && (r->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST))))
 		return -1;
-	pi->payload_len = l3_end - pi->payload_off;
 	return 0;
 }
 
@@ -314,6 +322,28 @@ struct emit_ctx {
 	__u32 failed;
 };
 
+/* Ring flags for a record of size bytes. */
+static __always_inline __u64 wake_flags(__u64 size, struct counters *cnt)
+{
+	if (!wake_bytes)
+		return 0;
+	/* No wakeup per record: userspace polls with a short timeout
+	 * anyway.  Wake it early when this record carries the fill level
+	 * across a multiple of wake_bytes - an edge, not a level: a
+	 * consumer that is awake already re-checks the ring before it
+	 * sleeps (the ring's poll reports any unread data), so repeating
+	 * the wakeup for every record past the mark only burns CPU.
+	 * Several marks rather than one so that two CPUs racing across the
+	 * first cannot both miss it for good. */
+	__u64 avail = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA);
+
+	if ((avail + size) / wake_bytes != avail / wake_bytes) {
+		cnt->c[TSF_CAP_CTR_wakeups]++;
+		return BPF_RB_FORCE_WAKEUP;
+	}
+	return BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline long emit_chunk(__u32 i, struct emit_ctx *e, int xdp)
 {
 	struct scratch *s = e->s;
@@ -334,24 +364,7 @@ static __always_inline long emit_chunk(__u32 i, struct emit_ctx *e, int xdp)
 	if (n == 0 || n > TSF_CAP_CHUNK)
 		return 1;
 	size = sizeof(s->rec) + n;
-	if (wake_bytes) {
-		/* No wakeup per record: userspace polls with a short timeout
-		 * anyway.  Wake it early when this record carries the fill
-		 * level across a multiple of wake_bytes - an edge, not a level:
-		 * a consumer that is awake already re-checks the ring before it
-		 * sleeps (the ring's poll reports any unread data), so repeating
-		 * the wakeup for every record past the mark only burns CPU.
-		 * Several marks rather than one so that two CPUs racing across
-		 * the first cannot both miss it for good. */
-		__u64 avail = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA);
-
-		if ((avail + size) / wake_bytes != avail / wake_bytes) {
-			flags = BPF_RB_FORCE_WAKEUP;
-			e->cnt->c[TSF_CAP_CTR_wakeups]++;
-		} else {
-			flags = BPF_RB_NO_WAKEUP;
-		}
-	}
+	flags = wake_flags(size, e->cnt);
 	if (n == TSF_CAP_CHUNK) {
 		/* A full chunk (bulk transfers, GSO): its size is a constant,
 		 * so reserve it in the ring and load the payload straight into
@@ -463,7 +476,9 @@ static __always_inline void handle(void *ctx, void *data, void *data_end, __u32 
 		if (used) {
 			__u64 u = *used;
 
-			if (u >= flow_bytes) {
+			/* A FIN or RST past the budget still goes through:
+			 * it carries no bytes and ends the flow in the engine. */
+			if (u >= flow_bytes && copy) {
 				cnt->c[TSF_CAP_CTR_over_budget]++;
 				return;
 			}
@@ -496,7 +511,15 @@ static __always_inline void handle(void *ctx, void *data, void *data_end, __u32 
 	e.total = copy;
 	e.failed = 0;
 	nchunks = (copy + TSF_CAP_CHUNK - 1) / TSF_CAP_CHUNK;
-	if (nchunks == 1)
+	if (nchunks == 0) {
+		/* SYN/FIN/RST without payload: the header alone. */
+		r->off = 0;
+		r->len = 0;
+		if (bpf_ringbuf_output(&rb, r, sizeof(*r), wake_flags(sizeof(*r), cnt)))
+			e.failed = 1;
+		else
+			cnt->c[TSF_CAP_CTR_records]++;
+	} else if (nchunks == 1)
 		emit_chunk(0, &e, xdp); /* the common case: no loop setup */
 	else if (xdp)
 		bpf_loop(nchunks, emit_chunk_xdp, &e, 0);

@@ -75,7 +75,7 @@ struct tsf_cap_tb {
  * may have delivered some of its chunks: they are in records/bytes). */
 #define TSF_CAP_COUNTERS(X)                                                                        \
 	X(seen, "packets the BPF program ran on")                                                  \
-	X(skipped, "packets without TCP/UDP payload (or not IP, or fragments)")                    \
+	X(skipped, "no TCP/UDP payload (bar TCP SYN/FIN/RST), not IP, or fragments")             \
 	X(port_filtered, "packets dropped by the port allow/deny lists")                           \
 	X(bypassed, "packets of flows in the bypass map")                                          \
 	X(unsampled, "packets of flows outside the 1/N sample")                                    \

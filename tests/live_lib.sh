@@ -33,7 +33,7 @@ live_cleanup() {
 	wait 2>/dev/null
 	ip netns del "$NSA" 2>/dev/null
 	ip netns del "$NSB" 2>/dev/null
-	rm -rf "$TMP"
+	[ -n "${LIVE_KEEP:-}" ] && echo "kept $TMP" >&2 || rm -rf "$TMP"
 }
 
 # live_require NAME: skips the whole script where it cannot run.

@@ -160,9 +160,9 @@ def summary(a):
         f["dirs"].add(r["dir"])
         if r["off"] > 0:
             f["multi_chunk"] += 1
-        if r["off"] == 0 and not f["text"]:
+        if r["off"] == 0 and r["len"] and not f["text"]:
             f["text"] = r["text"]
-        if r["proto"] == "tcp":
+        if r["proto"] == "tcp" and r["len"]:
             f["ranges"].append((r["seq"], r["seq"] + r["len"]))
     for f in flows.values():
         rs = sorted(f["ranges"])
