@@ -58,7 +58,7 @@ static void usage(FILE *f)
 	        "  --sample 1/N        keep 1 in N flows, both directions (default 1/1)\n"
 	        "  --seed N            sampling hash seed: which flows 1/N keeps\n"
 	        "  --flow-bytes K      copy only the first K payload bytes of each flow\n"
-	        "                      direction (suffixes k, m; default unlimited)\n"
+	        "                      direction (suffixes k, m; default: --stream-depth)\n"
 	        "  --ports LIST        only flows with a port in LIST, e.g. 80,8080,8000-8100;\n"
 	        "                      !P excludes port P (e.g. --ports '!22,!443')\n"
 	        "  --ring-size BYTES   ring buffer size, power of two (default 4m)\n"
@@ -447,6 +447,10 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "tapsift run: --iface is required\n");
 		return EXIT_USAGE;
 	}
+	/* Bytes past the engine's stream depth would be copied only to be
+	 * ignored: the kernel's budget stops them at the source. */
+	if (!o.flow_bytes && so.ecfg.stream_depth)
+		o.flow_bytes = so.ecfg.stream_depth;
 
 	memset(&s, 0, sizeof(s));
 	if (run.debug == DBG_NONE) {
