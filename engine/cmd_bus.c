@@ -120,7 +120,9 @@ struct watch {
 	int nctrack;
 	uint64_t verdicts, batches, stats_msgs, bad, gaps, missing, recovered, qdrop, lost;
 	int show_stats;
-	uint64_t from; /* --from: replay [from, first seen) for each sensor */
+	uint64_t from;          /* --from: replay [from, first seen) for each sensor */
+	const char *replay_for; /* the sensor whose gap is being filled */
+	uint64_t foreign;       /* replayed verdicts of another sensor, skipped */
 	const char *replay_ep;
 	struct bus_client_keys keys;
 	void *ctx;
@@ -166,7 +168,12 @@ static int wanted(const struct watch *w, const char *cat)
 static int print_replayed(void *ud, const Tsf__VerdictBatch *b, const Tsf__Verdict *v)
 {
 	struct watch *w = ud;
-	(void)b;
+	/* Through a relay, --replay names one sensor's journal: never print
+	 * another sensor's verdicts as if they were the missing ones. */
+	if (w->replay_for && strcmp(b->sensor, w->replay_for)) {
+		w->foreign++;
+		return 0;
+	}
 	print_verdict(v, w->fmt, &w->bad);
 	w->recovered++;
 	return 0;
@@ -177,7 +184,8 @@ static void fill_gap(struct watch *w, const char *sensor, uint64_t from, uint64_
                      const char *cat)
 {
 	char err[512];
-	uint64_t gone = 0, before = w->recovered;
+	uint64_t gone = 0, before = w->recovered, foreign = w->foreign;
+	w->replay_for = sensor;
 	if (bus_replay_fetch(w->ctx, w->replay_ep, &w->keys, from, to, cat, 10000, print_replayed,
 	                     w, &gone, err, sizeof(err)))
 		fprintf(stderr, "watch: replay from %s failed: %s\n", sensor, err);
@@ -189,6 +197,12 @@ static void fill_gap(struct watch *w, const char *sensor, uint64_t from, uint64_
 		fprintf(stderr, "watch: %s: %" PRIu64 " verdicts no longer in the journal\n",
 		        sensor, gone);
 	}
+	if (w->foreign > foreign)
+		fprintf(stderr,
+		        "watch: %s: the replay endpoint serves another sensor's journal "
+		        "(%" PRIu64 " verdicts ignored)\n",
+		        sensor, w->foreign - foreign);
+	w->replay_for = NULL;
 }
 
 /* --from: what a sensor published before we were subscribed (a subscriber
