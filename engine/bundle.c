@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "match_lit.h"
 #include "normalize.h"
 
 #define SIG_DOMAIN "tapsift bundle signature v1"
@@ -107,16 +108,15 @@ const char *bundle_default_cache_dir(char *buf, size_t len)
 }
 
 /* ------------------------------------------------------------------------
- * Compiling with a cache of serialized databases
+ * Compiling with a cache
  *
- * The layer split mirrors matcher_build (match.c) exactly: raw rules ->
- * MATCH_RAW (literals as \xHH regexes), regexes -> MATCH_TEXT, literals
- * normalized -> MATCH_NORM (hs_compile_lit_multi, caseless).  It is
- * repeated here because the cache key must be computed over the exact
- * expressions handed to Hyperscan, and match.c builds them internally;
- * tests/test_bundle.c checks both give the same verdicts.
+ * match_src_build (match.c) yields exactly what matcher_build hands to
+ * Hyperscan and to the literal index; the cache key is computed over that,
+ * so a cached build is the same matcher as a fresh one.
  * ---------------------------------------------------------------------- */
 
+/* Which layer a rule belongs to (as in match.c); the norm layer's literals
+ * are split between Hyperscan and the literal index. */
 static enum match_layer layer_of(const struct rule *r)
 {
 	if (r->raw)
@@ -124,128 +124,70 @@ static enum match_layer layer_of(const struct rule *r)
 	return r->kind == RULE_REGEX ? MATCH_TEXT : MATCH_NORM;
 }
 
-static unsigned regex_flags(const struct rule *r)
-{
-	unsigned f = HS_FLAG_ALLOWEMPTY;
-	if (!r->raw)
-		f |= HS_FLAG_UTF8;
-	if (r->flags & RULE_F_CASELESS)
-		f |= HS_FLAG_CASELESS;
-	if (r->flags & RULE_F_DOTALL)
-		f |= HS_FLAG_DOTALL;
-	if (r->flags & RULE_F_MULTILINE)
-		f |= HS_FLAG_MULTILINE;
-	return f;
-}
-
 struct layer_job {
 	const struct ruleset *rs;
+	const struct match_layer_src *src;
 	unsigned norm_flags;
 	int layer;
 	const char *cache_dir;
-	size_t n;
-	const char **expr;
-	size_t *len;
-	unsigned *flags, *ids;
 	hs_database_t *db;
 	int cached, rc;
 	char err[1024];
 };
 
-static void job_free_exprs(struct layer_job *j)
+static void key_begin(crypto_generichash_state *st, const char *what)
 {
-	for (size_t i = 0; j->expr && i < j->n; i++)
-		free((void *)j->expr[i]);
-	free(j->expr);
-	free(j->len);
-	free(j->flags);
-	free(j->ids);
-	j->expr = NULL;
-	j->len = NULL;
-	j->flags = NULL;
-	j->ids = NULL;
-}
-
-static int job_prepare(struct layer_job *j, size_t count)
-{
-	const struct ruleset *rs = j->rs;
-	j->expr = calloc(count + 1, sizeof(*j->expr));
-	j->len = calloc(count + 1, sizeof(*j->len));
-	j->flags = calloc(count + 1, sizeof(*j->flags));
-	j->ids = calloc(count + 1, sizeof(*j->ids));
-	if (!j->expr || !j->len || !j->flags || !j->ids)
-		return fail(j->err, sizeof(j->err), "out of memory while compiling rules");
-	for (size_t i = 0; i < rs->n; i++) {
-		const struct rule *r = &rs->rules[i];
-		if ((int)layer_of(r) != j->layer)
-			continue;
-		size_t k = j->n;
-		if (j->layer == MATCH_NORM) {
-			uint8_t *out = malloc((size_t)r->patlen * NORM_MAX_EXPANSION + 16);
-			if (!out)
-				return fail(j->err, sizeof(j->err), "out of memory");
-			size_t n = norm_string(j->norm_flags, r->pat, r->patlen, out);
-			if (n == 0) {
-				char where[512];
-				free(out);
-				ruleset_where(rs, r, where, sizeof(where));
-				return fail(j->err, sizeof(j->err),
-				            "%s: pattern of rule %u is empty after normalization "
-				            "(only separators or invisible characters)",
-				            where, r->id);
-			}
-			j->expr[k] = (const char *)out;
-			j->len[k] = n;
-			j->flags[k] = HS_FLAG_CASELESS;
-		} else if (r->kind == RULE_LITERAL) {
-			char *re = malloc((size_t)r->patlen * 4 + 1);
-			if (!re)
-				return fail(j->err, sizeof(j->err), "out of memory");
-			for (uint32_t b = 0; b < r->patlen; b++)
-				sprintf(re + b * 4, "\\x%02x", r->pat[b]);
-			j->expr[k] = re;
-			j->len[k] = (size_t)r->patlen * 4;
-			j->flags[k] = 0;
-		} else {
-			char *re = strdup((const char *)r->pat);
-			if (!re)
-				return fail(j->err, sizeof(j->err), "out of memory");
-			j->expr[k] = re;
-			j->len[k] = strlen(re);
-			j->flags[k] = regex_flags(r);
-		}
-		j->ids[k] = (unsigned)i;
-		j->n++;
-	}
-	return 0;
-}
-
-/* Everything that determines the compiled database, and nothing else. */
-static void job_key(const struct layer_job *j, uint8_t key[32])
-{
-	crypto_generichash_state st;
-	uint8_t w[16];
 	const char *hv = hs_version();
-	crypto_generichash_init(&st, NULL, 0, 32);
-	crypto_generichash_update(&st, (const uint8_t *)"tapsift hs cache v1", 20);
-	crypto_generichash_update(&st, (const uint8_t *)hv, strlen(hv) + 1);
 	hs_platform_info_t plat;
 	memset(&plat, 0, sizeof(plat));
 	hs_populate_platform(&plat);
-	crypto_generichash_update(&st, (const uint8_t *)&plat, sizeof(plat));
+	crypto_generichash_init(st, NULL, 0, 32);
+	crypto_generichash_update(st, (const uint8_t *)what, strlen(what) + 1);
+	crypto_generichash_update(st, (const uint8_t *)hv, strlen(hv) + 1);
+	crypto_generichash_update(st, (const uint8_t *)&plat, sizeof(plat));
+}
+
+/* Everything that determines the compiled database, and nothing else. */
+static void job_key(const struct layer_job *j, char hex[65])
+{
+	crypto_generichash_state st;
+	uint8_t w[16], key[32];
+	const struct match_layer_src *b = j->src;
+	key_begin(&st, "tapsift hs cache v1");
 	st32(w, (uint32_t)j->layer);
-	/* only the norm layer depends on the normalization steps */
+	/* only the norm layer depends on the normalization steps (and its
+	 * expressions are normalized bytes anyway) */
 	st32(w + 4, j->layer == MATCH_NORM ? j->norm_flags : 0);
-	st64(w + 8, j->n);
+	st32(w + 8, (uint32_t)b->literal);
+	st32(w + 12, (uint32_t)b->n);
 	crypto_generichash_update(&st, w, 16);
-	for (size_t i = 0; i < j->n; i++) {
-		st32(w, j->ids[i]);
-		st32(w + 4, j->flags[i]);
-		st64(w + 8, j->len[i]);
+	for (size_t i = 0; i < b->n; i++) {
+		size_t len = b->literal ? b->len[i] : strlen(b->expr[i]);
+		st32(w, b->ids[i]);
+		st32(w + 4, b->flags[i]);
+		st64(w + 8, len);
 		crypto_generichash_update(&st, w, 16);
-		crypto_generichash_update(&st, (const uint8_t *)j->expr[i], j->len[i]);
+		crypto_generichash_update(&st, (const uint8_t *)b->expr[i], len);
 	}
 	crypto_generichash_final(&st, key, 32);
+	sodium_bin2hex(hex, 65, key, 32);
+}
+
+static void lit_key(const struct match_src *src, char hex[65])
+{
+	crypto_generichash_state st;
+	uint8_t w[16], key[32];
+	key_begin(&st, "tapsift litidx cache v1");
+	st64(w, src->nlit);
+	crypto_generichash_update(&st, w, 8);
+	for (size_t i = 0; i < src->nlit; i++) {
+		st32(w, src->litid[i]);
+		st32(w + 4, src->litlen[i]);
+		crypto_generichash_update(&st, w, 8);
+		crypto_generichash_update(&st, src->lit[i], src->litlen[i]);
+	}
+	crypto_generichash_final(&st, key, 32);
+	sodium_bin2hex(hex, 65, key, 32);
 }
 
 static int mkdir_p(const char *dir)
@@ -262,39 +204,35 @@ static int mkdir_p(const char *dir)
 	return mkdir(p, 0700) && errno != EEXIST ? -1 : 0;
 }
 
-/* Cache file: BLAKE2b-256 of the database bytes, then the bytes.  A torn
- * or damaged entry is recompiled, never trusted. */
-static hs_database_t *cache_get(const char *dir, const char *hex)
+/* Cache file: BLAKE2b-256 of the payload, then the payload.  A torn or
+ * damaged entry is rebuilt, never trusted. */
+static uint8_t *cache_read(const char *dir, const char *hex, const char *ext, size_t *len)
 {
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/%s.hsdb", dir, hex);
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	char err[256];
-	if (bundle_read_file(path, &buf, &len, err, sizeof(err)))
+	char path[4200], err[256];
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, hex, ext);
+	uint8_t *buf = NULL, h[32];
+	if (bundle_read_file(path, &buf, len, err, sizeof(err)))
 		return NULL;
-	hs_database_t *db = NULL;
-	uint8_t h[32];
-	if (len > 32) {
-		crypto_generichash(h, 32, buf + 32, len - 32, NULL, 0);
-		if (!memcmp(h, buf, 32) &&
-		    hs_deserialize_database((const char *)buf + 32, len - 32, &db) != HS_SUCCESS)
-			db = NULL;
+	if (*len > 32) {
+		crypto_generichash(h, 32, buf + 32, *len - 32, NULL, 0);
+		if (!memcmp(h, buf, 32)) {
+			*len -= 32;
+			return buf;
+		}
 	}
 	free(buf);
-	return db;
+	return NULL;
 }
 
-static void cache_put(const char *dir, const char *hex, const hs_database_t *db)
+static void cache_write(const char *dir, const char *hex, const char *ext, const void *bytes,
+                        size_t len)
 {
-	char *bytes = NULL;
-	size_t len = 0;
-	if (mkdir_p(dir) || hs_serialize_database(db, &bytes, &len) != HS_SUCCESS)
+	if (mkdir_p(dir))
 		return;
 	uint8_t h[32];
-	crypto_generichash(h, 32, (const uint8_t *)bytes, len, NULL, 0);
+	crypto_generichash(h, 32, bytes, len, NULL, 0);
 	char path[4200], tmp[4300];
-	snprintf(path, sizeof(path), "%s/%s.hsdb", dir, hex);
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, hex, ext);
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d.%lx", path, (int)getpid(),
 	         (unsigned long)pthread_self());
 	FILE *f = fopen(tmp, "wb");
@@ -303,58 +241,61 @@ static void cache_put(const char *dir, const char *hex, const hs_database_t *db)
 		if (fclose(f) || !ok || rename(tmp, path))
 			unlink(tmp);
 	}
-	free(bytes);
 }
 
 static void *job_run(void *arg)
 {
 	struct layer_job *j = arg;
-	size_t count = 0;
-	for (size_t i = 0; i < j->rs->n; i++)
-		count += (int)layer_of(&j->rs->rules[i]) == j->layer;
-	if (count == 0)
-		return NULL;
-	if (job_prepare(j, count)) {
-		j->rc = -1;
-		job_free_exprs(j);
-		return NULL;
-	}
-	uint8_t key[32];
 	char hex[65];
-	job_key(j, key);
-	sodium_bin2hex(hex, sizeof(hex), key, 32);
-	if (j->cache_dir && (j->db = cache_get(j->cache_dir, hex))) {
-		j->cached = 1;
-		job_free_exprs(j);
-		return NULL;
+	job_key(j, hex);
+	size_t len = 0;
+	uint8_t *c = j->cache_dir ? cache_read(j->cache_dir, hex, "hsdb", &len) : NULL;
+	if (c) {
+		if (hs_deserialize_database((const char *)c + 32, len, &j->db) == HS_SUCCESS)
+			j->cached = 1;
+		else
+			j->db = NULL;
+		free(c);
+		if (j->cached)
+			return NULL;
 	}
-	hs_compile_error_t *ce = NULL;
-	hs_error_t rc;
-	if (j->layer == MATCH_NORM)
-		rc = hs_compile_lit_multi(j->expr, j->flags, j->ids, j->len, (unsigned)j->n,
-		                          HS_MODE_STREAM, NULL, &j->db, &ce);
-	else
-		rc = hs_compile_multi(j->expr, j->flags, j->ids, (unsigned)j->n, HS_MODE_STREAM,
-		                      NULL, &j->db, &ce);
-	if (rc != HS_SUCCESS) {
-		if (ce && ce->expression >= 0 && (size_t)ce->expression < j->n) {
-			const struct rule *r = &j->rs->rules[j->ids[ce->expression]];
-			char where[512];
-			ruleset_where(j->rs, r, where, sizeof(where));
-			fail(j->err, sizeof(j->err), "%s: rule %u rejected by Hyperscan: %s", where,
-			     r->id, ce->message);
-		} else {
-			fail(j->err, sizeof(j->err), "Hyperscan compile failed: %s",
-			     ce ? ce->message : "unknown error");
-		}
-		hs_free_compile_error(ce);
+	if (match_compile_layer(j->rs, j->src, &j->db, j->err, sizeof(j->err))) {
 		j->rc = -1;
 		j->db = NULL;
-	} else if (j->cache_dir) {
-		cache_put(j->cache_dir, hex, j->db);
+		return NULL;
 	}
-	job_free_exprs(j);
+	char *bytes = NULL;
+	if (j->cache_dir && hs_serialize_database(j->db, &bytes, &len) == HS_SUCCESS) {
+		cache_write(j->cache_dir, hex, "hsdb", bytes, len);
+		free(bytes);
+	}
 	return NULL;
+}
+
+static struct litidx *build_lit(const struct match_src *src, const char *cache_dir, int *cached,
+                                char *err, size_t errlen)
+{
+	char hex[65];
+	size_t len = 0;
+	lit_key(src, hex);
+	uint8_t *c = cache_dir ? cache_read(cache_dir, hex, "lit", &len) : NULL;
+	if (c) {
+		char e2[256];
+		struct litidx *x = litidx_deserialize(c + 32, len, e2, sizeof(e2));
+		free(c);
+		if (x) {
+			*cached = 1;
+			return x;
+		}
+	}
+	struct litidx *x = litidx_build((const uint8_t *const *)src->lit, src->litlen, src->litid,
+	                                src->nlit, err, errlen);
+	uint8_t *img = NULL;
+	if (x && cache_dir && !litidx_serialize(x, &img, &len)) {
+		cache_write(cache_dir, hex, "lit", img, len);
+		free(img);
+	}
+	return x;
 }
 
 struct matcher *bundle_build_matcher(const struct ruleset *rs, const struct bundle_compile_opts *o,
@@ -362,46 +303,51 @@ struct matcher *bundle_build_matcher(const struct ruleset *rs, const struct bund
 {
 	double t0 = now_s();
 	if (!o->cache_dir) {
-		struct matcher *m = matcher_build(rs, o->norm_flags, err, errlen);
+		struct matcher *m =
+		    matcher_build_opts(rs, o->norm_flags, o->match_opts, err, errlen);
 		if (m && st) {
 			st->compile_s = m->compile_s;
 			for (int l = 0; l < MATCH_LAYERS; l++)
 				st->layers_compiled += m->db[l] != NULL;
+			st->layers_compiled += m->lit != NULL;
 		}
 		return m;
 	}
-	struct matcher *m = calloc(1, sizeof(*m));
-	if (!m || !(m->hits = calloc(rs->n ? rs->n : 1, sizeof(*m->hits)))) {
-		free(m);
+	struct match_src src;
+	if (o->progress)
+		fprintf(o->progress, "compile: normalizing and splitting %zu rules\n", rs->n);
+	if (match_src_build(rs, o->norm_flags, o->match_opts, &src, err, errlen))
+		return NULL;
+	struct matcher *m = matcher_new_empty(rs, o->norm_flags);
+	if (!m) {
+		match_src_free(&src);
 		fail(err, errlen, "out of memory");
 		return NULL;
 	}
-	m->rs = rs;
-	m->norm_flags = o->norm_flags;
-	m->refs = 1;
-	for (size_t i = 0; i < rs->n; i++)
-		m->nrules[layer_of(&rs->rules[i])]++;
 	struct layer_job jobs[MATCH_LAYERS];
 	pthread_t th[MATCH_LAYERS];
 	int started[MATCH_LAYERS] = {0};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int par = o->jobs > 0 ? o->jobs : (int)(ncpu > 0 ? ncpu : 1);
 	memset(jobs, 0, sizeof(jobs));
-	/* The norm layer (the bulk) first, so the small layers overlap with it. */
+	/* The norm layer (the bulk) first, so the small layers overlap with it;
+	 * the calling thread builds the literal index meanwhile. */
 	int order[MATCH_LAYERS] = {MATCH_NORM, MATCH_TEXT, MATCH_RAW};
 	int running = 0;
 	for (int k = 0; k < MATCH_LAYERS; k++) {
 		int l = order[k];
 		struct layer_job *j = &jobs[l];
 		j->rs = rs;
+		j->src = &src.layer[l];
 		j->norm_flags = o->norm_flags;
 		j->layer = l;
 		j->cache_dir = o->cache_dir;
-		if (!m->nrules[l])
+		m->nrules[l] = src.layer[l].n;
+		if (!src.layer[l].n)
 			continue;
 		if (o->progress)
-			fprintf(o->progress, "compile: layer %s, %zu rules\n", layer_name[l],
-			        m->nrules[l]);
+			fprintf(o->progress, "compile: Hyperscan layer %s, %zu expressions\n",
+			        layer_name[l], src.layer[l].n);
 		if (running + 1 < par && !pthread_create(&th[l], NULL, job_run, j)) {
 			started[l] = 1;
 			running++;
@@ -409,10 +355,26 @@ struct matcher *bundle_build_matcher(const struct ruleset *rs, const struct bund
 			job_run(j);
 		}
 	}
+	int bad = 0, lit_cached = 0;
+	if (src.nlit) {
+		if (o->progress)
+			fprintf(o->progress, "compile: literal index, %zu literals\n", src.nlit);
+		m->lit = build_lit(&src, o->cache_dir, &lit_cached, err, errlen);
+		if (!m->lit)
+			bad = 1;
+		else
+			m->nlit = src.nlit;
+		if (st && m->lit) {
+			st->layers_cached += lit_cached;
+			st->layers_compiled += !lit_cached;
+		}
+		if (o->progress && m->lit)
+			fprintf(o->progress, "compile: literal index %s\n",
+			        lit_cached ? "loaded from cache" : "built");
+	}
 	for (int l = 0; l < MATCH_LAYERS; l++)
 		if (started[l])
 			pthread_join(th[l], NULL);
-	int bad = 0;
 	for (int l = 0; l < MATCH_LAYERS; l++) {
 		m->db[l] = jobs[l].db;
 		if (jobs[l].rc && !bad) {
@@ -424,9 +386,10 @@ struct matcher *bundle_build_matcher(const struct ruleset *rs, const struct bund
 			st->layers_compiled += !jobs[l].cached;
 		}
 		if (o->progress && m->db[l])
-			fprintf(o->progress, "compile: layer %s %s\n", layer_name[l],
+			fprintf(o->progress, "compile: Hyperscan layer %s %s\n", layer_name[l],
 			        jobs[l].cached ? "loaded from cache" : "compiled");
 	}
+	match_src_free(&src);
 	m->compile_s = now_s() - t0;
 	if (st)
 		st->compile_s = m->compile_s;
@@ -584,6 +547,16 @@ int bundle_write(const struct matcher *m, uint64_t version, const char *path, si
 		memcpy(t + HSTAG_LEN, ser, sl);
 		free(ser);
 		ns++;
+	}
+
+	if (m->lit) {
+		uint8_t *img = NULL;
+		size_t il = 0;
+		if (litidx_serialize(m->lit, &img, &il))
+			goto oom;
+		s[ns].type = BSEC_LIT;
+		s[ns].len = il;
+		s[ns++].data = img;
 	}
 
 	uint64_t off = align8(BUNDLE_HEADER_LEN + (uint64_t)ns * SEC_ENTRY_LEN);
@@ -1073,12 +1046,6 @@ static struct ruleset *load_ruleset(const struct parsed *p, const struct bundle_
 		counts[layer_of(r)]++;
 	}
 	rs->n = rs->cap = n;
-	for (int l = 0; l < MATCH_LAYERS; l++)
-		if (counts[l] != ld64(meta + 24 + 8 * l)) {
-			fail(err, errlen, "layer %s has %zu rules, metadata says %llu",
-			     layer_name[l], counts[l], (unsigned long long)ld64(meta + 24 + 8 * l));
-			goto bad;
-		}
 	*why = BUNDLE_OK;
 	return rs;
 bad:
@@ -1111,32 +1078,43 @@ struct matcher *bundle_load(const void *vbuf, size_t len, const struct bundle_lo
 		info->status = why;
 		return NULL;
 	}
-	if (p.sec[BSEC_LIT]) {
-		/* The literal tier is not part of struct matcher in this build. */
-		fail(err, errlen, "bundle carries a literal index, which this build cannot use");
-		info->status = BUNDLE_E_SECTION;
-		goto bad;
-	}
-	struct matcher *m = calloc(1, sizeof(*m));
-	if (!m || !(m->hits = calloc(rs->n ? rs->n : 1, sizeof(*m->hits)))) {
-		free(m);
+	struct matcher *m = matcher_new_empty(rs, info->norm_flags);
+	if (!m) {
 		info->status = BUNDLE_E_NOMEM;
 		fail(err, errlen, "out of memory");
 		goto bad;
 	}
-	m->rs = rs;
-	m->norm_flags = info->norm_flags;
-	m->refs = 1;
 	m->version = info->version;
 	uint64_t cns;
 	memcpy(&cns, p.sec[BSEC_META] + 48, 8);
 	m->compile_s = (double)cns / 1e9;
+	if (p.sec[BSEC_LIT]) {
+		char e2[512];
+		m->lit =
+		    litidx_deserialize(p.sec[BSEC_LIT], (size_t)p.seclen[BSEC_LIT], e2, sizeof(e2));
+		if (!m->lit) {
+			fail(err, errlen, "literal index: %s", e2);
+			info->status = BUNDLE_E_SECTION;
+			goto bad_m;
+		}
+		m->nlit = litidx_count(m->lit);
+	}
+	/* Per layer: the metadata counts what Hyperscan holds; the norm layer's
+	 * other literals are in the index. */
 	int recompile = 0;
 	for (int l = 0; l < MATCH_LAYERS; l++) {
-		m->nrules[l] = counts[l];
-		if (!counts[l] != !p.hsdb[l]) {
-			fail(err, errlen, "layer %s: %zu rules but %s database", layer_name[l],
-			     counts[l], p.hsdb[l] ? "a" : "no");
+		uint64_t hsn = ld64(p.sec[BSEC_META] + 24 + 8 * l);
+		uint64_t want = hsn + (l == MATCH_NORM ? m->nlit : 0);
+		if (counts[l] != want) {
+			fail(err, errlen, "layer %s has %zu rules, metadata says %llu",
+			     layer_name[l], counts[l], (unsigned long long)want);
+			info->status = BUNDLE_E_RULE;
+			goto bad_m;
+		}
+		m->nrules[l] = (size_t)hsn;
+		if (!hsn != !p.hsdb[l]) {
+			fail(err, errlen, "layer %s: %llu rules in Hyperscan but %s database",
+			     layer_name[l], (unsigned long long)hsn, p.hsdb[l] ? "a" : "no");
 			info->status = BUNDLE_E_SECTION;
 			goto bad_m;
 		}
@@ -1407,8 +1385,13 @@ int bundle_describe(FILE *out, const void *vbuf, size_t len, const struct bundle
 	                  : "");
 	fprintf(out, "ruleset    %s\n", rs->hash);
 	fprintf(out, "normalize  %s\n", *steps ? steps : "none");
-	fprintf(out, "rules      %zu: %zu literal (norm), %zu regex (text), %zu raw\n", rs->n,
-	        counts[MATCH_NORM], counts[MATCH_TEXT], counts[MATCH_RAW]);
+	uint64_t hs_norm = ld64(p.sec[BSEC_META] + 24 + 8 * MATCH_NORM);
+	uint64_t in_lit = counts[MATCH_NORM] > hs_norm ? counts[MATCH_NORM] - hs_norm : 0;
+	fprintf(out,
+	        "rules      %zu: %zu literal (%llu in Hyperscan, %llu in the literal index), "
+	        "%zu regex, %zu raw\n",
+	        rs->n, counts[MATCH_NORM], (unsigned long long)hs_norm, (unsigned long long)in_lit,
+	        counts[MATCH_TEXT], counts[MATCH_RAW]);
 	uint64_t cns;
 	memcpy(&cns, p.sec[BSEC_META] + 48, 8);
 	fprintf(out, "compiled   in %.2f s\n", (double)cns / 1e9);
@@ -1443,6 +1426,17 @@ int bundle_describe(FILE *out, const void *vbuf, size_t len, const struct bundle
 			char msg[512];
 			if (check_hstag(buf + off, sl, (int)arg, msg, sizeof(msg)))
 				fprintf(out, "\n    NOT LOADABLE HERE: %s", msg);
+		}
+		if (type == BSEC_LIT) {
+			char msg[512];
+			struct litidx *x =
+			    litidx_deserialize(buf + off, (size_t)sl, msg, sizeof(msg));
+			if (x)
+				fprintf(out, "  [%zu literals, anchor %u bytes, longest %u]",
+				        litidx_count(x), litidx_anchor(x), litidx_maxlen(x));
+			else
+				fprintf(out, "\n    DAMAGED: %s", msg);
+			litidx_free(x);
 		}
 		fprintf(out, "\n");
 	}

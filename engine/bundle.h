@@ -37,13 +37,14 @@ enum bundle_sec {
 	BSEC_CATS = 4,  /* category names */
 	BSEC_FILES = 5, /* rule file names */
 	BSEC_HSDB = 6,  /* arg = layer: tag + hs_serialize_database output */
-	BSEC_LIT = 7,   /* literal index image (match_lit.h), reserved */
+	BSEC_LIT = 7,   /* literal index image (litidx_serialize) */
 };
 
 /* ---- compiling ---- */
 
 struct bundle_compile_opts {
 	unsigned norm_flags;
+	unsigned match_opts;   /* MATCH_HS_ONLY: no literal tier */
 	uint64_t version;      /* 0: current UNIX time */
 	const char *cache_dir; /* NULL: no cache (plain matcher_build) */
 	int jobs;              /* layers compiled in parallel; <= 0: online CPUs */

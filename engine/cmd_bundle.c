@@ -96,6 +96,16 @@ static int rules_compile(int argc, char **argv)
 				        bad ? bad : argv[i]);
 				goto done;
 			}
+		} else if (!strcmp(a, "--matcher") && has) {
+			const char *v = argv[++i];
+			if (!strcmp(v, "hs")) {
+				o.match_opts |= MATCH_HS_ONLY;
+			} else if (!strcmp(v, "tiered")) {
+				o.match_opts &= ~MATCH_HS_ONLY;
+			} else {
+				fprintf(stderr, "tapsift: --matcher must be tiered or hs\n");
+				goto done;
+			}
 		} else if (!strcmp(a, "--cache") && has) {
 			cache_dir = argv[++i];
 		} else if (!strcmp(a, "--no-cache")) {

@@ -49,26 +49,27 @@ cat >"$T/a.rules" <<'EOF'
 2 scam_en "verify wallet"
 3 phishing /pass(word)?\s*reset/i
 4 marker "RAWMARK" raw
+6 fraud "骗"
 EOF
 cp "$T/a.rules" "$T/b.rules"
 echo '5 phishing /seed\s+phrase/' >>"$T/b.rules"
 
 # ---- compile, cache, info
 run "$TSF" rules compile "$T/a.rules" -o "$T/v1.tsb" --version 1
-check compile "$([ $rc -eq 0 ] && [ -s "$T/v1.tsb" ] && grep -q "3 layer(s) compiled, 0 from cache" <<<"$out"; echo $?)" "exit $rc: $out $err"
+check compile "$([ $rc -eq 0 ] && [ -s "$T/v1.tsb" ] && grep -q "4 layer(s) compiled, 0 from cache" <<<"$out"; echo $?)" "exit $rc: $out $err"
 run "$TSF" rules compile "$T/a.rules" -o "$T/v1b.tsb" --version 1 -q
-check compile-cached "$([ $rc -eq 0 ] && grep -q "0 layer(s) compiled, 3 from cache" <<<"$out"; echo $?)" "$out"
+check compile-cached "$([ $rc -eq 0 ] && grep -q "0 layer(s) compiled, 4 from cache" <<<"$out"; echo $?)" "$out"
 run "$TSF" rules compile "$T/b.rules" -o "$T/v2.tsb" --version 2 -q
-check compile-one-layer "$([ $rc -eq 0 ] && grep -q "1 layer(s) compiled, 2 from cache" <<<"$out"; echo $?)" "$out"
+check compile-one-layer "$([ $rc -eq 0 ] && grep -q "1 layer(s) compiled, 3 from cache" <<<"$out"; echo $?)" "$out"
 run "$TSF" rules compile "$T/a.rules" -o "$T/v3.tsb" --version 3 --no-cache -q
-check compile-no-cache "$([ $rc -eq 0 ] && grep -q "3 layer(s) compiled" <<<"$out"; echo $?)" "$out"
+check compile-no-cache "$([ $rc -eq 0 ] && grep -q "4 layer(s) compiled" <<<"$out"; echo $?)" "$out"
 ls "$T"/*.tmp.* >/dev/null 2>&1
 check no-temp-files "$([ $? -ne 0 ]; echo $?)" "temporary files left"
 printf '1 fraud "x"\n1 fraud "y"\n' >"$T/bad.rules"
 run "$TSF" rules compile "$T/bad.rules" -o "$T/bad.tsb"
 check compile-bad-rules "$([ $rc -eq 2 ] && grep -q "bad.rules:2:1: duplicate rule id" <<<"$err" && [ ! -e "$T/bad.tsb" ]; echo $?)" "exit $rc: $err"
 run "$TSF" rules info "$T/v1.tsb"
-check info "$([ $rc -eq 0 ] && grep -q "^version    1" <<<"$out" && grep -q "signature  unsigned" <<<"$out" && grep -q "hyperscan  norm" <<<"$out" && grep -q "fraud(1)" <<<"$out"; echo $?)" "$out $err"
+check info "$([ $rc -eq 0 ] && grep -q "^version    1" <<<"$out" && grep -q "signature  unsigned" <<<"$out" && grep -q "hyperscan  norm" <<<"$out" && grep -q "literal-index .*2 literals" <<<"$out" && grep -q "fraud(2)" <<<"$out"; echo $?)" "$out $err"
 run "$TSF" rules info "$T/v1.tsb" --load
 check info-load "$([ $rc -eq 0 ] && grep -q "^load " <<<"$out"; echo $?)" "$out $err"
 

@@ -46,12 +46,13 @@ static const char *RULES_A = "1 fraud \"免费领取\" sev=4 msg=\"free gift\"\n
                              "2 scam_en \"verify wallet\"\n"
                              "3 phishing /pass(word)?\\s*reset/i msg=\"reset\"\n"
                              "4 marker \"RAW\\x00MARK\" raw\n"
-                             "5 marker /ab+c\\d/ raw sev=1\n";
+                             "5 marker /ab+c\\d/ raw sev=1\n"
+                             "6 fraud \"骗\"\n"; /* short: stays in Hyperscan */
 static const char *RULES_B = "10 deepfake_ad \"一键换脸\"\n"
                              "11 scam_en \"double your bitcoin\" msg=\"\\u{263A} smile\"\n";
 
 static const char *DOC = "hello 免 费 领 取 now, please Verify  Wallet and password reset "
-                         "then abbbc7 and 一键换脸 and DOUBLE your bitcoin!";
+                         "then abbbc7 and 骗 and 一键换脸 and DOUBLE your bitcoin!";
 
 static char *path_in(const char *name)
 {
@@ -140,6 +141,10 @@ static void test_round_trip(void)
 	CHECK_EQ_INT(l->owns_rs, 1);
 	CHECK_EQ_INT(l->norm_flags, NORM_ALL);
 	CHECK(info.keyid[0] == 0);
+	CHECK(m->lit != NULL); /* the two long literals are in the index tier */
+	CHECK(l->lit != NULL);
+	CHECK_EQ_INT(l->nlit, m->nlit);
+	CHECK_EQ_INT(l->nlit, 4);
 	for (int i = 0; i < MATCH_LAYERS; i++) {
 		CHECK_EQ_INT(l->nrules[i], m->nrules[i]);
 		CHECK(!l->db[i] == !m->db[i]);
@@ -168,7 +173,7 @@ static void test_round_trip(void)
 	}
 	static char va[64][160], vb[64][160];
 	int na = scan_doc(m, va, 64), nb = scan_doc(l, vb, 64);
-	CHECK_EQ_INT(na, 7);
+	CHECK_EQ_INT(na, 8);
 	CHECK_EQ_INT(nb, na);
 	for (int i = 0; i < na && i < nb; i++)
 		CHECK_STR(va[i], vb[i]);
@@ -178,10 +183,24 @@ static void test_round_trip(void)
 	FILE *f = open_memstream(&txt, &tl);
 	bundle_print_rule_hits(f, l, 3);
 	fclose(f);
-	CHECK(strstr(txt, "7 of 7 rules fired") != NULL);
+	CHECK(strstr(txt, "8 of 8 rules fired") != NULL);
 	free(txt);
 	matcher_unref(l);
 	matcher_free(m);
+	/* Hyperscan only (--matcher hs): no index section, same verdicts */
+	struct bundle_compile_opts o = {
+	    .norm_flags = NORM_ALL, .match_opts = MATCH_HS_ONLY, .version = 43};
+	CHECK_EQ_INT(bundle_compile(&rs, &o, path_in("hs.tsb"), NULL, err, sizeof(err)), 0);
+	l = bundle_load_file(path_in("hs.tsb"), NULL, &info, err, sizeof(err));
+	CHECK(l != NULL);
+	if (l) {
+		CHECK(l->lit == NULL);
+		CHECK(l->db[MATCH_NORM] != NULL);
+		CHECK_EQ_INT(scan_doc(l, vb, 64), na);
+		for (int i = 0; i < na; i++)
+			CHECK_STR(va[i], vb[i]);
+		matcher_unref(l);
+	}
 	ruleset_free(&rs);
 }
 
@@ -195,17 +214,17 @@ static void test_cache(void)
 	struct bundle_compile_stats st;
 	memset(&st, 0, sizeof(st));
 	CHECK_EQ_INT(bundle_compile(&rs, &o, path_in("c1.tsb"), &st, err, sizeof(err)), 0);
-	CHECK_EQ_INT(st.layers_compiled, 3);
+	CHECK_EQ_INT(st.layers_compiled, 4);
 	CHECK_EQ_INT(st.layers_cached, 0);
 	memset(&st, 0, sizeof(st));
 	CHECK_EQ_INT(bundle_compile(&rs, &o, path_in("c2.tsb"), &st, err, sizeof(err)), 0);
 	CHECK_EQ_INT(st.layers_compiled, 0);
-	CHECK_EQ_INT(st.layers_cached, 3);
+	CHECK_EQ_INT(st.layers_cached, 4);
 	/* Other normalization: the norm layer differs, the others are reused. */
 	o.norm_flags = NORM_NFKC_CF;
 	memset(&st, 0, sizeof(st));
 	CHECK_EQ_INT(bundle_compile(&rs, &o, path_in("c3.tsb"), &st, err, sizeof(err)), 0);
-	CHECK_EQ_INT(st.layers_compiled, 1);
+	CHECK_EQ_INT(st.layers_compiled, 2);
 	CHECK_EQ_INT(st.layers_cached, 2);
 	ruleset_free(&rs);
 	/* One more regex: only the text layer is compiled. */
@@ -214,13 +233,13 @@ static void test_cache(void)
 	memset(&st, 0, sizeof(st));
 	CHECK_EQ_INT(bundle_compile(&rs, &o, path_in("c4.tsb"), &st, err, sizeof(err)), 0);
 	CHECK_EQ_INT(st.layers_compiled, 1);
-	CHECK_EQ_INT(st.layers_cached, 2);
+	CHECK_EQ_INT(st.layers_cached, 3);
 	/* A damaged cache entry is recompiled, not trusted. */
 	DIR *d = opendir(cache);
 	struct dirent *de;
 	int damaged = 0;
 	while (d && (de = readdir(d)))
-		if (strstr(de->d_name, ".hsdb")) {
+		if (strstr(de->d_name, ".hsdb") || strstr(de->d_name, ".lit")) {
 			char p[1200];
 			snprintf(p, sizeof(p), "%s/%s", cache, de->d_name);
 			FILE *f = fopen(p, "r+b");
@@ -234,7 +253,8 @@ static void test_cache(void)
 	CHECK(damaged >= 4);
 	memset(&st, 0, sizeof(st));
 	CHECK_EQ_INT(bundle_compile(&rs, &o, path_in("c5.tsb"), &st, err, sizeof(err)), 0);
-	CHECK_EQ_INT(st.layers_compiled, 3);
+	CHECK_EQ_INT(st.layers_compiled, 4);
+	CHECK_EQ_INT(st.layers_cached, 0);
 	/* The cached build gives the same verdicts as matcher_build. */
 	struct matcher *a = bundle_load_file(path_in("c5.tsb"), NULL, NULL, err, sizeof(err));
 	struct matcher *b = matcher_build(&rs, NORM_ALL, err, sizeof(err));
@@ -458,7 +478,7 @@ static void test_platform_and_fields(void)
 	uint64_t sl;
 
 	/* another Hyperscan version */
-	uint8_t *hs = find_sec(b, BSEC_HSDB, MATCH_NORM, &sl);
+	uint8_t *hs = find_sec(b, BSEC_HSDB, MATCH_NORM, &sl); /* the short literal */
 	CHECK(hs != NULL);
 	char saved[64];
 	memcpy(saved, hs, 64);
@@ -480,7 +500,7 @@ static void test_platform_and_fields(void)
 		CHECK_EQ_INT(m->version, 9);
 		CHECK_EQ_INT(m->owns_rs, 1);
 		static char va[64][160];
-		CHECK_EQ_INT(scan_doc(m, va, 64), 7);
+		CHECK_EQ_INT(scan_doc(m, va, 64), 8);
 		matcher_unref(m);
 	}
 	o.allow_recompile = 0;
@@ -543,6 +563,18 @@ static void test_platform_and_fields(void)
 		if (!strstr(err, cases[i].why))
 			fprintf(stderr, "  case %zu: %s\n", i, err);
 		CHECK(strstr(err, cases[i].why) != NULL);
+	}
+	/* a damaged literal index image (hash fixed): its own validation */
+	uint8_t *lit = find_sec(b, BSEC_LIT, 0, &sl);
+	CHECK(lit != NULL);
+	if (lit && sl > 64) {
+		lit[sl / 2] ^= 0x40;
+		save_signed(b, len, "p-lit.tsb");
+		lit[sl / 2] ^= 0x40;
+		m = bundle_load_file(path_in("p-lit.tsb"), &o, &info, err, sizeof(err));
+		CHECK(m == NULL);
+		CHECK_EQ_INT(info.status, BUNDLE_E_SECTION);
+		CHECK(strstr(err, "literal index") != NULL);
 	}
 	/* a section pointing outside the file: bundle_sign refuses to vouch for
 	 * it; unsigned with a fixed hash, the section check catches it */

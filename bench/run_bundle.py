@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""bench/run_bundle.py BUILD - the rule bundle benchmark (make bench).
+
+For each generated literal set (BENCH_BUNDLE_SIZES, default 100k,1m; labels
+of gen_bench.py, Chinese and English literals) plus 300 regexes:
+  - `tapsift rules compile` cold (--no-cache): wall time, peak RSS, bundle size
+  - the same again with a warm cache (every layer a load, not a compile)
+  - `tapsift rules sign`: wall time
+  - loading as a gateway does (`tapsift rules info --load --trust`): load
+    time, resident memory after the load, peak RSS of the process
+Prints a table and writes bench/results/bundle.json.  10m is accepted as a
+size but Hyperscan alone refuses more than 8M patterns: it needs the literal
+tier in the bundle (see docs/bundles.md).
+"""
+import json, os, re, subprocess, sys, time
+
+BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD_ABS = BUILD if os.path.isabs(BUILD) else os.path.join(ROOT, BUILD)
+DATA = os.environ.get("BENCH_BUNDLE_DATA", os.path.join(BUILD_ABS, "bench-data-bundle"))
+SIZES = os.environ.get("BENCH_BUNDLE_SIZES", "100k,1m").split(",")
+TSF = os.path.join(BUILD_ABS, "tapsift")
+NREGEX = 300
+
+
+def progress(msg):
+    print(f"  .. {msg}", flush=True)
+
+
+def run_rss(cmd, env=None):
+    """Runs cmd; returns stdout, stderr, wall seconds, peak RSS (MiB) of the child."""
+    t0 = time.monotonic()
+    outp, errp = os.path.join(DATA, "cmd.out"), os.path.join(DATA, "cmd.err")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            out = os.open(outp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            err = os.open(errp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            os.dup2(out, 1)
+            os.dup2(err, 2)
+            if env:
+                os.execvpe(cmd[0], cmd, env)
+            os.execvp(cmd[0], cmd)
+        finally:
+            os._exit(127)
+    _, status, ru = os.wait4(pid, 0)
+    wall = time.monotonic() - t0
+    out = open(outp, errors="replace").read()
+    err = open(errp, errors="replace").read()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        sys.stderr.write(out + err)
+        raise SystemExit(f"failed: {' '.join(cmd)} (exit {code})")
+    run_rss.cpu = ru.ru_utime + ru.ru_stime
+    return out, err, wall, ru.ru_maxrss / 1024.0
+
+
+def write_regexes(path):
+    """A few hundred regexes in the style of real fraud signatures."""
+    words = ["wallet", "bitcoin", "password", "account", "refund", "verify", "prize", "gift",
+             "免费", "领取", "中奖", "验证", "账户", "客服", "退款"]
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(NREGEX):
+            a, b = words[i % len(words)], words[(i * 7 + 3) % len(words)]
+            kind = i % 3
+            if kind == 0:
+                rx = f"/{a}\\s*[:：]?\\s*{b}\\d{{{2 + i % 4}}}/i"
+            elif kind == 1:
+                rx = f"/{a}.{{0,{8 + i % 16}}}{b}/"
+            else:
+                rx = f"/(?:{a}|{b})[a-z0-9]{{{3 + i % 5}}}-{i}/i"
+            f.write(f"{90000000 + i} regex_{i % 7} {rx}\n")
+
+
+def main():
+    os.makedirs(DATA, exist_ok=True)
+    missing = [n for n in SIZES if not os.path.exists(os.path.join(DATA, f"rules-{n}.rules"))]
+    if missing:
+        progress(f"generating literal sets {','.join(missing)} in {DATA}")
+        subprocess.check_call([sys.executable, os.path.join(ROOT, "bench", "gen_bench.py"), DATA,
+                               "--sizes", ",".join(SIZES), "--mb", "1"])
+    rx = os.path.join(DATA, "regexes.rules")
+    write_regexes(rx)
+    keys = os.path.join(DATA, "keys")
+    os.makedirs(keys, exist_ok=True)
+    key = os.path.join(keys, "bench")
+    if not os.path.exists(key + ".key"):
+        subprocess.check_call([TSF, "rules", "keygen", "-o", key], stdout=subprocess.DEVNULL)
+    cache = os.path.join(DATA, "cache")
+    subprocess.run(["rm", "-rf", cache])
+    results = {"cpus": os.cpu_count(), "regexes": NREGEX, "sizes": []}
+    for n in SIZES:
+        rules = os.path.join(DATA, f"rules-{n}.rules")
+        out_tsb = os.path.join(DATA, f"set-{n}.tsb")
+        r = {"literals": n}
+        progress(f"{n}: rules compile, cold (no cache)")
+        out, err, wall, rss = run_rss([TSF, "rules", "compile", rules, rx, "-o", out_tsb,
+                                       "--version", "1", "--no-cache", "-q"])
+        r["rules"] = int(re.search(r": (\d+) rules", out).group(1))
+        r["compile_cold_s"] = round(wall, 2)
+        r["compile_cold_cpu_s"] = round(run_rss.cpu, 2)  # wall inflates on a busy host
+        r["compile_peak_rss_MiB"] = round(rss)
+        r["bundle_MB"] = round(os.path.getsize(out_tsb) / 1e6, 1)
+        progress(f"{n}: rules compile, filling the cache")
+        run_rss([TSF, "rules", "compile", rules, rx, "-o", out_tsb, "--version", "2",
+                 "--cache", cache, "-q"])
+        progress(f"{n}: rules compile, warm cache")
+        out, err, wall, rss = run_rss([TSF, "rules", "compile", rules, rx, "-o", out_tsb,
+                                       "--version", "3", "--cache", cache, "-q"])
+        if "0 layer(s) compiled" not in out:
+            raise SystemExit(f"warm compile did not use the cache: {out}")
+        r["compile_warm_s"] = round(wall, 2)
+        r["compile_warm_peak_rss_MiB"] = round(rss)
+        progress(f"{n}: rules sign")
+        out, err, wall, rss = run_rss([TSF, "rules", "sign", out_tsb, "--key", key + ".key"])
+        r["sign_s"] = round(wall, 2)
+        progress(f"{n}: load as a gateway (verify signature + hash, deserialize)")
+        out, err, wall, rss = run_rss([TSF, "rules", "info", out_tsb, "--load", "--trust",
+                                       key + ".pub"])
+        m = re.search(r"^load\s+([0-9.]+) s, databases (\d+) bytes, resident (\d+) MB", out, re.M)
+        r["load_s"] = float(m.group(1))
+        r["db_MB"] = round(int(m.group(2)) / 1e6, 1)
+        r["resident_after_load_MiB"] = int(m.group(3))
+        r["load_process_peak_rss_MiB"] = round(rss)
+        r["load_process_wall_s"] = round(wall, 2)
+        results["sizes"].append(r)
+        print(json.dumps(r), flush=True)
+
+    hdr = ("literals", "rules", "compile s", "cpu s", "peak RSS MiB", "bundle MB", "warm s", "sign s",
+           "load s", "resident MiB")
+    print()
+    print("rule bundles (%d regexes added to each set; compile --no-cache; load = verify + "
+          "deserialize)" % NREGEX)
+    print("%-9s %9s %10s %8s %13s %10s %7s %7s %7s %13s" % hdr)
+    for r in results["sizes"]:
+        print("%-9s %9d %10.2f %8.2f %13d %10.1f %7.2f %7.2f %7.3f %13d" % (
+            r["literals"], r["rules"], r["compile_cold_s"], r["compile_cold_cpu_s"],
+            r["compile_peak_rss_MiB"],
+            r["bundle_MB"], r["compile_warm_s"], r["sign_s"], r["load_s"],
+            r["resident_after_load_MiB"]))
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "results", "bundle.json"), "w") as f:
+        json.dump(results, f, indent=1)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
