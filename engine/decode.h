@@ -3,11 +3,14 @@
  * The decoder recognises HTTP/1.x by content (any port): request/response
  * lines, headers, Content-Length, chunked transfer coding, Content-Encoding
  * (gzip, deflate, br, stacked), charsets (Content-Type charset, <meta
- * charset>), HTML tag stripping and character references, and
- * percent/plus decoding of form bodies and request-target query strings.
- * Anything that is not HTTP is passed on as text (charset sniffed: BOM,
- * else UTF-8, else GB18030 if the first 1 KiB decodes cleanly as that; a
- * TLS record at the start produces no text at all).
+ * charset>), HTML tag stripping and character references, percent/plus
+ * decoding of form bodies and request-target query strings, and \uXXXX
+ * escapes in JSON / JavaScript bodies and <script>.  Image, audio, video
+ * and font bodies are skipped.  Anything that is not HTTP is passed on as
+ * text (charset sniffed: BOM, else UTF-8, else GB18030 if the first 1 KiB
+ * decodes cleanly as that; HTML is sniffed too; a TLS record at the start
+ * produces no text at all).  After 101 Switching Protocols or a CONNECT
+ * request the rest of the direction is treated the same way.
  *
  * Output is pushed to a sink as it is produced, so a match can span chunks,
  * packets and decompressor output blocks.  reset() marks a boundary that
