@@ -689,6 +689,12 @@ static void test_bombs(void)
 	CHECK_EQ_INT(f->st.decomp_bombs, 1);
 	CHECK(f->out.n > (1u << 20) && f->out.n < (2u << 20));
 
+	/* Stacked: gzip of (gzip of 100 MB of zeros); the inner layer trips. */
+	struct buf zz = zcomp(z.p, z.n, 15 + 16);
+	f = add("bomb_stacked", resp("Content-Encoding: gzip, gzip\r\n", zz.p, zz.n));
+	CHECK_EQ_INT(f->st.decomp_bombs, 1);
+	CHECK(f->out.n > (1u << 20) && f->out.n < (2u << 20));
+
 	/* Output cap: legitimate text over max_body_out is cut exactly there. */
 	struct buf big = {0};
 	for (int i = 0; i < 20000; i++)
