@@ -11,6 +11,7 @@
 
 #include "bus.h"
 #include "cli.h"
+#include "journal.h"
 #include "verdict.h"
 
 static volatile int stop_flag;
@@ -648,14 +649,75 @@ static int replay_print(void *ud, const Tsf__VerdictBatch *b, const Tsf__Verdict
 	return 0;
 }
 
+/* replay --journal: the same requests, answered in process from a journal
+ * directory opened read-only (a stopped sensor's, or a running one's). */
+static int replay_local(const char *dir, uint64_t from, uint64_t to, const char *cat,
+                        struct replay_out *o, uint64_t *gone, char *err, size_t errlen)
+{
+	struct journal_config jc = {.dir = dir, .readonly = 1};
+	struct journal *j = journal_open(&jc, err, errlen);
+	if (!j)
+		return -1;
+	int rc = -1;
+	uint64_t next = from;
+	for (;;) {
+		Tsf__ReplayRequest q = TSF__REPLAY_REQUEST__INIT;
+		q.schema = BUS_SCHEMA;
+		q.from_seq = next;
+		q.to_seq = to;
+		q.category = (char *)(cat ? cat : "");
+		uint8_t qb[256], *ans = NULL;
+		int status;
+		size_t n =
+		    journal_replay_answer(j, qb, tsf__replay_request__pack(&q, qb), &ans, &status);
+		Tsf__ReplayReply *r = n ? tsf__replay_reply__unpack(NULL, n, ans) : NULL;
+		free(ans);
+		if (!r) {
+			snprintf(err, errlen, "out of memory");
+			break;
+		}
+		if (r->status == TSF__REPLAY_REPLY__STATUS__GONE && r->next_seq > next) {
+			uint64_t upto = to && r->next_seq > to + 1 ? to + 1 : r->next_seq;
+			*gone += upto - next;
+			next = r->next_seq;
+			tsf__replay_reply__free_unpacked(r, NULL);
+			if (to && next > to) {
+				rc = 0;
+				break;
+			}
+			continue;
+		}
+		if (r->status != TSF__REPLAY_REPLY__STATUS__OK) {
+			snprintf(err, errlen, "%s: %s", dir, r->error);
+			tsf__replay_reply__free_unpacked(r, NULL);
+			break;
+		}
+		for (size_t k = 0; k < r->n_batches; k++)
+			for (size_t i = 0; i < r->batches[k]->n_verdicts; i++)
+				replay_print(o, r->batches[k], r->batches[k]->verdicts[i]);
+		int done = r->done || r->next_seq <= next;
+		next = r->next_seq;
+		tsf__replay_reply__free_unpacked(r, NULL);
+		if (done) {
+			rc = 0;
+			break;
+		}
+	}
+	journal_close(j);
+	return rc;
+}
+
 static void replay_usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: tapsift replay ENDPOINT --from SEQ [options]\n"
+	        "       tapsift replay --journal DIR --from SEQ [options]\n"
 	        "Fetches verdicts by sequence number from a sensor's journal (its\n"
 	        "--replay endpoint) and prints them as `tapsift scan` does.\n\n"
 	        "  --from SEQ              first sequence number (>= 1)\n"
 	        "  --to SEQ                last one, inclusive (default: the newest)\n"
+	        "  --journal DIR           read a journal directory instead (read-only; the\n"
+	        "                          sensor may be running or stopped)\n"
 	        "  --category C            only this category\n"
 	        "  --format json|text      output format (default json lines)\n"
 	        "  --timeout SEC           give up when the sensor does not answer (default 10)\n"
@@ -668,7 +730,7 @@ static void replay_usage(FILE *f)
 
 int cmd_replay(int argc, char **argv)
 {
-	const char *ep = NULL, *cat = NULL, *v;
+	const char *ep = NULL, *cat = NULL, *jdir = NULL, *v;
 	uint64_t from = 0, to = 0, timeout_s = 10;
 	char srvkey[41], mykey[41];
 	struct bus_client_keys keys = {NULL, NULL};
@@ -703,6 +765,8 @@ int cmd_replay(int argc, char **argv)
 			if (key_arg(v, mykey, "replay"))
 				return EXIT_USAGE;
 			keys.secret = mykey;
+		} else if ((v = optval(argc, argv, &i, "--journal", "replay"))) {
+			jdir = v;
 		} else if (a[0] == '-') {
 			fprintf(stderr, "tapsift replay: unknown option '%s' (see --help)\n", a);
 			return EXIT_USAGE;
@@ -713,7 +777,7 @@ int cmd_replay(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!ep || !from) {
+	if (!!ep == !!jdir || !from) {
 		replay_usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -724,9 +788,21 @@ int cmd_replay(int argc, char **argv)
 	if (timeout_s == 0 || timeout_s > 86400)
 		timeout_s = 10;
 	signal(SIGPIPE, SIG_IGN);
-	void *ctx = zmq_ctx_new();
 	char err[512];
 	uint64_t gone = 0;
+	if (jdir) {
+		int rc = replay_local(jdir, from, to, cat, &o, &gone, err, sizeof(err));
+		fflush(stdout);
+		if (rc)
+			fprintf(stderr, "tapsift replay: %s\n", err);
+		if (gone)
+			fprintf(stderr,
+			        "replay: %" PRIu64 " verdicts are no longer in the journal\n",
+			        gone);
+		fprintf(stderr, "replay: %" PRIu64 " verdicts\n", o.n);
+		return rc ? EXIT_FAIL : EXIT_OK;
+	}
+	void *ctx = zmq_ctx_new();
 	int rc = bus_replay_fetch(ctx, ep, &keys, from, to, cat, (int)timeout_s * 1000,
 	                          replay_print, &o, &gone, err, sizeof(err));
 	fflush(stdout);

@@ -51,6 +51,7 @@ struct journal {
 	struct seg *segs;
 	size_t nsegs, cap;
 	int fd; /* the newest segment, opened for append; -1 before the first */
+	int readonly;
 	int dirty;
 	uint64_t last_sync_ns;
 	struct journal_counters ctr;
@@ -212,7 +213,8 @@ struct journal *journal_open(const struct journal_config *c, char *err, size_t e
 	j->sync_ms = c->sync_ms ? c->sync_ms : 200;
 	j->fd = -1;
 	pthread_mutex_init(&j->mu, NULL);
-	if (mkdirs(j->dir)) {
+	j->readonly = c->readonly;
+	if (!j->readonly && mkdirs(j->dir)) {
 		snprintf(err, errlen, "journal %s: %s", j->dir, strerror(errno));
 		goto fail;
 	}
@@ -262,7 +264,7 @@ struct journal *journal_open(const struct journal_config *c, char *err, size_t e
 		struct seg *s = &j->segs[j->nsegs - 1];
 		char p[PATH_MAX];
 		seg_path(j, s->first, p, sizeof(p));
-		int fd = open(p, O_RDWR | O_APPEND | O_CLOEXEC);
+		int fd = open(p, (j->readonly ? O_RDONLY : O_RDWR | O_APPEND) | O_CLOEXEC);
 		if (fd < 0) {
 			snprintf(err, errlen, "%s: %s", p, strerror(errno));
 			goto fail;
@@ -270,7 +272,10 @@ struct journal *journal_open(const struct journal_config *c, char *err, size_t e
 		uint64_t last = s->first - 1;
 		s->nix = 0;
 		uint64_t good = seg_scan(fd, s, 1, &last);
-		if (good < s->size) {
+		if (good < s->size && j->readonly) {
+			/* A reader never cuts: the tail may be a record being written. */
+			s->size = good;
+		} else if (good < s->size) {
 			if (ftruncate(fd, (off_t)good)) {
 				snprintf(err, errlen, "%s: %s", p, strerror(errno));
 				close(fd);
@@ -282,12 +287,16 @@ struct journal *journal_open(const struct journal_config *c, char *err, size_t e
 		s->last = last;
 		if (good == 0) {
 			close(fd);
-			unlink(p);
+			if (!j->readonly)
+				unlink(p);
 			free(s->ix);
 			j->nsegs--;
 			continue;
 		}
-		j->fd = fd;
+		if (j->readonly)
+			close(fd);
+		else
+			j->fd = fd;
 		break;
 	}
 	for (size_t i = 0; i < j->nsegs; i++)
@@ -376,6 +385,8 @@ void journal_tick(struct journal *j)
 int journal_append(struct journal *j, uint64_t first_seq, uint32_t count, const void *batch,
                    size_t len)
 {
+	if (j->readonly)
+		goto err;
 	uint64_t rec = REC_HDR + len;
 	struct seg *cur = j->nsegs ? &j->segs[j->nsegs - 1] : NULL;
 	/* A new segment when the current one is full, and also when numbering

@@ -30,6 +30,7 @@ struct journal_config {
 	uint64_t max_bytes;     /* 0: 1 GiB; never fewer than the current segment */
 	enum journal_fsync fsync;
 	unsigned sync_ms; /* JOURNAL_FSYNC_BATCH interval; 0: 200 */
+	int readonly;     /* read another process's journal: no repair, no appends */
 };
 
 struct journal_counters {

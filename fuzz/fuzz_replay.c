@@ -16,7 +16,8 @@ static void build_journal(void)
 {
 	char dir[128], err[256];
 	snprintf(dir, sizeof(dir), "/tmp/tsf-fuzz-replay-%d", (int)getpid());
-	struct journal_config c = {dir, 4096, 1 << 20, JOURNAL_FSYNC_NONE, 0};
+	struct journal_config c = {
+	    .dir = dir, .segment_bytes = 4096, .max_bytes = 1 << 20, .fsync = JOURNAL_FSYNC_NONE};
 	j = journal_open(&c, err, sizeof(err));
 	if (!j) {
 		fprintf(stderr, "fuzz_replay: %s\n", err);

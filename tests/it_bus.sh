@@ -134,7 +134,22 @@ check "... and under a category filter" \
 	'[ "$(grep -c "\"category\":\"spam\"" "$D/late2.json")" -eq 16 ] && [ "$(wc -l <"$D/late2.json")" -eq 16 ]'
 kill $sl 2>/dev/null
 
-# 7. CURVE with an allow-list.
+# 7. The real sensor: `scan --publish --journal` on the sample capture; the
+#    journal, read back (replay --journal), gives exactly `scan --format json`.
+if [ -f rules/sample.pcap ] && [ -f rules/sample.rules ]; then
+	$T scan --rules rules/sample.rules --pcap rules/sample.pcap --format json \
+		>"$D/scan.json" 2>/dev/null
+	$T scan --rules rules/sample.rules --pcap rules/sample.pcap --quiet \
+		--publish "ipc://$D/scanpub" --journal "$D/js" >/dev/null 2>"$D/scanpub.err"
+	$W $T replay --journal "$D/js" --from 1 >"$D/js.json" 2>/dev/null
+	check "scan --publish journals every verdict, identical to scan --format json" \
+		'[ -s "$D/scan.json" ] && cmp -s <(sort "$D/scan.json") <(sort "$D/js.json")'
+	check "scan reports the publisher counters" 'grep -q "bus_journaled" "$D/scanpub.err"'
+else
+	echo "skip - scan --publish end to end (no rules/sample.pcap)"
+fi
+
+# 8. CURVE with an allow-list.
 $T watch --gen-key "$D/srv" >/dev/null && $T watch --gen-key "$D/cli" >/dev/null &&
 	$T watch --gen-key "$D/other" >/dev/null
 check "watch --gen-key writes key pairs" '[ -s "$D/srv" ] && [ -s "$D/srv.pub" ] && [ "$(stat -c %a "$D/srv")" = 600 ]'
@@ -152,7 +167,7 @@ $W $T watch "tcp://127.0.0.1:$port" --curve-server-key "$D/srv.pub" --curve-key 
 check "CURVE: the allowed client receives everything" '[ "$(wc -l <"$D/k1.json")" -eq 50 ]'
 kill $sk 2>/dev/null
 
-# 8. CURVE on both sides of a relay: sensor -> relay (as an allowed client),
+# 9. CURVE on both sides of a relay: sensor -> relay (as an allowed client),
 #    relay -> consumer (the relay's own key and allow-list).
 $T watch --gen-key "$D/relay" >/dev/null
 p1=$((20000 + RANDOM % 20000))

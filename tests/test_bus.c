@@ -668,7 +668,8 @@ static void test_journal_rotation_and_errors(void)
 {
 	char jdir[300], err[256];
 	snprintf(jdir, sizeof(jdir), "%s/j-rot", tmpdir);
-	struct journal_config jc = {jdir, 8192, 32768, JOURNAL_FSYNC_BATCH, 0};
+	struct journal_config jc = {
+	    .dir = jdir, .segment_bytes = 8192, .max_bytes = 32768, .fsync = JOURNAL_FSYNC_BATCH};
 	struct journal *j = journal_open(&jc, err, sizeof(err));
 	CHECK(j != NULL);
 	if (!j)
@@ -720,6 +721,25 @@ static void test_journal_rotation_and_errors(void)
 		CHECK_EQ_INT(write(fd, "TSJ1\x10\0\0\0garbage", 15), 15);
 		close(fd);
 	}
+	/* A reader (replay --journal) sees the intact part and changes nothing. */
+	struct stat st0, st1;
+	CHECK_EQ_INT(stat(p, &st0), 0);
+	struct journal_config ro = jc;
+	ro.readonly = 1;
+	struct journal *rj = journal_open(&ro, err, sizeof(err));
+	CHECK(rj != NULL);
+	if (rj) {
+		uint64_t rf, rl;
+		journal_range(rj, &rf, &rl);
+		CHECK_EQ_INT(rl, 3000);
+		CHECK_EQ_INT(rf, first);
+		CHECK(journal_append(rj, 3001, 1, "x", 1) != 0);
+		journal_counters(rj, &ctr);
+		CHECK_EQ_INT(ctr.tail_repaired, 0);
+		journal_close(rj);
+	}
+	CHECK_EQ_INT(stat(p, &st1), 0);
+	CHECK_EQ_INT(st1.st_size, st0.st_size);
 	j = journal_open(&jc, err, sizeof(err));
 	CHECK(j != NULL);
 	if (!j)
