@@ -446,6 +446,14 @@ struct lit_blk {
 	uint64_t h1[LIT_BLOCK], h2[LIT_BLOCK];
 };
 
+/* Key-equal entries of one block, waiting for their literal bytes. */
+#define LIT_CAND (2 * LIT_BLOCK)
+struct lit_cand {
+	unsigned n;
+	uint32_t e[LIT_CAND];
+	size_t a[LIT_CAND];
+};
+
 static void scan_core(const struct lsub *x, const uint8_t *buf, size_t buflen, size_t from,
                       size_t to, size_t min_end, uint64_t base, litidx_cb cb, void *ctx)
 {
@@ -461,11 +469,13 @@ static void scan_core(const struct lsub *x, const uint8_t *buf, size_t buflen, s
 	/* A software pipeline over blocks: in step t, block t is hashed (and
 	 * its bitmap words prefetched), block t-1 tested against the bitmap
 	 * (bucket bounds prefetched), block t-2 gets its bucket bounds (entries
-	 * prefetched) and block t-3 is compared and confirmed.  Each miss thus
-	 * has a whole block of work to hide behind. */
+	 * prefetched), block t-3 has its keys compared (literal bytes
+	 * prefetched) and block t-4 is confirmed.  Each miss thus has a whole
+	 * block of work to hide behind. */
 	struct lit_blk ring[4];
 	size_t nblk = fast_to > from ? (fast_to - from + LIT_BLOCK - 1) / LIT_BLOCK : 0;
-	for (size_t t = 0; t < nblk + 3; t++) {
+	struct lit_cand cand[2];
+	for (size_t t = 0; t < nblk + 4; t++) {
 		if (t < nblk) { /* A: hash, prefetch bitmap */
 			struct lit_blk *b = &ring[t & 3];
 			b->at = from + t * LIT_BLOCK;
@@ -505,8 +515,10 @@ static void scan_core(const struct lsub *x, const uint8_t *buf, size_t buflen, s
 				ST(lit_st_bit);
 			}
 		}
-		if (t >= 3) { /* D: compare keys, confirm */
+		if (t >= 3 && t - 3 < nblk) { /* D: compare keys, prefetch literals */
 			struct lit_blk *b = &ring[(t - 3) & 3];
+			struct lit_cand *c = &cand[(t - 3) & 1];
+			c->n = 0;
 			for (unsigned j = 0; j < b->n2; j++) {
 				size_t a = b->at + b->pos2[j];
 				uint64_t w = load64(buf + a);
@@ -515,10 +527,22 @@ static void scan_core(const struct lsub *x, const uint8_t *buf, size_t buflen, s
 					if ((w & key_mask(x, &x->ent[e])) != x->ent[e].key)
 						continue;
 					ST(lit_st_anchor);
-					verify(x, &x->ent[e], buf, buflen, a, from, to, min_end,
-					       base, cb, ctx);
+					if (c->n == LIT_CAND) { /* a crowded bucket */
+						verify(x, &x->ent[e], buf, buflen, a, from, to,
+						       min_end, base, cb, ctx);
+						continue;
+					}
+					__builtin_prefetch(x->arena + (x->ent[e].off & ~LIT_SHORT));
+					c->e[c->n] = e;
+					c->a[c->n++] = a;
 				}
 			}
+		}
+		if (t >= 4) { /* E: confirm */
+			struct lit_cand *c = &cand[(t - 4) & 1];
+			for (unsigned q = 0; q < c->n; q++)
+				verify(x, &x->ent[c->e[q]], buf, buflen, c->a[q], from, to, min_end,
+				       base, cb, ctx);
 		}
 	}
 	i = fast_to > from ? fast_to : from;
