@@ -7,7 +7,8 @@
  *   plain     keep-alive HTTP responses, text/plain UTF-8 bodies
  *   html      the same text as text/html with markup and references
  *   gzip      chunked + gzip text/html responses; baseline: zlib inflate
- *             alone over the same gzip bodies
+ *             alone over the same gzip bodies (the decoder also strips HTML)
+ *   gzip_text Content-Length + gzip text/plain: decompression overhead alone
  *   gbk       text/plain; charset=gbk bodies; baseline: iconv GB18030 ->
  *             UTF-8 alone over the same body bytes, same 1460-byte pieces
  *             (characters cut by a piece boundary are skipped there, so the
@@ -232,7 +233,8 @@ int main(void)
 {
 	uint32_t seed = 7;
 	struct buf plain = {0}, html = {0}, gz = {0}, gbk = {0};
-	struct buf gzb[NB], gbkb[NB];
+	struct buf gzt = {0};
+	static struct buf gzb[NB], gztb[NB], gbkb[NB];
 	iconv_t to_gbk = iconv_open("GBK", "UTF-8");
 
 	for (int i = 0; i < NB; i++) {
@@ -243,6 +245,13 @@ int main(void)
 		     "Content-Length: %zu\r\n\r\n",
 		     t.n);
 		put(&plain, t.p, t.n);
+
+		gztb[i] = gzip_buf(t.p, t.n);
+		putf(&gzt,
+		     "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+		     "Content-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n",
+		     gztb[i].n);
+		put(&gzt, gztb[i].p, gztb[i].n);
 
 		struct buf h = {0};
 		put(&h, "<html><body><p>", 15);
@@ -283,7 +292,8 @@ int main(void)
 	}
 	iconv_close(to_gbk);
 
-	struct row rows[4];
+#define NROWS 5
+	struct row rows[NROWS];
 	memset(rows, 0, sizeof(rows));
 	rows[0].name = "plain";
 	rows[0].in = plain.n;
@@ -298,24 +308,31 @@ int main(void)
 	for (int i = 0; i < NB; i++)
 		rows[2].bin += gzb[i].n;
 	rows[2].bt = run_inflate(gzb, NB, &rows[2].bout);
-	rows[3].name = "gbk";
-	rows[3].in = gbk.n;
-	rows[3].t = run_decoder(&gbk, &rows[3].out);
-	rows[3].base = "iconv GB18030";
+	rows[3].name = "gzip_text";
+	rows[3].in = gzt.n;
+	rows[3].t = run_decoder(&gzt, &rows[3].out);
+	rows[3].base = "zlib inflate";
 	for (int i = 0; i < NB; i++)
-		rows[3].bin += gbkb[i].n;
-	rows[3].bt = run_iconv(gbkb, NB, &rows[3].bout);
+		rows[3].bin += gztb[i].n;
+	rows[3].bt = run_inflate(gztb, NB, &rows[3].bout);
+	rows[4].name = "gbk";
+	rows[4].in = gbk.n;
+	rows[4].t = run_decoder(&gbk, &rows[4].out);
+	rows[4].base = "iconv GB18030";
+	for (int i = 0; i < NB; i++)
+		rows[4].bin += gbkb[i].n;
+	rows[4].bt = run_iconv(gbkb, NB, &rows[4].bout);
 
-	printf("%-6s %9s %9s %9s %10s | %-14s %9s %9s\n", "case", "in MB", "in MB/s", "out MB/s",
+	printf("%-9s %9s %9s %9s %10s | %-14s %9s %9s\n", "case", "in MB", "in MB/s", "out MB/s",
 	       "s", "baseline", "in MB/s", "out MB/s");
 	FILE *js = fopen("bench/results/decode.json", "w");
 	if (js)
 		fprintf(js, "{\n  \"piece_bytes\": 1460,\n  \"messages\": %d,\n  \"cases\": [\n",
 		        NB);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < NROWS; i++) {
 		struct row *r = &rows[i];
 		double mbs = r->in / r->t / 1e6, outs = r->out / r->t / 1e6;
-		printf("%-6s %9.1f %9.1f %9.1f %10.4f | %-14s", r->name, r->in / 1e6, mbs, outs,
+		printf("%-9s %9.1f %9.1f %9.1f %10.4f | %-14s", r->name, r->in / 1e6, mbs, outs,
 		       r->t, r->base ? r->base : "-");
 		if (r->base)
 			printf(" %9.1f %9.1f", r->bin / r->bt / 1e6, r->bout / r->bt / 1e6);
@@ -330,7 +347,7 @@ int main(void)
 				        ", \"baseline\": \"%s\", \"baseline_in_MBps\": %.1f, "
 				        "\"baseline_out_MBps\": %.1f",
 				        r->base, r->bin / r->bt / 1e6, r->bout / r->bt / 1e6);
-			fprintf(js, "}%s\n", i < 3 ? "," : "");
+			fprintf(js, "}%s\n", i < NROWS - 1 ? "," : "");
 		}
 	}
 	if (js) {
@@ -340,9 +357,11 @@ int main(void)
 	free(plain.p);
 	free(html.p);
 	free(gz.p);
+	free(gzt.p);
 	free(gbk.p);
 	for (int i = 0; i < NB; i++) {
 		free(gzb[i].p);
+		free(gztb[i].p);
 		free(gbkb[i].p);
 	}
 	return 0;
