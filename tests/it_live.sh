@@ -106,8 +106,21 @@ u6=$UDP_PID
 nsb $TOOL udp-send $A4 5353 --data 'udp payload SIGNATURE-U4'
 nsb $TOOL udp-send $A6 5354 --data 'udp payload SIGNATURE-U6'
 wait $u4 $u6
+# Frame shapes the peer's stack would not send by itself, written raw onto
+# its end of the veth: VLAN (802.1Q, QinQ), IPv6 hop-by-hop options, and an
+# IPv4 fragment, which must be skipped (fragments are not reassembled).
+# The fragment goes first so that waiting for the last frame covers it.
+nsb $TOOL raw-send "$IFB" $B4 $A4 --frag --data 'a first fragment'
+nsb $TOOL raw-send "$IFB" $B4 $A4 --vlan 100 --data 'vlan tagged'
+nsb $TOOL raw-send "$IFB" $B4 $A4 --vlan 100 --vlan 200 --data 'double tagged'
+nsb $TOOL raw-send "$IFB" $B6 $A6 --ipv6 --hbh --data 'after hop-by-hop'
+for _ in $(seq 100); do grep -q 'after hop-by-hop' "$TMP/dump.out" && break; sleep 0.025; done
 stop_tapsift INT
 check "live: exit status 0 after SIGINT" [ "$TS_RC" -eq 0 ]
+check "live: 802.1Q-tagged UDP parsed" grep -q '40000 > 10.200.0.1:5353 .*"vlan tagged"' "$TMP/dump.out"
+check "live: QinQ-tagged UDP parsed" grep -q '"double tagged"' "$TMP/dump.out"
+check "live: IPv6 with hop-by-hop options parsed" grep -q "\[$B6\]:40000 > \[$A6\]:5353 .*\"after hop-by-hop\"" "$TMP/dump.out"
+check "live: IPv4 fragment skipped" sh -c "! grep -q 'a first fragment' '$TMP/dump.out'"
 check "live: no program left after exit" no_program_left
 
 summary dump >"$TMP/sum.json"

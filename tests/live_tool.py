@@ -11,6 +11,7 @@ which the tests put on veths in namespaces they create.
       --go-file: after the first send, wait until F exists, then send --after bytes
   udp-send ADDR PORT --data TEXT [--count N]
   udp-server ADDR PORT --count N
+  raw-send IFACE SRC DST --data TEXT [--vlan ID ...] [--ipv6 [--hbh]] [--frag]
   dump-check FILE ...   (see the functions below)
 """
 import argparse
@@ -128,6 +129,43 @@ def udp_server(a):
         s.recvfrom(65536)
 
 
+def raw_send(a):
+    """One hand-made UDP frame onto an interface (AF_PACKET): VLAN tags,
+    IPv6 hop-by-hop options, IPv4 fragments - shapes the peer stack would
+    not produce on its own, to exercise the kernel-side parser."""
+    import struct
+    payload = unescape(a.data)
+    sport, dport = a.sport, a.dport
+    if a.ipv6:
+        src = socket.inet_pton(socket.AF_INET6, a.src)
+        dst = socket.inet_pton(socket.AF_INET6, a.dst)
+        udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+        nh, ext = 17, b""
+        if a.hbh:
+            # hop-by-hop header: next header UDP, length 0 (8 bytes), PadN
+            ext = bytes([17, 0, 1, 4, 0, 0, 0, 0])
+            nh = 0
+        l3 = struct.pack("!IHBB", 6 << 28, len(ext) + len(udp), nh, 64) + src + dst + ext + udp
+        etype = 0x86DD
+    else:
+        src = socket.inet_aton(a.src)
+        dst = socket.inet_aton(a.dst)
+        udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+        frag = 0x2000 if a.frag else 0  # MF: the first fragment of a datagram
+        hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, frag, 64, 17, 0, src, dst)
+        csum = sum(struct.unpack("!10H", hdr))
+        while csum >> 16:
+            csum = (csum & 0xFFFF) + (csum >> 16)
+        hdr = hdr[:10] + struct.pack("!H", ~csum & 0xFFFF) + hdr[12:]
+        l3 = hdr + udp
+        etype = 0x0800
+    tags = b"".join(struct.pack("!HH", 0x8100, v) for v in a.vlan or [])
+    eth = b"\x02\x00\x00\x00\x00\x01" + b"\x02\x00\x00\x00\x00\x02" + tags + struct.pack("!H", etype)
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((a.iface, 0))
+    s.send(eth + l3)
+
+
 REC = re.compile(
     r'^rec if=(\d+) (ingress|egress) (tcp|udp) (\S+):(\d+) > (\S+):(\d+) seq=(\d+) flags=0x(\w+) '
     r'off=(\d+) len=(\d+) pkt=(\d+)((?: \S+)*) "(.*)"$')
@@ -207,11 +245,22 @@ def main():
     s.add_argument("port", type=int)
     s.add_argument("--count", type=int, default=1)
     s.add_argument("--ready")
+    s = sub.add_parser("raw-send")
+    s.add_argument("iface")
+    s.add_argument("src")
+    s.add_argument("dst")
+    s.add_argument("--sport", type=int, default=40000)
+    s.add_argument("--dport", type=int, default=5353)
+    s.add_argument("--data", required=True)
+    s.add_argument("--vlan", type=int, action="append")
+    s.add_argument("--ipv6", action="store_true")
+    s.add_argument("--hbh", action="store_true")
+    s.add_argument("--frag", action="store_true")
     s = sub.add_parser("summary")
     s.add_argument("file")
     a = p.parse_args()
     {"tcp-server": tcp_server, "tcp-client": tcp_client, "udp-send": udp_send,
-     "udp-server": udp_server, "summary": summary}[a.cmd](a)
+     "udp-server": udp_server, "raw-send": raw_send, "summary": summary}[a.cmd](a)
 
 
 if __name__ == "__main__":
