@@ -7,7 +7,8 @@
  *   chinese  Chinese (simplified and traditional) with CJK punctuation
  *   mixed    web-page-like mix: markup and English, Chinese, and obfuscation
  *            (full-width, Cyrillic/Greek homoglyphs, zero-width, accents, emoji)
- * Rows (all fed in 64 KiB pieces through one streaming state):
+ * Rows (all fed in 16 KiB pieces, the engine's inspection slice, through one
+ *       streaming state):
  *   memcpy        copying the pieces: the memory-bandwidth ceiling
  *   norm          norm_feed, NORM_ALL, no offset map
  *   norm+offmap   norm_feed, NORM_ALL, with the offset map (the scan path)
@@ -30,7 +31,7 @@
 
 #include "normalize.h"
 
-#define PIECE 65536
+#define PIECE 16384
 #define RUNS 7
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;

@@ -379,13 +379,16 @@ ALWAYS_INLINE size_t run_all(struct norm_state *st, const uint8_t *in, size_t le
 		uint64_t up = GE('A') & ~GE('Z' + 1), lo = GE('a') & ~GE('z' + 1);
 		uint64_t keep = (up | lo | (GE('0') & ~GE('9' + 1))) & ((hi & -hi) - 1);
 #undef GE
-		uint64_t lw = x | up >> 2, ps = (keep >> 7) * L, pos = ps << 8;
+		uint64_t lw = x | up >> 2, ps = (keep >> 7) * L, pos = ps << 8, v = base + i + 1;
+		/* shifting keeps few registers live (the offmap variant spilled) */
 #pragma GCC unroll 8
 		for (unsigned k = 0; k < 8; k++) {
-			size_t at = o + ((pos >> (8 * k)) & 0xff);
-			out[at] = (uint8_t)(lw >> (8 * k));
+			size_t at = o + (pos & 0xff);
+			out[at] = (uint8_t)lw;
 			if (offmap)
-				offmap[at] = base + i + k + 1;
+				offmap[at] = v++;
+			pos >>= 8;
+			lw >>= 8;
 		}
 		o += ps >> 56;
 		i += na;
