@@ -435,37 +435,40 @@ static inline int bit_set(const struct lsub *x, uint64_t hh)
 	return (x->bitmap[hh >> x->bw_shift] & m) == m;
 }
 
-/* Reports matches starting in [from, to) of buf[0..buflen) that end past
- * min_end; buf offsets are reported as base + end.  Anchors sit anywhere in
- * a literal, so every anchor position from `from` on is probed. */
-/* One block of LIT_BLOCK positions moving through the scan pipeline. */
+/* One block of LIT_BLOCK positions moving through the scan pipeline, per
+ * length class. */
+#define LIT_NSUB 2
 struct lit_blk {
-	size_t at;       /* buffer offset of the block's first position */
-	unsigned n1, n2; /* positions that may start an anchor / passed the bitmap */
-	uint32_t pos1[LIT_BLOCK], pos2[LIT_BLOCK], sb[LIT_BLOCK], se[LIT_BLOCK];
-	uint64_t h1[LIT_BLOCK], h2[LIT_BLOCK];
+	size_t at;                           /* buffer offset of the block's first position */
+	unsigned n1[LIT_NSUB], n2[LIT_NSUB]; /* may start an anchor / passed the bitmap */
+	uint32_t pos1[LIT_NSUB][LIT_BLOCK], pos2[LIT_NSUB][LIT_BLOCK];
+	uint32_t sb[LIT_NSUB][LIT_BLOCK], se[LIT_NSUB][LIT_BLOCK];
+	uint64_t h1[LIT_NSUB][LIT_BLOCK], h2[LIT_NSUB][LIT_BLOCK];
 };
 
 /* Key-equal entries of one block, waiting for their literal bytes. */
 #define LIT_CAND (2 * LIT_BLOCK)
 struct lit_cand {
 	unsigned n;
+	uint8_t c[LIT_CAND];
 	uint32_t e[LIT_CAND];
 	size_t a[LIT_CAND];
 };
 
-static void scan_core(const struct lsub *x, const uint8_t *buf, size_t buflen, size_t from,
-                      size_t to, size_t min_end, uint64_t base, litidx_cb cb, void *ctx)
+/* Reports matches of the nx (non-empty) sub-indexes xs that start in
+ * [from, to) of buf[0..buflen) and end past min_end; buf offsets are
+ * reported as base + end.  Anchors sit anywhere in a literal, so every
+ * anchor position from `from` on is probed.  One pass serves all classes:
+ * the text is read and walked once. */
+static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, size_t buflen,
+                      size_t from, size_t to, size_t min_end, uint64_t base, litidx_cb cb,
+                      void *ctx)
 {
-	const unsigned k = x->k;
-	const uint64_t kmask = x->kmask;
-	if (buflen < k || from >= to)
-		return;
-	size_t last = buflen - k + 1; /* anchor positions [from, last) */
-	/* Positions with 8 readable bytes take the batched path. */
-	size_t fast_to = buflen >= 8 ? buflen - 7 : 0;
-	fast_to = fast_to < last ? fast_to : last;
-	size_t i = from;
+	if (!nx || from >= to || buflen < 8)
+		goto tail;
+	/* Positions with 8 readable bytes take the batched path (k <= 8, so
+	 * every class's anchors fit there). */
+	size_t fast_to = buflen - 7;
 	/* A software pipeline over blocks: in step t, block t is hashed (and
 	 * its bitmap words prefetched), block t-1 tested against the bitmap
 	 * (bucket bounds prefetched), block t-2 gets its bucket bounds (entries
@@ -473,87 +476,119 @@ static void scan_core(const struct lsub *x, const uint8_t *buf, size_t buflen, s
 	 * prefetched) and block t-4 is confirmed.  Each miss thus has a whole
 	 * block of work to hide behind. */
 	struct lit_blk ring[4];
-	size_t nblk = fast_to > from ? (fast_to - from + LIT_BLOCK - 1) / LIT_BLOCK : 0;
 	struct lit_cand cand[2];
+	size_t nblk = fast_to > from ? (fast_to - from + LIT_BLOCK - 1) / LIT_BLOCK : 0;
 	for (size_t t = 0; t < nblk + 4; t++) {
 		if (t < nblk) { /* A: hash, prefetch bitmap */
 			struct lit_blk *b = &ring[t & 3];
 			b->at = from + t * LIT_BLOCK;
 			size_t end = fast_to - b->at > LIT_BLOCK ? b->at + LIT_BLOCK : fast_to;
-			unsigned n1 = 0;
+			unsigned n0 = 0, n1 = 0;
+			const struct lsub *x0 = xs[0], *x1 = xs[nx - 1];
+			const uint64_t m0 = x0->kmask, m1 = x1->kmask;
 			for (size_t j = b->at; j < end; j++) {
-				b->pos1[n1] = (uint32_t)(j - b->at);
-				b->h1[n1] = mix(load64(buf + j) & kmask);
-				n1 += x->startok[buf[j]];
+				uint64_t w = load64(buf + j);
+				b->pos1[0][n0] = (uint32_t)(j - b->at);
+				b->h1[0][n0] = mix(w & m0);
+				n0 += x0->startok[buf[j]];
+				b->pos1[1][n1] = (uint32_t)(j - b->at);
+				b->h1[1][n1] = mix(w & m1);
+				n1 += x1->startok[buf[j]];
 			}
-			for (unsigned j = 0; j < n1; j++)
-				__builtin_prefetch(&x->bitmap[b->h1[j] >> x->bw_shift]);
-			b->n1 = n1;
+			b->n1[0] = n0;
+			b->n1[1] = nx > 1 ? n1 : 0;
+			for (int c = 0; c < nx; c++) {
+				const struct lsub *x = xs[c];
+				for (unsigned j = 0; j < b->n1[c]; j++)
+					__builtin_prefetch(&x->bitmap[b->h1[c][j] >> x->bw_shift]);
 #ifdef LIT_STATS
-			lit_st_pos += n1;
+				lit_st_pos += b->n1[c];
 #endif
+			}
 		}
 		if (t >= 1 && t - 1 < nblk) { /* B: bitmap test, prefetch bounds */
 			struct lit_blk *b = &ring[(t - 1) & 3];
-			unsigned n2 = 0;
-			for (unsigned j = 0; j < b->n1; j++) {
-				b->pos2[n2] = b->pos1[j];
-				b->h2[n2] = b->h1[j];
-				n2 += (unsigned)bit_set(x, b->h1[j]);
+			for (int c = 0; c < nx; c++) {
+				const struct lsub *x = xs[c];
+				unsigned n2 = 0;
+				for (unsigned j = 0; j < b->n1[c]; j++) {
+					b->pos2[c][n2] = b->pos1[c][j];
+					b->h2[c][n2] = b->h1[c][j];
+					n2 += (unsigned)bit_set(x, b->h1[c][j]);
+				}
+				for (unsigned j = 0; j < n2; j++)
+					__builtin_prefetch(&x->starts[b->h2[c][j] >> x->nb_shift]);
+				b->n2[c] = n2;
 			}
-			for (unsigned j = 0; j < n2; j++)
-				__builtin_prefetch(&x->starts[b->h2[j] >> x->nb_shift]);
-			b->n2 = n2;
 		}
 		if (t >= 2 && t - 2 < nblk) { /* C: bucket bounds, prefetch entries */
 			struct lit_blk *b = &ring[(t - 2) & 3];
-			for (unsigned j = 0; j < b->n2; j++) {
-				size_t bk = (size_t)(b->h2[j] >> x->nb_shift);
-				b->sb[j] = x->starts[bk];
-				b->se[j] = x->starts[bk + 1];
-				__builtin_prefetch(&x->ent[b->sb[j]]);
-				ST(lit_st_bit);
+			for (int c = 0; c < nx; c++) {
+				const struct lsub *x = xs[c];
+				for (unsigned j = 0; j < b->n2[c]; j++) {
+					size_t bk = (size_t)(b->h2[c][j] >> x->nb_shift);
+					b->sb[c][j] = x->starts[bk];
+					b->se[c][j] = x->starts[bk + 1];
+					__builtin_prefetch(&x->ent[b->sb[c][j]]);
+					ST(lit_st_bit);
+				}
 			}
 		}
 		if (t >= 3 && t - 3 < nblk) { /* D: compare keys, prefetch literals */
 			struct lit_blk *b = &ring[(t - 3) & 3];
-			struct lit_cand *c = &cand[(t - 3) & 1];
-			c->n = 0;
-			for (unsigned j = 0; j < b->n2; j++) {
-				size_t a = b->at + b->pos2[j];
-				uint64_t w = load64(buf + a);
-				for (uint32_t e = b->sb[j]; e < b->se[j]; e++) {
-					ST(lit_st_ent);
-					if ((w & key_mask(x, &x->ent[e])) != x->ent[e].key)
-						continue;
-					ST(lit_st_anchor);
-					if (c->n == LIT_CAND) { /* a crowded bucket */
-						verify(x, &x->ent[e], buf, buflen, a, from, to,
-						       min_end, base, cb, ctx);
-						continue;
+			struct lit_cand *cd = &cand[(t - 3) & 1];
+			cd->n = 0;
+			for (int c = 0; c < nx; c++) {
+				const struct lsub *x = xs[c];
+				for (unsigned j = 0; j < b->n2[c]; j++) {
+					size_t a = b->at + b->pos2[c][j];
+					uint64_t w = load64(buf + a);
+					for (uint32_t e = b->sb[c][j]; e < b->se[c][j]; e++) {
+						const struct lit_ent *en = &x->ent[e];
+						ST(lit_st_ent);
+						if ((w & key_mask(x, en)) != en->key)
+							continue;
+						ST(lit_st_anchor);
+						if (cd->n == LIT_CAND) { /* a crowded bucket */
+							verify(x, en, buf, buflen, a, from, to,
+							       min_end, base, cb, ctx);
+							continue;
+						}
+						__builtin_prefetch(x->arena +
+						                   (en->off & ~LIT_SHORT));
+						cd->c[cd->n] = (uint8_t)c;
+						cd->e[cd->n] = e;
+						cd->a[cd->n++] = a;
 					}
-					__builtin_prefetch(x->arena + (x->ent[e].off & ~LIT_SHORT));
-					c->e[c->n] = e;
-					c->a[c->n++] = a;
 				}
 			}
 		}
 		if (t >= 4) { /* E: confirm */
-			struct lit_cand *c = &cand[(t - 4) & 1];
-			for (unsigned q = 0; q < c->n; q++)
-				verify(x, &x->ent[c->e[q]], buf, buflen, c->a[q], from, to, min_end,
-				       base, cb, ctx);
+			struct lit_cand *cd = &cand[(t - 4) & 1];
+			for (unsigned q = 0; q < cd->n; q++) {
+				const struct lsub *x = xs[cd->c[q]];
+				verify(x, &x->ent[cd->e[q]], buf, buflen, cd->a[q], from, to,
+				       min_end, base, cb, ctx);
+			}
 		}
 	}
-	i = fast_to > from ? fast_to : from;
-	for (; i < last; i++) {
-		if (!x->startok[buf[i]])
+tail:
+	/* The last positions (fewer than 8 bytes left), one at a time. */
+	for (int c = 0; c < nx; c++) {
+		const struct lsub *x = xs[c];
+		if (buflen < x->k || from >= to)
 			continue;
-		uint64_t w = 0;
-		memcpy(&w, buf + i, buflen - i < 8 ? buflen - i : 8);
-		uint64_t hh = mix(w & kmask);
-		if (bit_set(x, hh))
-			confirm(x, buf, buflen, i, w, hh, from, to, min_end, base, cb, ctx);
+		size_t last = buflen - x->k + 1; /* anchor positions [.., last) */
+		size_t i = buflen >= 8 && buflen - 7 > from ? buflen - 7 : from;
+		for (; i < last; i++) {
+			if (!x->startok[buf[i]])
+				continue;
+			uint64_t w = 0;
+			memcpy(&w, buf + i, buflen - i < 8 ? buflen - i : 8);
+			uint64_t hh = mix(w & x->kmask);
+			if (bit_set(x, hh))
+				confirm(x, buf, buflen, i, w, hh, from, to, min_end, base, cb, ctx);
+		}
 	}
 }
 
@@ -728,7 +763,6 @@ bad:
  * their own header and checksum).
  */
 #define LIT_OUTER_MAGIC "TSFLITX1"
-#define LIT_NSUB 2
 
 struct lit_outer {
 	char magic[8];
@@ -841,9 +875,12 @@ size_t litidx_memsize(const struct litidx *x)
 static void scan_all(const struct litidx *x, const uint8_t *buf, size_t buflen, size_t from,
                      size_t to, size_t min_end, uint64_t base, litidx_cb cb, void *ctx)
 {
+	const struct lsub *xs[LIT_NSUB];
+	int nx = 0;
 	for (int i = 0; i < LIT_NSUB; i++)
 		if (x->sub[i]->h->n)
-			scan_core(x->sub[i], buf, buflen, from, to, min_end, base, cb, ctx);
+			xs[nx++] = x->sub[i];
+	scan_core(xs, nx, buf, buflen, from, to, min_end, base, cb, ctx);
 }
 
 void litidx_scan(const struct litidx *x, struct litidx_stream *s, const uint8_t *p, size_t len,
