@@ -1,14 +1,15 @@
 /* match_lit.c - the literal-index tier (see match_lit.h for the design).
  *
- * Image layout (one allocation, also the serialized form; little-endian):
+ * Serialized: struct lit_outer (magic, part sizes, checksum), then one
+ * image per length class.  Each class ("sub-index", struct lsub) is one
+ * allocation laid out exactly like its image (little-endian):
  *   struct lit_hdr                 128 bytes
  *   bitmap    uint64_t[]           1 << bm_bits bits (at least one word)
  *   starts    uint32_t[nb + 1]     bucket b = entries [starts[b], starts[b+1])
  *   (pad to 8)
  *   entries   struct lit_ent[n]    grouped by bucket
  *   arena     len byte, anchor offset byte, then the literal bytes; in
- *             entry order (so validating
- *             an image reads it sequentially)
+ *             entry order (so validating an image reads it sequentially)
  *   (pad to 8)
  */
 #include "match_lit.h"

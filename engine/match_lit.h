@@ -2,22 +2,32 @@
  *
  * Hyperscan slows down roughly linearly with the number of literals in one
  * database (issue 6: ~280 MiB/s at 10k, ~16 at 1M) and cannot compile more
- * than 8M.  This index handles the bulk of plain literal rules instead:
+ * than 8M.  This index handles the bulk of plain literal rules instead.
  *
- *   anchor   the first `k` bytes of every literal (k = min(LITIDX_ANCHOR,
- *            shortest literal in the set)), read as one masked 64-bit word
- *   hash     one multiply; the top bits pick a bit in the prefilter bitmap
- *            (~8 bits per literal, so ~1 probe in 8-16 passes by chance) and
- *            a coarser prefix of the same bits picks the bucket
- *   buckets  CSR layout: starts[bucket] -> 16-byte entries {anchor word,
- *            arena offset, id}, so a hash collision is rejected by
- *            comparing one word, without touching the literal bytes
- *   arena    length byte + literal bytes, exact memcmp confirmation
- *   scan     positions are processed in blocks: hash + prefetch bitmap,
- *            then test bits + prefetch buckets, then confirm.  Positions
- *            whose byte cannot start any literal (typically UTF-8
- *            continuation bytes 0x80-0xBF) are skipped: a 256-entry table
- *            filled at build time.
+ *   classes  literals of >= 8 bytes use 8-byte anchors; shorter ones
+ *            (LITIDX_MIN_LEN..7) anchors of their own length, in a second,
+ *            small table.  Both are probed in one pass over the text.
+ *   anchor   per literal, the k-gram (starting on a non-continuation byte,
+ *            for 8-byte anchors at offset <= len-8) that is rarest among
+ *            all literals' k-grams: shared prefixes ("免费领取...") and
+ *            whole common words are avoided, word-boundary grams win
+ *   prefilter  a blocked Bloom filter: 2 bits in one 64-bit word, ~16
+ *            bits per bucket, probed at every position
+ *   buckets  CSR: starts[bucket] -> 16-byte entries {8-byte key = literal
+ *            bytes from the anchor, arena offset, id}: the key rejects
+ *            most anchor hits without touching the literal bytes
+ *   arena    length, anchor offset, literal bytes; exact memcmp
+ *   scan     a 5-stage software pipeline over blocks of 64 positions
+ *            (hash -> bitmap -> bucket bounds -> keys -> confirm), each
+ *            stage prefetching what the next reads.  Bytes that start no
+ *            anchor (UTF-8 continuation bytes) are skipped via a table.
+ *
+ * Measured on bench_lit's 1M mixed Chinese/English set (prefilter passes
+ * per text byte, bucket entries visited per byte), with one anchor length k
+ * for every literal: k=4 0.78 / 11.0, k=5 0.34 / 0.85, k=6 0.14 / 0.33,
+ * k=7 0.063 / 0.10; with the two classes (8 and 6) 0.029 / 0.041.  Hence
+ * LITIDX_MIN_LEN 6: a 4-5 byte literal is one CJK character and a bit, hot
+ * in any Chinese text, and belongs in Hyperscan.
  *
  * The index is immutable once built and shared by all threads.  One flat
  * image holds everything, so serializing is a memcpy and loading is a
@@ -29,8 +39,9 @@
  * literals and text.  Matches spanning litidx_scan() calls are found once
  * (the stream keeps the last maxlen-1 bytes); none spans a reset.  Within
  * one call, callbacks are NOT in end-offset order (matches that started in
- * an earlier call come first, then in start order).  Duplicate literals
- * with different ids each report.
+ * an earlier call come first, then roughly by anchor position): sort or
+ * dedup in the caller if order matters.  Duplicate literals with different
+ * ids each report.  Limits: < 2^32 literals, < 2 GiB of literal bytes.
  */
 #ifndef TSF_MATCH_LIT_H
 #define TSF_MATCH_LIT_H
@@ -38,22 +49,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Literals shorter than this stay in Hyperscan: they would force a short
- * anchor on the whole index (see the anchor measurements in
- * bench/results/lit.json and the report in issue 6). */
+/* Literals shorter than this stay in Hyperscan (measurements above). */
 #define LITIDX_MIN_LEN 6
 /* Longer literals stay in Hyperscan too; the length is kept in one byte and
  * the per-stream carry is maxlen-1 bytes. */
 #define LITIDX_MAX_LEN 255
-/* Longest anchor used (bytes of one 64-bit load). */
+/* Anchor of the long class (bytes of one 64-bit load). */
 #define LITIDX_ANCHOR 8
 
 struct litidx;
 
 /* Tuning knobs for measurements; zeros mean the defaults. */
 struct litidx_opts {
-	unsigned anchor_len;   /* 1..8; capped by the shortest literal; default LITIDX_ANCHOR */
-	unsigned bitmap_shift; /* bitmap bits = buckets << shift; default 3 (8 bits/literal) */
+	unsigned anchor_len;   /* 1..8, capped per class by its shortest literal;
+	                          default LITIDX_ANCHOR */
+	unsigned bitmap_shift; /* prefilter bits = buckets << shift; default 4 */
 };
 
 /* Builds an index over n literals (already normalized bytes, each of
