@@ -16,6 +16,7 @@
 #include "bundle.h"
 #include "cli.h"
 #include "control.h"
+#include "match_lit.h"
 #include "normalize.h"
 #include "ruleset.h"
 #include "sign.h"
@@ -240,9 +241,11 @@ static int rules_info(int argc, char **argv)
 				rss = 0;
 			fclose(f);
 		}
-		printf("load       %.3f s, databases %zu bytes, resident %ld MB, peak %ld MB\n",
-		       info.load_s, matcher_db_size(m), rss * 4096 / (1024 * 1024),
-		       r1.ru_maxrss / 1024);
+		printf(
+		    "load       %.3f s, databases %zu bytes, literal index %zu bytes, resident %ld "
+		    "MB, peak %ld MB\n",
+		    info.load_s, matcher_db_size(m), m->lit ? litidx_memsize(m->lit) : 0,
+		    rss * 4096 / (1024 * 1024), r1.ru_maxrss / 1024);
 		matcher_unref(m);
 	}
 done:
