@@ -26,7 +26,11 @@ const char setup_common_help[] =
 	"      --tcp-timeout S     idle timeout of TCP flows (seconds)\n"
 	"      --udp-timeout S     idle timeout of UDP flows (seconds)\n"
 	"      --publish EP        publish verdicts on a ZeroMQ endpoint (tcp://, ipc://)\n"
+	"      --publish-wait N    wait (up to 5 s) for N subscribers before publishing\n"
+	"      --publish-hwm N     send high-water mark, batches per subscriber (100000)\n"
 	"      --journal DIR       keep published verdicts in a journal for replay\n"
+	"      --journal-max BYTES journal size cap (default 1 GiB)\n"
+	"      --journal-fsync none|batch|always  (default batch)\n"
 	"      --replay-endpoint EP  serve journal replay requests on EP\n"
 	"      --sensor ID         sensor id in published verdicts (default host name)\n"
 	"      --curve-secret FILE CURVE secret key of this sensor (encrypts --publish)\n"
@@ -203,6 +207,36 @@ int setup_parse_opt(struct setup_opts *o, int argc, char **argv, int *i)
 		o->journal_dir = v;
 		return 1;
 	}
+	VAL("journal-max", 0)
+	{
+		if (parse_u64("--journal-max", v, UINT64_MAX, &o->journal_max))
+			return -1;
+		return 1;
+	}
+	VAL("journal-fsync", 0)
+	{
+		int f = journal_fsync_parse(v);
+		if (f < 0) {
+			fprintf(stderr, "tapsift: --journal-fsync must be none, batch or always\n");
+			return -1;
+		}
+		o->journal_fsync = f + 1; /* 0 = default */
+		return 1;
+	}
+	VAL("publish-wait", 0)
+	{
+		if (parse_u64("--publish-wait", v, 1000, &x))
+			return -1;
+		o->publish_wait = (int)x;
+		return 1;
+	}
+	VAL("publish-hwm", 0)
+	{
+		if (parse_u64("--publish-hwm", v, 100000000, &x) || x == 0)
+			return -1;
+		o->publish_hwm = (int)x;
+		return 1;
+	}
 	VAL("replay-endpoint", 0)
 	{
 		o->replay_ep = v;
@@ -324,6 +358,13 @@ int setup_init(struct setup *s, const struct setup_opts *o, int for_offline)
 		pc.stats_fn = stats_cb;
 		pc.stats_ud = s;
 		pc.journal.dir = o->journal_dir;
+		if (o->journal_max)
+			pc.journal.max_bytes = o->journal_max;
+		if (o->journal_fsync)
+			pc.journal.fsync = (enum journal_fsync)(o->journal_fsync - 1);
+		pc.wait_subscribers = o->publish_wait;
+		if (o->publish_hwm)
+			pc.sndhwm = o->publish_hwm;
 		pc.replay_endpoint = o->replay_ep;
 		pc.curve_secret_file = o->curve_secret;
 		pc.curve_allow_file = o->curve_allow;

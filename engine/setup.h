@@ -24,6 +24,8 @@ struct setup_opts {
 	struct engine_config ecfg;
 	/* verdict bus */
 	const char *publish, *journal_dir, *replay_ep, *sensor, *curve_secret, *curve_allow;
+	int publish_wait, publish_hwm, journal_fsync;
+	uint64_t journal_max;
 };
 
 struct setup {
