@@ -1450,29 +1450,36 @@ int bundle_describe(FILE *out, const void *vbuf, size_t len, const struct bundle
  * ---------------------------------------------------------------------- */
 
 struct matcher *bundle_open_for_setup(const char *path, const char *const *trust_paths, int ntrust,
-                                      int allow_recompile)
+                                      int allow_recompile, int *exit_code)
 {
 	struct bundle_trust t;
 	char err[1024];
+	int dummy;
+	if (!exit_code)
+		exit_code = &dummy;
+	*exit_code = 0;
 	trust_init(&t);
 	for (int i = 0; i < ntrust; i++)
 		if (trust_add(&t, trust_paths[i], err, sizeof(err))) {
 			fprintf(stderr, "tapsift: --trust: %s\n", err);
 			trust_free(&t);
+			*exit_code = 2;
 			return NULL;
 		}
 	struct bundle_load_opts o = {.trust = &t, .allow_recompile = allow_recompile};
 	struct bundle_info info;
 	struct matcher *m = bundle_load_file(path, &o, &info, err, sizeof(err));
 	trust_free(&t);
-	if (!m)
+	if (!m) {
 		fprintf(stderr, "tapsift: bundle rejected (%s): %s\n",
 		        bundle_status_name(info.status), err);
-	else if (info.recompiled)
+		*exit_code = info.status == BUNDLE_E_IO ? 1 : 2;
+	} else if (info.recompiled) {
 		fprintf(stderr,
 		        "tapsift: %s: recompiled from its rules (built for another "
 		        "Hyperscan/CPU)\n",
 		        path);
+	}
 	return m;
 }
 

@@ -127,12 +127,13 @@ struct matcher *bundle_load_file(const char *path, const struct bundle_load_opts
 int bundle_describe(FILE *out, const void *buf, size_t len, const struct bundle_trust *trust,
                     char *err, size_t errlen);
 
-/* For `scan --bundle` (engine/setup.c): loads path against the trust files
- * (may be NULL/0 = unsigned accepted), prints a reason on stderr and returns
- * NULL on failure.  Rules with a different Hyperscan are recompiled only
- * when allow_recompile. */
+/* For `scan --bundle` / `run --bundle` (engine/setup.c): loads path against
+ * the trust files (ntrust 0: unsigned bundles accepted), prints the reason
+ * on stderr and returns NULL on failure, with *exit_code (may be NULL) set
+ * to 1 (unreadable: EXIT_FAIL) or 2 (rejected: EXIT_USAGE).  Databases built
+ * for another Hyperscan/CPU are recompiled only when allow_recompile. */
 struct matcher *bundle_open_for_setup(const char *path, const char *const *trust_paths, int ntrust,
-                                      int allow_recompile);
+                                      int allow_recompile, int *exit_code);
 
 /* Top n rules by hits (id, category, hits), for stats output. */
 void bundle_print_rule_hits(FILE *f, const struct matcher *m, int top);

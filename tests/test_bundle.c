@@ -620,6 +620,25 @@ static void test_describe(void)
 	CHECK(strstr(txt, "deepfake_ad(1)") != NULL);
 	free(txt);
 	free(b);
+	/* what scan/run call: trust files, exit codes */
+	const char *trust[] = {path_in("author.pub")};
+	const char *wrong[] = {path_in("trust2")};
+	int rc = -1;
+	struct matcher *m = bundle_open_for_setup(path_in("s5.tsb"), wrong, 1, 0, &rc);
+	CHECK(m != NULL); /* s5 was re-signed with the trust2 key */
+	CHECK_EQ_INT(rc, 0);
+	matcher_unref(m);
+	m = bundle_open_for_setup(path_in("s5.tsb"), trust, 1, 0, &rc);
+	CHECK(m == NULL);
+	CHECK_EQ_INT(rc, 2);
+	m = bundle_open_for_setup(path_in("missing.tsb"), NULL, 0, 0, &rc);
+	CHECK(m == NULL);
+	CHECK_EQ_INT(rc, 1);
+	m = bundle_open_for_setup(path_in("rt.tsb"), NULL, 0, 0, NULL);
+	CHECK(m != NULL);
+	if (m)
+		CHECK_EQ_INT(m->version, 42);
+	matcher_unref(m);
 }
 
 /* ---- control socket and directory watch ---- */
