@@ -63,8 +63,7 @@ int insp_worker_init(struct insp_worker *w, struct matcher *m, struct vsink *sin
 	w->dec = dec;
 	w->cur = set_new(w, m);
 	w->nbuf = malloc((size_t)NORM_MAX_EXPANSION * (SLICE + 4));
-	w->nmap = malloc(sizeof(uint64_t) * (size_t)NORM_MAX_EXPANSION * (SLICE + 4));
-	if (!w->cur || !w->nbuf || !w->nmap) {
+	if (!w->cur || !w->nbuf) {
 		insp_worker_free(w);
 		return -1;
 	}
@@ -93,9 +92,7 @@ void insp_worker_free(struct insp_worker *w)
 			set_release(w, w->sets[i]);
 		}
 	free(w->nbuf);
-	free(w->nmap);
 	w->nbuf = NULL;
-	w->nmap = NULL;
 }
 
 /* The rule set of a direction: fixed at its first use. */
@@ -236,8 +233,12 @@ static void report(struct insp_dir *d, enum match_layer l, unsigned id, uint64_t
 		if (l == MATCH_TEXT) {
 			v.offset = d->base[MATCH_TEXT] + to;
 		} else {
-			uint64_t idx = to - 1;
-			v.offset = idx < d->cur_norm_len ? w->nmap[idx] : d->text_off;
+			/* Offsets are recomputed per verdict rather than mapped for
+			 * every byte: filling a map costs 25-45% of normalization. */
+			uint64_t off = to - 1 < d->cur_norm_len
+					       ? norm_offset(&d->norm_before, d->cur, d->cur_len, to - 1)
+					       : UINT64_MAX;
+			v.offset = off != UINT64_MAX ? off : d->text_off;
 		}
 		v.excerpt_len = (uint16_t)excerpt(v.excerpt, d->tail, d->tail_len, d->cur,
 						  d->cur_len, d->cur_off, v.offset);
@@ -310,7 +311,8 @@ static void text_slice(struct insp_dir *d, const uint8_t *p, size_t len)
 	if (m->db[MATCH_NORM] || m->lit) {
 		if (!d->hs[MATCH_NORM])
 			d->norm_off = 0;
-		size_t n = norm_feed(&d->norm, p, len, w->nbuf, w->nmap);
+		d->norm_before = d->norm;
+		size_t n = norm_feed(&d->norm, p, len, w->nbuf, NULL);
 		d->cur_norm_start = d->norm_off;
 		d->cur_norm_len = n;
 		w->st->scanned_norm += n;

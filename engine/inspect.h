@@ -39,8 +39,7 @@ struct insp_worker {
 	const struct dec_limits *dec;
 	uint64_t stream_depth; /* 0 = unlimited */
 	uint64_t now_ns;       /* capture time of the packet being processed */
-	uint8_t *nbuf;   /* normalized text of one slice */
-	uint64_t *nmap;  /* its offset map */
+	uint8_t *nbuf; /* normalized text of one slice */
 };
 
 /* Who is talking, for verdicts: addresses of this direction. */
@@ -57,6 +56,7 @@ struct insp_dir {
 	uint64_t base[MATCH_LAYERS]; /* stream offset where each HS stream (re)started */
 	struct decoder *dec;
 	struct norm_state norm;
+	struct norm_state norm_before; /* state before the current slice (offsets) */
 	uint64_t raw_off;  /* raw bytes inspected */
 	uint64_t text_off; /* decoded bytes produced */
 	uint64_t norm_off; /* normalized bytes scanned since the NORM stream started */
