@@ -27,7 +27,8 @@ const char cmd_rules_bundle_help[] =
     "  verify BUNDLE --trust K      load a bundle exactly as a gateway would\n"
     "  keygen -o NAME               new Ed25519 signing key: NAME.key, NAME.pub\n"
     "  sign BUNDLE --key NAME.key   add or replace a bundle's signature\n"
-    "  push BUNDLE --to EP...       send a bundle to gateways' control sockets\n";
+    "  push BUNDLE --to EP...       send a bundle to gateways' control sockets\n"
+    "  serve --control EP           accept pushed bundles like a gateway (no capture)\n";
 
 static double now_s(void)
 {
@@ -145,9 +146,24 @@ static int rules_compile(int argc, char **argv)
 	double t1 = now_s();
 	struct bundle_compile_stats st;
 	memset(&st, 0, sizeof(st));
-	if (bundle_compile(&rs, &o, out, &st, err, sizeof(err))) {
+	/* compile and write separately: a bad rule is invalid input (2), an
+	 * unwritable output a runtime failure (1) */
+	struct matcher *m = bundle_build_matcher(&rs, &o, &st, err, sizeof(err));
+	if (!m) {
 		fprintf(stderr, "%s\n", err);
 		rc = EXIT_USAGE;
+		goto done;
+	}
+	double tw = now_s();
+	if (o.progress)
+		fprintf(o.progress, "write: %s\n", out);
+	int wr = bundle_write(m, o.version ? o.version : (uint64_t)time(NULL), out, &st.bytes, err,
+	                      sizeof(err));
+	st.write_s = now_s() - tw;
+	matcher_free(m);
+	if (wr) {
+		fprintf(stderr, "tapsift: %s\n", err);
+		rc = EXIT_FAIL;
 		goto done;
 	}
 	struct rusage ru;

@@ -68,6 +68,10 @@ check no-temp-files "$([ $? -ne 0 ]; echo $?)" "temporary files left"
 printf '1 fraud "x"\n1 fraud "y"\n' >"$T/bad.rules"
 run "$TSF" rules compile "$T/bad.rules" -o "$T/bad.tsb"
 check compile-bad-rules "$([ $rc -eq 2 ] && grep -q "bad.rules:2:1: duplicate rule id" <<<"$err" && [ ! -e "$T/bad.tsb" ]; echo $?)" "exit $rc: $err"
+run "$TSF" rules compile "$T/a.rules" -o "$T/nodir/x.tsb" -q
+check compile-unwritable "$([ $rc -eq 1 ] && grep -q "No such file" <<<"$err"; echo $?)" "exit $rc: $err"
+run "$TSF" rules info "$T/a.rules"
+check info-not-a-bundle "$([ $rc -eq 2 ] && grep -q "not a tapsift rule bundle" <<<"$err"; echo $?)" "exit $rc: $err"
 run "$TSF" rules info "$T/v1.tsb"
 check info "$([ $rc -eq 0 ] && grep -q "^version    1" <<<"$out" && grep -q "signature  unsigned" <<<"$out" && grep -q "hyperscan  norm" <<<"$out" && grep -q "literal-index .*2 literals" <<<"$out" && grep -q "fraud(2)" <<<"$out"; echo $?)" "$out $err"
 run "$TSF" rules info "$T/v1.tsb" --load
