@@ -304,8 +304,8 @@ struct capture_bpf *capture_bpf_open(const struct capture_bpf_opts *o, capture_b
 	int rc, use_tcx;
 
 	libbpf_set_print(print_fn);
-	if (o->n_ifaces < 1 || o->n_ifaces > CAPTURE_BPF_MAX_IFACES) {
-		seterr(err, errlen, "between 1 and %d interfaces", CAPTURE_BPF_MAX_IFACES);
+	if (o->n_ifaces < 0 || o->n_ifaces > CAPTURE_BPF_MAX_IFACES) {
+		seterr(err, errlen, "at most %d interfaces", CAPTURE_BPF_MAX_IFACES);
 		return NULL;
 	}
 	if (ring < page || (ring & (ring - 1))) {
@@ -407,6 +407,10 @@ struct capture_bpf *capture_bpf_open(const struct capture_bpf_opts *o, capture_b
 			goto fail;
 	}
 	const struct iface *f0 = &c->ifs[0];
+	if (!o->n_ifaces) {
+		snprintf(c->mode, sizeof(c->mode), "detached");
+		return c;
+	}
 	snprintf(c->mode, sizeof(c->mode), "%s%s",
 	         o->xdp == CAPTURE_XDP_OFF       ? ""
 	         : o->xdp == CAPTURE_XDP_GENERIC ? "xdp-generic+"
@@ -543,6 +547,20 @@ int capture_bpf_prog_runtime(struct capture_bpf *c, uint64_t *run_cnt, uint64_t 
 		*run_ns += info.run_time_ns;
 	}
 	return c->stats_fd >= 0 ? 0 : -ENOTSUP;
+}
+
+int capture_bpf_test_run(struct capture_bpf *c, int egress, const void *frame, size_t len)
+{
+	struct bpf_program *p =
+	    egress ? c->skel->progs.tsf_tc_egress : c->skel->progs.tsf_tc_ingress;
+	DECLARE_LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = frame, .data_size_in = (__u32)len,
+	                    .repeat = 1);
+
+	if (bpf_program__fd(p) < 0)
+		return -ENOENT;
+	if (bpf_prog_test_run_opts(bpf_program__fd(p), &t))
+		return -errno;
+	return (int)t.retval;
 }
 
 const char *capture_bpf_mode(const struct capture_bpf *c)

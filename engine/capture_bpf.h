@@ -64,7 +64,8 @@ typedef void (*capture_bpf_cb)(void *ctx, const struct tsf_pkt *p, const struct 
 
 struct capture_bpf;
 
-/* Loads and attaches.  NULL on failure with a message in err. */
+/* Loads and attaches.  NULL on failure with a message in err.  With no
+ * interface, loads without attaching (tests feed capture_bpf_test_run). */
 struct capture_bpf *capture_bpf_open(const struct capture_bpf_opts *o, capture_bpf_cb cb, void *ctx,
                                      char *err, size_t errlen);
 
@@ -86,6 +87,12 @@ int capture_bpf_unbypass(struct capture_bpf *c, const struct tsf_pkt *p);
 /* Kernel run-time stats of our programs (needs opts.prog_stats): total
  * run count and ns, summed over the attached programs. */
 int capture_bpf_prog_runtime(struct capture_bpf *c, uint64_t *run_cnt, uint64_t *run_ns);
+
+/* Runs the TC program once on frame (an Ethernet frame) through the
+ * kernel's BPF_PROG_TEST_RUN, as if it arrived (or left, egress != 0): the
+ * real program and maps, records land in the ring.  Returns the program's
+ * return value or -errno. */
+int capture_bpf_test_run(struct capture_bpf *c, int egress, const void *frame, size_t len);
 
 /* "tcx", "clsact", "xdp+tcx", ... for messages. */
 const char *capture_bpf_mode(const struct capture_bpf *c);
