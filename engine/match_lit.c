@@ -449,6 +449,13 @@ struct lit_blk {
 
 /* Key-equal entries of one block, waiting for their literal bytes. */
 #define LIT_CAND (2 * LIT_BLOCK)
+/* Pipeline lags: the bitmap test runs LIT_LAG_B blocks behind hashing (its
+ * prefetches are the most numerous and the bitmap is the largest table
+ * probed per position), the other stages one block apart. */
+#ifndef LIT_LAG_B
+#define LIT_LAG_B 2
+#endif
+#define LIT_LAG_E (LIT_LAG_B + 3)
 struct lit_cand {
 	unsigned n;
 	uint8_t c[LIT_CAND];
@@ -471,17 +478,18 @@ static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, 
 	 * every class's anchors fit there). */
 	size_t fast_to = buflen - 7;
 	/* A software pipeline over blocks: in step t, block t is hashed (and
-	 * its bitmap words prefetched), block t-1 tested against the bitmap
-	 * (bucket bounds prefetched), block t-2 gets its bucket bounds (entries
-	 * prefetched), block t-3 has its keys compared (literal bytes
-	 * prefetched) and block t-4 is confirmed.  Each miss thus has a whole
-	 * block of work to hide behind. */
-	struct lit_blk ring[4];
+	 * its bitmap words prefetched), block t-2 tested against the bitmap
+	 * (bucket bounds prefetched), block t-3 gets its bucket bounds (entries
+	 * prefetched), block t-4 has its keys compared (literal bytes
+	 * prefetched) and block t-5 is confirmed.  Each miss thus has at least
+	 * a whole block of work to hide behind (lag 2 for the bitmap measured
+	 * ~15% faster than 1 at 1M literals; 3 no better). */
+	struct lit_blk ring[8];
 	struct lit_cand cand[2];
 	size_t nblk = fast_to > from ? (fast_to - from + LIT_BLOCK - 1) / LIT_BLOCK : 0;
-	for (size_t t = 0; t < nblk + 4; t++) {
+	for (size_t t = 0; t < nblk + LIT_LAG_E; t++) {
 		if (t < nblk) { /* A: hash, prefetch bitmap */
-			struct lit_blk *b = &ring[t & 3];
+			struct lit_blk *b = &ring[t & 7];
 			b->at = from + t * LIT_BLOCK;
 			size_t end = fast_to - b->at > LIT_BLOCK ? b->at + LIT_BLOCK : fast_to;
 			unsigned n0 = 0, n1 = 0;
@@ -507,8 +515,8 @@ static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, 
 #endif
 			}
 		}
-		if (t >= 1 && t - 1 < nblk) { /* B: bitmap test, prefetch bounds */
-			struct lit_blk *b = &ring[(t - 1) & 3];
+		if (t >= LIT_LAG_B && t - LIT_LAG_B < nblk) { /* B: bitmap, prefetch bounds */
+			struct lit_blk *b = &ring[(t - LIT_LAG_B) & 7];
 			for (int c = 0; c < nx; c++) {
 				const struct lsub *x = xs[c];
 				unsigned n2 = 0;
@@ -522,8 +530,9 @@ static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, 
 				b->n2[c] = n2;
 			}
 		}
-		if (t >= 2 && t - 2 < nblk) { /* C: bucket bounds, prefetch entries */
-			struct lit_blk *b = &ring[(t - 2) & 3];
+		if (t >= LIT_LAG_B + 1 &&
+		    t - LIT_LAG_B - 1 < nblk) { /* C: bounds, prefetch entries */
+			struct lit_blk *b = &ring[(t - LIT_LAG_B - 1) & 7];
 			for (int c = 0; c < nx; c++) {
 				const struct lsub *x = xs[c];
 				for (unsigned j = 0; j < b->n2[c]; j++) {
@@ -535,9 +544,10 @@ static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, 
 				}
 			}
 		}
-		if (t >= 3 && t - 3 < nblk) { /* D: compare keys, prefetch literals */
-			struct lit_blk *b = &ring[(t - 3) & 3];
-			struct lit_cand *cd = &cand[(t - 3) & 1];
+		if (t >= LIT_LAG_B + 2 &&
+		    t - LIT_LAG_B - 2 < nblk) { /* D: keys, prefetch literals */
+			struct lit_blk *b = &ring[(t - LIT_LAG_B - 2) & 7];
+			struct lit_cand *cd = &cand[(t - LIT_LAG_B - 2) & 1];
 			cd->n = 0;
 			for (int c = 0; c < nx; c++) {
 				const struct lsub *x = xs[c];
@@ -564,8 +574,8 @@ static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, 
 				}
 			}
 		}
-		if (t >= 4) { /* E: confirm */
-			struct lit_cand *cd = &cand[(t - 4) & 1];
+		if (t >= LIT_LAG_E) { /* E: confirm */
+			struct lit_cand *cd = &cand[(t - LIT_LAG_E) & 1];
 			for (unsigned q = 0; q < cd->n; q++) {
 				const struct lsub *x = xs[cd->c[q]];
 				verify(x, &x->ent[cd->e[q]], buf, buflen, cd->a[q], from, to,
