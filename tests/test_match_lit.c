@@ -505,11 +505,15 @@ static void run_naive(const struct set *s, const uint8_t *t, const size_t *c, si
 
 static void test_differential(void)
 {
-	for (int round = 0; round < 12; round++) {
+	/* 4 tiny sets (also against the naive reference), 16 medium, 2 large
+	 * enough for multi-level tables */
+	for (int round = 0; round < 22; round++) {
 		struct set s;
-		size_t n = round < 4 ? 1 + rndn(20) : 500 + rndn(3000);
+		size_t n = round < 4    ? 1 + rndn(20)
+		           : round < 20 ? 500 + rndn(3000)
+		                        : 10000 + rndn(10000);
 		gen_set(&s, n);
-		size_t len = round < 4 ? 20000 : 200000 + rndn(200000);
+		size_t len = round < 4 ? 20000 : round < 20 ? 200000 + rndn(200000) : 1000000;
 		uint8_t *t = gen_text(&s, len);
 		size_t nc, *c = gen_chunks(len, &nc, round % 3 == 2);
 		struct litidx_opts o = {.anchor_len = 1 + (unsigned)(round % 8)};
