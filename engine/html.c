@@ -25,6 +25,8 @@
  */
 #include "html.h"
 
+#include "utf8.h"
+
 #include <string.h>
 
 enum {
@@ -2299,27 +2301,7 @@ static void ob_put(struct obuf *o, const void *p, size_t n)
 static void ob_cp(struct obuf *o, unsigned long cp)
 {
 	uint8_t u[4];
-	size_t n;
-	if (cp < 0x80) {
-		u[0] = (uint8_t)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (uint8_t)(0xC0 | cp >> 6);
-		u[1] = (uint8_t)(0x80 | (cp & 0x3F));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (uint8_t)(0xE0 | cp >> 12);
-		u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-		u[2] = (uint8_t)(0x80 | (cp & 0x3F));
-		n = 3;
-	} else {
-		u[0] = (uint8_t)(0xF0 | cp >> 18);
-		u[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-		u[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-		u[3] = (uint8_t)(0x80 | (cp & 0x3F));
-		n = 4;
-	}
-	ob_put(o, u, n);
+	ob_put(o, u, utf8_encode(u, (uint32_t)cp));
 }
 
 void html_init(struct html *h)

@@ -11,6 +11,8 @@
  */
 #include "ruleset.h"
 
+#include "utf8.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <hs.h>
@@ -218,30 +220,6 @@ static int hexval(char ch)
 	return -1;
 }
 
-static size_t put_utf8(uint8_t *o, uint32_t cp)
-{
-	if (cp < 0x80) {
-		o[0] = (uint8_t)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (uint8_t)(0xc0 | cp >> 6);
-		o[1] = (uint8_t)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (uint8_t)(0xe0 | cp >> 12);
-		o[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
-		o[2] = (uint8_t)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (uint8_t)(0xf0 | cp >> 18);
-	o[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3f));
-	o[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
-	o[3] = (uint8_t)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 /* Parses a "..." string starting at *pp (on the quote) into out (which has
  * room for the raw length).  Escapes: \" \\ \n \r \t \xHH \u{H..}. */
 static int parse_quoted(struct pctx *c, const char **pp, const char *e, uint8_t *out, size_t *olen)
@@ -305,7 +283,7 @@ static int parse_quoted(struct pctx *c, const char **pp, const char *e, uint8_t 
 			if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 				return perr(c, esc, "bad escape: \\u{%X} is not a Unicode scalar value",
 					    cp);
-			o += put_utf8(out + o, cp);
+			o += utf8_encode(out + o, cp);
 			p = q + 1;
 			break;
 		}

@@ -1,6 +1,8 @@
 /* urldec.c - percent / plus and JSON / JavaScript escapes (see urldec.h). */
 #include "urldec.h"
 
+#include "utf8.h"
+
 #include <string.h>
 
 static int hexval(uint8_t c)
@@ -123,27 +125,7 @@ static void jput(struct jout *o, const void *p, size_t n)
 static void jcp(struct jout *o, uint32_t cp)
 {
 	uint8_t u[4];
-	size_t n;
-	if (cp < 0x80) {
-		u[0] = (uint8_t)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (uint8_t)(0xC0 | cp >> 6);
-		u[1] = (uint8_t)(0x80 | (cp & 0x3F));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (uint8_t)(0xE0 | cp >> 12);
-		u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-		u[2] = (uint8_t)(0x80 | (cp & 0x3F));
-		n = 3;
-	} else {
-		u[0] = (uint8_t)(0xF0 | cp >> 18);
-		u[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-		u[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-		u[3] = (uint8_t)(0x80 | (cp & 0x3F));
-		n = 4;
-	}
-	jput(o, u, n);
+	jput(o, u, utf8_encode(u, cp));
 }
 
 void jsesc_init(struct jsesc *j)
