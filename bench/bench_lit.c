@@ -7,7 +7,8 @@
  *   BENCH_LIT_HS_MAX=1000000         largest size Hyperscan is compiled for
  *                                    (1M: ~60 s, ~2.4 GB here; 0 = never)
  *   BENCH_LIT_TEXT_MB=64             text size
- *   BENCH_LIT_ANCHOR=k, BENCH_LIT_BMSHIFT=s   index tuning (litidx_opts)
+ *   BENCH_LIT_ANCHOR=k, BENCH_LIT_BMSHIFT=s, BENCH_LIT_FBITS=f   index tuning
+ *                                    (litidx_opts)
  *
  * Data (deterministic): a vocabulary of 20k Chinese words (1-2 characters
  * from 3000 CJK characters) and 20k English pseudo-words (3-9 letters);
@@ -279,6 +280,8 @@ static int run_size(size_t n, size_t text_len, size_t hs_max, FILE *out)
 	struct litidx_opts o = {0};
 	if (getenv("BENCH_LIT_ANCHOR"))
 		o.anchor_len = (unsigned)atoi(getenv("BENCH_LIT_ANCHOR"));
+	if (getenv("BENCH_LIT_FBITS"))
+		o.filter_bits = (unsigned)atoi(getenv("BENCH_LIT_FBITS"));
 	if (getenv("BENCH_LIT_BMSHIFT"))
 		o.bitmap_shift = (unsigned)atoi(getenv("BENCH_LIT_BMSHIFT"));
 	char err[512];

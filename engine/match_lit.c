@@ -5,6 +5,7 @@
  * allocation laid out exactly like its image (little-endian):
  *   struct lit_hdr                 128 bytes
  *   bitmap    uint64_t[]           1 << bm_bits bits (at least one word)
+ *   filter    uint64_t[]           1 << f_bits bits, or nothing
  *   starts    uint32_t[nb + 1]     bucket b = entries [starts[b], starts[b+1])
  *   (pad to 8)
  *   entries   struct lit_ent[n]    grouped by bucket
@@ -28,7 +29,7 @@
 struct lit_hdr {
 	char magic[8];
 	uint32_t version, endian;
-	uint32_t k, minlen, maxlen, nb_bits, bm_bits, pad0;
+	uint32_t k, minlen, maxlen, nb_bits, bm_bits, f_bits; /* f_bits 0: no filter */
 	uint64_t n, arena_len, total_len, checksum;
 	uint8_t startok[32]; /* bitset: bytes some anchor starts with */
 	uint8_t reserved[24];
@@ -37,9 +38,10 @@ _Static_assert(sizeof(struct lit_hdr) == 128, "header size is part of the format
 
 /* key: the 8 literal bytes from the anchor offset (little-endian), which
  * rejects most text that merely contains the k-byte anchor without a trip
- * to the arena.  Literals with fewer than 8 bytes from their anchor on
- * ("short" keys) keep just the k anchor bytes, zero above.  The hash is
- * always over key & kmask. */
+ * to the arena.  Literals under 8 bytes ("short": anchor at offset 0) keep
+ * all their bytes, zero above, and their length in the top byte: they are
+ * confirmed from the entry alone (they are the hot ones: two CJK
+ * characters).  The hash is always over key & kmask. */
 struct lit_ent {
 	uint64_t key;
 	uint32_t off; /* arena offset of the length byte | LIT_SHORT */
@@ -55,11 +57,12 @@ struct lsub {
 	int img_mmap;
 	struct lit_hdr *h;
 	const uint64_t *bitmap;
+	const uint64_t *filter; /* NULL: none */
 	const uint32_t *starts;
 	const struct lit_ent *ent;
 	const uint8_t *arena;
 	uint64_t kmask;
-	unsigned k, maxlen, bw_shift, nb_shift;
+	unsigned k, maxlen, bw_shift, fw_shift, nb_shift;
 	uint8_t startok[256];
 };
 
@@ -98,29 +101,37 @@ static inline int is_cont(uint8_t c)
 }
 
 /* Bytes an anchor at offset d needs: 8 for a full key when the literal
- * has 8, else k. */
+ * has 8, else the whole (short) literal. */
 static inline uint32_t anchor_span(unsigned k, uint32_t len)
 {
-	return len >= 8 ? 8 : k;
+	(void)k;
+	return len >= 8 ? 8 : len;
 }
+
+#define LIT_LOW56 0x00ffffffffffffffull
 
 static inline uint64_t key_of(const uint8_t *lit, uint32_t len, uint32_t d, uint64_t kmask)
 {
-	return anchor_of(lit, len, d, len - d >= 8 ? ~0ull : kmask);
+	(void)kmask;
+	if (len - d >= 8)
+		return anchor_of(lit, len, d, ~0ull);
+	return anchor_of(lit, len, d, LIT_LOW56) | (uint64_t)(len - d) << 56;
 }
 
 /* Section offsets from the header fields (all bounded by the caller). */
 struct lit_layout {
-	size_t bm_off, bm_bytes, st_off, ent_off, arena_off, total;
+	size_t bm_off, bm_bytes, f_off, f_bytes, st_off, ent_off, arena_off, total;
 };
 
-static void layout_of(unsigned nb_bits, unsigned bm_bits, uint64_t n, uint64_t arena_len,
-                      struct lit_layout *l)
+static void layout_of(unsigned nb_bits, unsigned bm_bits, unsigned f_bits, uint64_t n,
+                      uint64_t arena_len, struct lit_layout *l)
 {
 	uint64_t nb = 1ull << nb_bits;
 	l->bm_off = sizeof(struct lit_hdr);
 	l->bm_bytes = bm_bits >= 6 ? (size_t)1 << (bm_bits - 3) : 8;
-	l->st_off = l->bm_off + l->bm_bytes;
+	l->f_off = l->bm_off + l->bm_bytes;
+	l->f_bytes = f_bits ? (size_t)1 << (f_bits - 3) : 0;
+	l->st_off = l->f_off + l->f_bytes;
 	l->ent_off = l->st_off + (((nb + 1) * 4 + 7) & ~(uint64_t)7);
 	l->arena_off = l->ent_off + n * sizeof(struct lit_ent);
 	l->total = l->arena_off + ((arena_len + 7) & ~(uint64_t)7);
@@ -195,7 +206,7 @@ static void attach(struct lsub *x)
 {
 	struct lit_hdr *h = (struct lit_hdr *)x->img;
 	struct lit_layout l;
-	layout_of(h->nb_bits, h->bm_bits, h->n, h->arena_len, &l);
+	layout_of(h->nb_bits, h->bm_bits, h->f_bits, h->n, h->arena_len, &l);
 	x->h = h;
 	x->bitmap = (const uint64_t *)(x->img + l.bm_off);
 	x->starts = (const uint32_t *)(x->img + l.st_off);
@@ -205,6 +216,8 @@ static void attach(struct lsub *x)
 	x->kmask = kmask_of(h->k);
 	x->maxlen = h->maxlen;
 	x->bw_shift = 64 - (h->bm_bits - 6);
+	x->filter = h->f_bits ? (const uint64_t *)(x->img + l.f_off) : NULL;
+	x->fw_shift = h->f_bits ? 64 - (h->f_bits - 6) : 0;
 	x->nb_shift = 64 - h->nb_bits;
 	for (int c = 0; c < 256; c++)
 		x->startok[c] = (h->startok[c >> 3] >> (c & 7)) & 1;
@@ -217,6 +230,17 @@ static void attach(struct lsub *x)
 static inline uint64_t bm_mask(uint64_t hh)
 {
 	return (1ull << ((hh >> 20) & 63)) | (1ull << ((hh >> 26) & 63));
+}
+
+/* The first-level filter, for indexes whose bitmap outgrows the cache
+ * (10M literals: 32 MB): 4 MB, 2 bits per literal in one word, from an
+ * independent re-hash.  Most positions stop here, in L3, instead of
+ * costing a DRAM access each. */
+#define LIT_F_BITS 25
+#define LIT_F_MIN_BM 27 /* bitmaps of 2^27 bits (16 MB) and up get one */
+static inline uint64_t f_hash(uint64_t hh)
+{
+	return (hh ^ (hh >> 32)) * 0xD6E8FEB86659FD93ull;
 }
 
 static unsigned ceil_log2(uint64_t n)
@@ -262,8 +286,13 @@ static struct lsub *sub_build(const uint8_t *const *lits, const uint32_t *lens, 
 	unsigned nb_bits = ceil_log2(n);
 	nb_bits = nb_bits < 8 ? 8 : nb_bits > 31 ? 31 : nb_bits;
 	unsigned bm_bits = nb_bits + shift > 32 ? 32 : nb_bits + shift;
+	unsigned f_bits = bm_bits >= LIT_F_MIN_BM ? LIT_F_BITS : 0;
+	if (o && o->filter_bits) /* forced (tests): 7 .. bm_bits-1 */
+		f_bits = o->filter_bits < 7          ? 7
+		         : o->filter_bits >= bm_bits ? bm_bits - 1
+		                                     : o->filter_bits;
 	struct lit_layout l;
-	layout_of(nb_bits, bm_bits, n, arena_len, &l);
+	layout_of(nb_bits, bm_bits, f_bits, n, arena_len, &l);
 
 	uint8_t *dsel = NULL;
 	struct lsub *x = calloc(1, sizeof(*x));
@@ -283,6 +312,7 @@ static struct lsub *sub_build(const uint8_t *const *lits, const uint32_t *lens, 
 	h->maxlen = maxlen;
 	h->nb_bits = nb_bits;
 	h->bm_bits = bm_bits;
+	h->f_bits = f_bits;
 	h->n = n;
 	h->arena_len = arena_len;
 	h->total_len = l.total;
@@ -339,6 +369,10 @@ static struct lsub *sub_build(const uint8_t *const *lits, const uint32_t *lens, 
 		bkt[i] = (uint32_t)(hh >> x->nb_shift);
 		starts[bkt[i]]++;
 		bitmap[hh >> x->bw_shift] |= bm_mask(hh);
+		if (f_bits) {
+			uint64_t f = f_hash(hh);
+			((uint64_t *)(x->img + l.f_off))[f >> x->fw_shift] |= bm_mask(f);
+		}
 		uint8_t c0 = lits[i][dsel[i]];
 		h->startok[c0 >> 3] |= (uint8_t)(1u << (c0 & 7));
 	}
@@ -413,9 +447,13 @@ static inline void verify(const struct lsub *x, const struct lit_ent *en, const 
 		ST(lit_st_hit), cb(en->id, base + st + L, ctx);
 }
 
-static inline uint64_t key_mask(const struct lsub *x, const struct lit_ent *e)
+/* w: the 8 text bytes at the anchor position. */
+static inline int key_eq(const struct lit_ent *e, uint64_t w)
 {
-	return e->off & LIT_SHORT ? x->kmask : ~0ull;
+	if (!(e->off & LIT_SHORT))
+		return w == e->key;
+	unsigned L = (unsigned)(e->key >> 56); /* 1..7 */
+	return (w & ((1ull << (8 * L)) - 1)) == (e->key & LIT_LOW56);
 }
 
 /* The unbatched path (w: 8 bytes from a, zero-padded): checks every entry of anchor position a's
@@ -426,7 +464,7 @@ static inline void confirm(const struct lsub *x, const uint8_t *buf, size_t bufl
 {
 	size_t b = (size_t)(hh >> x->nb_shift);
 	for (uint32_t s = x->starts[b], e = x->starts[b + 1]; s < e; s++)
-		if ((w & key_mask(x, &x->ent[s])) == x->ent[s].key)
+		if (key_eq(&x->ent[s], w))
 			verify(x, &x->ent[s], buf, buflen, a, from, to, min_end, base, cb, ctx);
 }
 
@@ -434,6 +472,14 @@ static inline int bit_set(const struct lsub *x, uint64_t hh)
 {
 	uint64_t m = bm_mask(hh);
 	return (x->bitmap[hh >> x->bw_shift] & m) == m;
+}
+
+static inline int f_set(const struct lsub *x, uint64_t hh)
+{
+	if (!x->filter)
+		return 1;
+	uint64_t f = f_hash(hh), m = bm_mask(f);
+	return (x->filter[f >> x->fw_shift] & m) == m;
 }
 
 /* One block of LIT_BLOCK positions moving through the scan pipeline, per
@@ -455,7 +501,7 @@ struct lit_blk {
 #ifndef LIT_LAG_B
 #define LIT_LAG_B 2
 #endif
-#define LIT_LAG_E (LIT_LAG_B + 3)
+#define LIT_LAG_E (LIT_LAG_B + 4)
 struct lit_cand {
 	unsigned n;
 	uint8_t c[LIT_CAND];
@@ -508,31 +554,66 @@ static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, 
 			b->n1[1] = nx > 1 ? n1 : 0;
 			for (int c = 0; c < nx; c++) {
 				const struct lsub *x = xs[c];
-				for (unsigned j = 0; j < b->n1[c]; j++)
-					__builtin_prefetch(&x->bitmap[b->h1[c][j] >> x->bw_shift]);
+				if (x->filter)
+					for (unsigned j = 0; j < b->n1[c]; j++)
+						__builtin_prefetch(
+						    &x->filter[f_hash(b->h1[c][j]) >> x->fw_shift]);
+				else
+					for (unsigned j = 0; j < b->n1[c]; j++)
+						__builtin_prefetch(
+						    &x->bitmap[b->h1[c][j] >> x->bw_shift]);
 #ifdef LIT_STATS
 				lit_st_pos += b->n1[c];
 #endif
 			}
 		}
-		if (t >= LIT_LAG_B && t - LIT_LAG_B < nblk) { /* B: bitmap, prefetch bounds */
+		if (t >= LIT_LAG_B && t - LIT_LAG_B < nblk) { /* F: filter or bitmap */
 			struct lit_blk *b = &ring[(t - LIT_LAG_B) & 7];
 			for (int c = 0; c < nx; c++) {
 				const struct lsub *x = xs[c];
 				unsigned n2 = 0;
-				for (unsigned j = 0; j < b->n1[c]; j++) {
-					b->pos2[c][n2] = b->pos1[c][j];
-					b->h2[c][n2] = b->h1[c][j];
-					n2 += (unsigned)bit_set(x, b->h1[c][j]);
+				if (x->filter) { /* filter, prefetch bitmap */
+					for (unsigned j = 0; j < b->n1[c]; j++) {
+						b->pos2[c][n2] = b->pos1[c][j];
+						b->h2[c][n2] = b->h1[c][j];
+						n2 += (unsigned)f_set(x, b->h1[c][j]);
+					}
+					for (unsigned j = 0; j < n2; j++)
+						__builtin_prefetch(
+						    &x->bitmap[b->h2[c][j] >> x->bw_shift]);
+				} else { /* bitmap, prefetch bounds */
+					for (unsigned j = 0; j < b->n1[c]; j++) {
+						b->pos2[c][n2] = b->pos1[c][j];
+						b->h2[c][n2] = b->h1[c][j];
+						n2 += (unsigned)bit_set(x, b->h1[c][j]);
+					}
+					for (unsigned j = 0; j < n2; j++)
+						__builtin_prefetch(
+						    &x->starts[b->h2[c][j] >> x->nb_shift]);
+				}
+				b->n2[c] = n2;
+			}
+		}
+		if (t >= LIT_LAG_B + 1 && t - LIT_LAG_B - 1 < nblk) { /* B: bitmap after filter */
+			struct lit_blk *b = &ring[(t - LIT_LAG_B - 1) & 7];
+			for (int c = 0; c < nx; c++) {
+				const struct lsub *x = xs[c];
+				if (!x->filter)
+					continue;
+				unsigned n2 = 0;
+				for (unsigned j = 0; j < b->n2[c]; j++) {
+					b->pos2[c][n2] = b->pos2[c][j];
+					b->h2[c][n2] = b->h2[c][j];
+					n2 += (unsigned)bit_set(x, b->h2[c][j]);
 				}
 				for (unsigned j = 0; j < n2; j++)
 					__builtin_prefetch(&x->starts[b->h2[c][j] >> x->nb_shift]);
 				b->n2[c] = n2;
 			}
 		}
-		if (t >= LIT_LAG_B + 1 &&
-		    t - LIT_LAG_B - 1 < nblk) { /* C: bounds, prefetch entries */
-			struct lit_blk *b = &ring[(t - LIT_LAG_B - 1) & 7];
+		if (t >= LIT_LAG_B + 2 &&
+		    t - LIT_LAG_B - 2 < nblk) { /* C: bounds, prefetch entries */
+			struct lit_blk *b = &ring[(t - LIT_LAG_B - 2) & 7];
 			for (int c = 0; c < nx; c++) {
 				const struct lsub *x = xs[c];
 				for (unsigned j = 0; j < b->n2[c]; j++) {
@@ -544,10 +625,10 @@ static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, 
 				}
 			}
 		}
-		if (t >= LIT_LAG_B + 2 &&
-		    t - LIT_LAG_B - 2 < nblk) { /* D: keys, prefetch literals */
-			struct lit_blk *b = &ring[(t - LIT_LAG_B - 2) & 7];
-			struct lit_cand *cd = &cand[(t - LIT_LAG_B - 2) & 1];
+		if (t >= LIT_LAG_B + 3 &&
+		    t - LIT_LAG_B - 3 < nblk) { /* D: keys, prefetch literals */
+			struct lit_blk *b = &ring[(t - LIT_LAG_B - 3) & 7];
+			struct lit_cand *cd = &cand[(t - LIT_LAG_B - 3) & 1];
 			cd->n = 0;
 			for (int c = 0; c < nx; c++) {
 				const struct lsub *x = xs[c];
@@ -557,9 +638,18 @@ static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, 
 					for (uint32_t e = b->sb[c][j]; e < b->se[c][j]; e++) {
 						const struct lit_ent *en = &x->ent[e];
 						ST(lit_st_ent);
-						if ((w & key_mask(x, en)) != en->key)
+						if (!key_eq(en, w))
 							continue;
 						ST(lit_st_anchor);
+						if (en->off & LIT_SHORT) {
+							/* the key is the literal, at offset
+							 * 0, and 8 bytes are readable here */
+							size_t L = (size_t)(en->key >> 56);
+							if (a < to && a + L > min_end)
+								ST(lit_st_hit),
+								    cb(en->id, base + a + L, ctx);
+							continue;
+						}
 						if (cd->n == LIT_CAND) { /* a crowded bucket */
 							verify(x, en, buf, buflen, a, from, to,
 							       min_end, base, cb, ctx);
@@ -597,7 +687,7 @@ tail:
 			uint64_t w = 0;
 			memcpy(&w, buf + i, buflen - i < 8 ? buflen - i : 8);
 			uint64_t hh = mix(w & x->kmask);
-			if (bit_set(x, hh))
+			if (f_set(x, hh) && bit_set(x, hh))
 				confirm(x, buf, buflen, i, w, hh, from, to, min_end, base, cb, ctx);
 		}
 	}
@@ -686,12 +776,14 @@ static struct lsub *sub_deserialize(const uint8_t *buf, size_t len, char *err, s
 		BAD("shortest literal %u below anchor %u", h.minlen, h.k);
 	if (!h.n && h.maxlen)
 		BAD("empty index with literal lengths");
+	if (h.f_bits && (h.f_bits < 7 || h.f_bits > 28 || h.f_bits >= h.bm_bits))
+		BAD("filter size 2^%u", h.f_bits);
 	if (h.nb_bits < 1 || h.nb_bits > 31 || h.bm_bits < 7 || h.bm_bits > 34)
 		BAD("table sizes 2^%u / 2^%u", h.nb_bits, h.bm_bits);
 	if (h.n > UINT32_MAX - 1 || h.arena_len > LIT_ARENA_MAX)
 		BAD("counts %llu / %llu", (unsigned long long)h.n, (unsigned long long)h.arena_len);
 	struct lit_layout l;
-	layout_of(h.nb_bits, h.bm_bits, h.n, h.arena_len, &l);
+	layout_of(h.nb_bits, h.bm_bits, h.f_bits, h.n, h.arena_len, &l);
 	if (h.total_len != l.total || len != l.total)
 		BAD("size %zu, header says %llu, layout needs %zu", len,
 		    (unsigned long long)h.total_len, l.total);
@@ -737,7 +829,7 @@ static struct lsub *sub_deserialize(const uint8_t *buf, size_t len, char *err, s
 			if ((hh >> x->nb_shift) != b)
 				BAD("entry %u: in bucket %llu, hashes elsewhere", j,
 				    (unsigned long long)b);
-			if (!bit_set(x, hh))
+			if (!bit_set(x, hh) || !f_set(x, hh))
 				BAD("entry %u: prefilter bit missing", j);
 			if (!x->startok[lit[d]])
 				BAD("entry %u: anchor byte not in the start table", j);

@@ -12,7 +12,9 @@
  *            all literals' k-grams: shared prefixes ("免费领取...") and
  *            whole common words are avoided, word-boundary grams win
  *   prefilter  a blocked Bloom filter: 2 bits in one 64-bit word, ~16
- *            bits per bucket, probed at every position
+ *            bits per bucket, probed at every position; past 16 MB (~8M
+ *            literals) a 4 MB first-level filter in front of it keeps most
+ *            probes in cache
  *   buckets  CSR: starts[bucket] -> 16-byte entries {8-byte key = literal
  *            bytes from the anchor, arena offset, id}: the key rejects
  *            most anchor hits without touching the literal bytes
@@ -64,6 +66,9 @@ struct litidx_opts {
 	unsigned anchor_len;   /* 1..8, capped per class by its shortest literal;
 	                          default LITIDX_ANCHOR */
 	unsigned bitmap_shift; /* prefilter bits = buckets << shift; default 4 */
+	unsigned filter_bits;  /* log2 bits of the first-level filter in front of
+	                          the prefilter; default: 2^25 when the prefilter
+	                          has 2^27 bits or more, else none */
 };
 
 /* Builds an index over n literals (already normalized bytes, each of

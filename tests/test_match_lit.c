@@ -516,7 +516,10 @@ static void test_differential(void)
 		size_t len = round < 4 ? 20000 : round < 20 ? 200000 + rndn(200000) : 1000000;
 		uint8_t *t = gen_text(&s, len);
 		size_t nc, *c = gen_chunks(len, &nc, round % 3 == 2);
-		struct litidx_opts o = {.anchor_len = 1 + (unsigned)(round % 8)};
+		/* odd rounds: other anchor lengths, and the first-level filter
+		 * (normally only past ~8M literals) forced on */
+		struct litidx_opts o = {.anchor_len = 1 + (unsigned)(round % 8),
+		                        .filter_bits = 7 + (unsigned)(round % 5)};
 		char err[256];
 		struct litidx *x = litidx_build_opts(s.lits, s.lens, s.ids, s.n,
 		                                     round % 2 ? &o : NULL, err, sizeof(err));
