@@ -473,135 +473,112 @@ static void on_signal(int sig)
 	serve_stop = 1;
 }
 
-struct serve_state {
-	struct matcher_slot slot;
-	struct matcher *live;
-};
-
 static void serve_log(void *ud, const char *line)
 {
-	fprintf(stderr, "tapsift: %s: %s\n", (const char *)ud, line);
+	(void)ud;
+	fprintf(stderr, "tapsift: rules: %s\n", line);
 }
 
-/* A gateway without capture: what `run` does with bundles, so a push path
- * (keys, CURVE, trust, versions) can be tested before it matters. */
+/* A gateway without capture: what `run` does with bundles (gateway_rules
+ * plus the swap poll), so a push path (keys, CURVE, trust, versions) can be
+ * tested before it matters. */
 static int rules_serve(int argc, char **argv)
 {
 	static const char use[] =
 	    "usage: tapsift rules serve [--control EP] [--rules-dir DIR] [--trust DIR|FILE]...\n"
 	    "                           [--bundle FILE] [--allow-rollback] [--allow-recompile]\n"
-	    "                           [--curve-secret F] [--curve-allow F] [--count N]\n\n"
+	    "                           [--curve-secret F] [--curve-allow F] [--count N]\n"
+	    "                           [--interval-ms MS]\n\n"
 	    "Accepts bundles exactly like a gateway (control socket and/or watched\n"
-	    "directory) and prints 'live VERSION HASH RULES' for each set that becomes\n"
+	    "directory) and prints 'live VERSION RULESET RULES' for each set that becomes\n"
 	    "live; stops on SIGINT/SIGTERM or after --count sets.  --bundle: the set live\n"
 	    "at start (its version is the rollback floor).\n";
 	if (want_help(argc, argv)) {
 		fputs(use, stdout);
 		return EXIT_OK;
 	}
-	struct bundle_trust t;
-	trust_init(&t);
-	struct control_config cc = {.log = serve_log, .log_ud = (void *)"control"};
-	struct rules_watch_config wc = {.log = serve_log, .log_ud = (void *)"rules-dir"};
-	struct control_live live;
-	memset(&live, 0, sizeof(live));
+	struct gateway_rules_opts go = {.log = serve_log};
+	const char **trust = calloc((size_t)argc, sizeof(*trust));
 	const char *initial = NULL;
 	long count = 0;
 	int rc = EXIT_USAGE;
+	struct matcher *live = NULL;
+	if (!trust)
+		return EXIT_FAIL;
+	go.trust = trust;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		int has = i + 1 < argc;
 		if (!strcmp(a, "--control") && has)
-			cc.endpoint = argv[++i];
+			go.control_ep = argv[++i];
 		else if (!strcmp(a, "--rules-dir") && has)
-			wc.dir = argv[++i];
-		else if (!strcmp(a, "--trust") && has) {
-			if (add_trust(&t, argv[++i]))
-				goto done;
-		} else if (!strcmp(a, "--bundle") && has)
+			go.rules_dir = argv[++i];
+		else if (!strcmp(a, "--trust") && has)
+			trust[go.ntrust++] = argv[++i];
+		else if (!strcmp(a, "--bundle") && has)
 			initial = argv[++i];
 		else if (!strcmp(a, "--allow-rollback"))
-			cc.allow_rollback = wc.allow_rollback = 1;
+			go.allow_rollback = 1;
 		else if (!strcmp(a, "--allow-recompile"))
-			cc.allow_recompile = wc.allow_recompile = 1;
+			go.allow_recompile = 1;
 		else if (!strcmp(a, "--curve-secret") && has)
-			cc.curve_secret_file = argv[++i];
+			go.curve_secret_file = argv[++i];
 		else if (!strcmp(a, "--curve-allow") && has)
-			cc.curve_allow_file = argv[++i];
+			go.curve_allow_file = argv[++i];
 		else if (!strcmp(a, "--count") && has)
 			count = atol(argv[++i]);
 		else if (!strcmp(a, "--interval-ms") && has)
-			wc.interval_ms = (unsigned)atoi(argv[++i]);
+			go.dir_interval_ms = (unsigned)atoi(argv[++i]);
 		else {
 			fprintf(stderr, "tapsift rules serve: unexpected '%s'\n%s", a, use);
 			goto done;
 		}
 	}
-	if (!cc.endpoint && !wc.dir) {
+	if (!go.control_ep && !go.rules_dir) {
 		fputs(use, stderr);
 		goto done;
 	}
-	cc.trust = wc.trust = &t;
-	cc.live = wc.live = &live;
-	struct serve_state st;
-	memset(&st, 0, sizeof(st));
 	char err[1024];
 	if (initial) {
-		struct bundle_load_opts o = {.trust = &t, .allow_recompile = cc.allow_recompile};
-		struct bundle_info info;
-		st.live = bundle_load_file(initial, &o, &info, err, sizeof(err));
-		if (!st.live) {
-			fprintf(stderr, "tapsift: bundle rejected (%s): %s\n",
-			        bundle_status_name(info.status), err);
+		live = bundle_open_for_setup(initial, go.trust, go.ntrust, go.allow_recompile, &rc);
+		if (!live)
 			goto done;
-		}
-		live.version = info.version;
-		memcpy(live.hash, info.hash, sizeof(live.hash));
-		printf("live %llu %s %zu\n", (unsigned long long)info.version, info.hash,
-		       st.live->rs->n);
+		go.live_version = live->version;
+		printf("live %llu %s %zu\n", (unsigned long long)live->version, live->rs->hash,
+		       live->rs->n);
 		fflush(stdout);
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	struct control *c = NULL;
-	struct rules_watch *w = NULL;
-	if (cc.endpoint && !(c = control_start(&cc, matcher_slot_cb, &st.slot, err, sizeof(err)))) {
-		fprintf(stderr, "tapsift: --control: %s\n", err);
+	struct gateway_rules *g = gateway_rules_start(&go, err, sizeof(err));
+	if (!g) {
+		fprintf(stderr, "tapsift: %s\n", err);
 		rc = EXIT_FAIL;
-		goto done_live;
+		goto done;
 	}
-	if (c) {
-		fprintf(stderr, "tapsift: control socket on %s\n", control_endpoint(c));
+	if (go.control_ep) {
+		fprintf(stderr, "tapsift: control socket on %s\n", gateway_rules_endpoint(g));
 		fflush(stderr);
-	}
-	if (wc.dir && !(w = rules_watch_start(&wc, matcher_slot_cb, &st.slot, err, sizeof(err)))) {
-		fprintf(stderr, "tapsift: --rules-dir: %s\n", err);
-		control_stop(c);
-		rc = EXIT_FAIL;
-		goto done_live;
 	}
 	long n = 0;
 	while (!serve_stop && (!count || n < count)) {
 		/* what the capture loop does on each poll */
-		struct matcher *m = matcher_slot_take(&st.slot);
+		struct matcher *m = gateway_rules_take(g);
 		if (!m) {
 			usleep(20000);
 			continue;
 		}
-		matcher_unref(st.live);
-		st.live = m;
+		matcher_unref(live);
+		live = m;
 		n++;
 		printf("live %llu %s %zu\n", (unsigned long long)m->version, m->rs->hash, m->rs->n);
 		fflush(stdout);
 	}
-	control_stop(c);
-	rules_watch_stop(w);
-	matcher_unref(matcher_slot_take(&st.slot));
+	gateway_rules_stop(g);
 	rc = EXIT_OK;
-done_live:
-	matcher_unref(st.live);
 done:
-	trust_free(&t);
+	matcher_unref(live);
+	free(trust);
 	return rc;
 }
 

@@ -605,3 +605,96 @@ struct matcher *matcher_slot_take(struct matcher_slot *s)
 		return NULL; /* the common case: one relaxed load per poll */
 	return __atomic_exchange_n(&s->pending, NULL, __ATOMIC_ACQ_REL);
 }
+
+/* ------------------------------------------------------------------------
+ * Gateway bundle sources in one object
+ * ---------------------------------------------------------------------- */
+
+struct gateway_rules {
+	struct bundle_trust trust;
+	struct control_live live;
+	struct matcher_slot slot;
+	struct control *ctl;
+	struct rules_watch *watch;
+};
+
+struct gateway_rules *gateway_rules_start(const struct gateway_rules_opts *o, char *err,
+                                          size_t errlen)
+{
+	struct gateway_rules *g = calloc(1, sizeof(*g));
+	if (!g) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	trust_init(&g->trust);
+	g->live.version = o->live_version;
+	char e2[1024];
+	for (int i = 0; i < o->ntrust; i++)
+		if (trust_add(&g->trust, o->trust[i], e2, sizeof(e2))) {
+			snprintf(err, errlen, "--trust: %s", e2);
+			goto bad;
+		}
+	if (o->control_ep) {
+		struct control_config cc = {.endpoint = o->control_ep,
+		                            .trust = &g->trust,
+		                            .allow_rollback = o->allow_rollback,
+		                            .allow_recompile = o->allow_recompile,
+		                            .curve_secret_file = o->curve_secret_file,
+		                            .curve_allow_file = o->curve_allow_file,
+		                            .live = &g->live,
+		                            .log = o->log,
+		                            .log_ud = o->log_ud};
+		if (!(g->ctl = control_start(&cc, matcher_slot_cb, &g->slot, e2, sizeof(e2)))) {
+			snprintf(err, errlen, "--control: %s", e2);
+			goto bad;
+		}
+	}
+	if (o->rules_dir) {
+		struct rules_watch_config wc = {.dir = o->rules_dir,
+		                                .trust = &g->trust,
+		                                .allow_rollback = o->allow_rollback,
+		                                .allow_recompile = o->allow_recompile,
+		                                .interval_ms = o->dir_interval_ms,
+		                                .live = &g->live,
+		                                .log = o->log,
+		                                .log_ud = o->log_ud};
+		if (!(g->watch =
+		          rules_watch_start(&wc, matcher_slot_cb, &g->slot, e2, sizeof(e2)))) {
+			snprintf(err, errlen, "--rules-dir: %s", e2);
+			goto bad;
+		}
+	}
+	return g;
+bad:
+	gateway_rules_stop(g);
+	return NULL;
+}
+
+struct matcher *gateway_rules_take(struct gateway_rules *g)
+{
+	return matcher_slot_take(&g->slot);
+}
+
+void gateway_rules_swap_failed(struct gateway_rules *g, uint64_t live_version)
+{
+	pthread_mutex_lock(&handover_mu);
+	__atomic_store_n(&g->live.version, live_version, __ATOMIC_RELEASE);
+	g->live.hash[0] = 0;
+	pthread_mutex_unlock(&handover_mu);
+}
+
+const char *gateway_rules_endpoint(const struct gateway_rules *g)
+{
+	return g->ctl ? control_endpoint(g->ctl) : "";
+}
+
+void gateway_rules_stop(struct gateway_rules *g)
+{
+	if (!g)
+		return;
+	control_stop(g->ctl);
+	rules_watch_stop(g->watch);
+	matcher_unref(matcher_slot_take(&g->slot));
+	trust_free(&g->trust);
+	free(g);
+}

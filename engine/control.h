@@ -119,4 +119,41 @@ struct matcher_slot {
 void matcher_slot_cb(void *slot, struct matcher *m);
 struct matcher *matcher_slot_take(struct matcher_slot *s);
 
+/* ---- everything a gateway needs, in one object ----
+ * Loads the trust list, starts the control socket and/or the directory
+ * watch with one shared live version and one pending-swap slot.  `run`
+ * (and `rules serve`) use it like this, from the producer thread:
+ *     struct matcher *nm = gateway_rules_take(g);
+ *     if (nm) {
+ *         if (engine_set_matcher(e, nm) == 0) { matcher_unref(live); live = nm; }
+ *         else { gateway_rules_swap_failed(g, live->version); matcher_unref(nm); }
+ *     }
+ */
+struct gateway_rules_opts {
+	const char *control_ep;   /* NULL: no control socket */
+	const char *rules_dir;    /* NULL: no directory watch */
+	const char *const *trust; /* .pub files or directories */
+	int ntrust;               /* 0: unsigned bundles accepted */
+	int allow_rollback, allow_recompile;
+	const char *curve_secret_file; /* control socket CURVE (bus key files) */
+	const char *curve_allow_file;
+	unsigned dir_interval_ms; /* 0: 1000 */
+	uint64_t live_version;    /* of the set live at start (0: rule files) */
+	control_log_fn log;       /* NULL: stderr */
+	void *log_ud;
+};
+struct gateway_rules;
+struct gateway_rules *gateway_rules_start(const struct gateway_rules_opts *o, char *err,
+                                          size_t errlen);
+/* A new set to apply (the caller owns its reference), or NULL: one relaxed
+ * load when nothing is pending. */
+struct matcher *gateway_rules_take(struct gateway_rules *g);
+/* The set taken last did not go live: the live version goes back, so the
+ * same bundle can be pushed again. */
+void gateway_rules_swap_failed(struct gateway_rules *g, uint64_t live_version);
+/* The bound control endpoint ("" without one). */
+const char *gateway_rules_endpoint(const struct gateway_rules *g);
+/* Stops both sources; a set still pending is released. */
+void gateway_rules_stop(struct gateway_rules *g);
+
 #endif

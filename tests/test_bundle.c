@@ -897,6 +897,78 @@ static void test_push_swap_engine(void)
 	free(c);
 }
 
+static int gw_rollbacks;
+
+static void gw_log(void *ud, const char *line)
+{
+	(void)ud;
+	if (strstr(line, "old.tsb: error rollback"))
+		__atomic_add_fetch(&gw_rollbacks, 1, __ATOMIC_RELAXED);
+}
+
+/* The one-object API run uses: shared trust, live version, slot. */
+static void test_gateway_rules(void)
+{
+	char err[1024], reply[1400], ep[700], d[600];
+	snprintf(ep, sizeof(ep), "ipc://%s/gw.sock", tmpdir);
+	snprintf(d, sizeof(d), "%s/gwdrop", tmpdir);
+	mkdir(d, 0700);
+	const char *trust[] = {path_in("author.pub")};
+	struct gateway_rules_opts go = {.control_ep = ep,
+	                                .rules_dir = d,
+	                                .trust = trust,
+	                                .ntrust = 1,
+	                                .dir_interval_ms = 20,
+	                                .live_version = 6,
+	                                .log = gw_log};
+	struct gateway_rules *g = gateway_rules_start(&go, err, sizeof(err));
+	CHECK(g != NULL);
+	if (!g) {
+		fprintf(stderr, "  %s\n", err);
+		return;
+	}
+	CHECK_STR(gateway_rules_endpoint(g), ep);
+	struct control_push_opts po = {.timeout_ms = 20000};
+	size_t len;
+	uint8_t *b = slurp("v4.tsb", &len);
+	CHECK(control_push(ep, &po, b, len, reply, sizeof(reply)) != 0);
+	CHECK(strncmp(reply, "error rollback", 14) == 0);
+	free(b);
+	b = slurp("v8.tsb", &len);
+	CHECK_EQ_INT(control_push(ep, &po, b, len, reply, sizeof(reply)), 0);
+	struct matcher *m = gateway_rules_take(g);
+	CHECK(m != NULL);
+	if (m)
+		CHECK_EQ_INT(m->version, 8);
+	/* the engine refused it: version 8 is not live, a second push works */
+	gateway_rules_swap_failed(g, 6);
+	matcher_unref(m);
+	CHECK_EQ_INT(control_status(ep, &po, reply, sizeof(reply)), 0);
+	CHECK(strncmp(reply, "ok 6 ", 5) == 0);
+	CHECK_EQ_INT(control_push(ep, &po, b, len, reply, sizeof(reply)), 0);
+	CHECK(strstr(reply, "already live") == NULL);
+	free(b);
+	/* the directory sees the same live version: an older file is refused */
+	char dst[700];
+	snprintf(dst, sizeof(dst), "%s/old.tsb", d);
+	copy_file("v6.tsb", dst);
+	WAIT_FOR(__atomic_load_n(&gw_rollbacks, __ATOMIC_RELAXED) >= 1);
+	CHECK_EQ_INT(gw_rollbacks, 1);
+	/* pending: the v8 from the second push; stop releases nothing else */
+	m = gateway_rules_take(g);
+	CHECK(m != NULL);
+	if (m)
+		CHECK_EQ_INT(m->version, 8);
+	matcher_unref(m);
+	CHECK(gateway_rules_take(g) == NULL);
+	gateway_rules_stop(g);
+	/* bad trust path: a clear error */
+	const char *bad[] = {path_in("nonexistent.pub")};
+	go.trust = bad;
+	CHECK(gateway_rules_start(&go, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "--trust") != NULL);
+}
+
 static void rm_rf(const char *dir)
 {
 	char cmd[700];
@@ -920,6 +992,7 @@ int main(void)
 	RUN(test_control_curve);
 	RUN(test_watch);
 	RUN(test_push_swap_engine);
+	RUN(test_gateway_rules);
 	rm_rf(tmpdir);
 	return UNIT_DONE();
 }
