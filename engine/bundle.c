@@ -875,11 +875,11 @@ static char **parse_strings(const uint8_t *s, uint64_t len, size_t *n, size_t ma
 		return NULL;
 	}
 	uint32_t cnt = ld32(s);
-	if (cnt > len - 4 || cnt == 0) {
+	if (cnt > len - 4 || (cnt == 0 && len != 4)) {
 		fail(err, errlen, "bad %s count %u", what, cnt);
 		return NULL;
 	}
-	char **v = calloc(cnt, sizeof(*v));
+	char **v = calloc(cnt ? cnt : 1, sizeof(*v));
 	if (!v) {
 		fail(err, errlen, "out of memory");
 		return NULL;

@@ -70,6 +70,9 @@ run "$TSF" rules compile "$T/bad.rules" -o "$T/bad.tsb"
 check compile-bad-rules "$([ $rc -eq 2 ] && grep -q "bad.rules:2:1: duplicate rule id" <<<"$err" && [ ! -e "$T/bad.tsb" ]; echo $?)" "exit $rc: $err"
 run "$TSF" rules compile "$T/a.rules" -o "$T/nodir/x.tsb" -q
 check compile-unwritable "$([ $rc -eq 1 ] && grep -q "No such file" <<<"$err"; echo $?)" "exit $rc: $err"
+echo '# no rules yet' >"$T/empty.rules"
+run "$TSF" rules compile "$T/empty.rules" -o "$T/empty.tsb" -q
+check compile-empty "$([ $rc -eq 0 ] && "$TSF" rules verify "$T/empty.tsb" | grep -q "(0 rules"; echo $?)" "exit $rc: $out $err"
 run "$TSF" rules info "$T/a.rules"
 check info-not-a-bundle "$([ $rc -eq 2 ] && grep -q "not a tapsift rule bundle" <<<"$err"; echo $?)" "exit $rc: $err"
 run "$TSF" rules info "$T/v1.tsb"
