@@ -83,7 +83,7 @@ void litidx_free(struct litidx *x);
 
 /* Facts about a built index (for stats and bundle info). */
 size_t litidx_count(const struct litidx *x);    /* literals */
-unsigned litidx_anchor(const struct litidx *x); /* anchor length k */
+unsigned litidx_anchor(const struct litidx *x); /* shortest anchor in use (bytes) */
 unsigned litidx_maxlen(const struct litidx *x); /* longest literal (0 if empty) */
 size_t litidx_memsize(const struct litidx *x);  /* bytes held by the index */
 
