@@ -972,7 +972,11 @@ static struct ruleset *load_ruleset(const struct parsed *p, const struct bundle_
 	ruleset_init(rs);
 	*why = BUNDLE_E_SECTION;
 	const uint8_t *meta = p->sec[BSEC_META];
-	if (memchr(meta, 0, 17) != meta + 16) {
+	/* 16 hex digits: it is printed verbatim in every verdict */
+	int hexok = memchr(meta, 0, 17) == meta + 16;
+	for (int i = 0; hexok && i < 16; i++)
+		hexok = (meta[i] >= '0' && meta[i] <= '9') || (meta[i] >= 'a' && meta[i] <= 'f');
+	if (!hexok) {
 		fail(err, errlen, "bad ruleset hash in metadata");
 		goto bad;
 	}
@@ -981,6 +985,15 @@ static struct ruleset *load_ruleset(const struct parsed *p, const struct bundle_
 	                               "category", err, errlen)))
 		goto bad;
 	rs->catcap = rs->ncats;
+	/* the parser's alphabet: categories become bus topics and file names */
+	for (size_t i = 0; i < rs->ncats; i++)
+		for (const char *c = rs->cats[i]; *c; c++)
+			if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+			      *c == '-')) {
+				fail(err, errlen,
+				     "category %zu has a character outside a-z 0-9 _ -", i);
+				goto bad;
+			}
 	if (!(rs->files = parse_strings(p->sec[BSEC_FILES], p->seclen[BSEC_FILES], &rs->nfiles, 0,
 	                                "file name", err, errlen)))
 		goto bad;

@@ -564,6 +564,22 @@ static void test_platform_and_fields(void)
 			fprintf(stderr, "  case %zu: %s\n", i, err);
 		CHECK(strstr(err, cases[i].why) != NULL);
 	}
+	/* strings that end up verbatim in verdicts and topics */
+	uint8_t *cats = find_sec(b, BSEC_CATS, 0, &sl);
+	cats[4] = '"';
+	save_signed(b, len, "p-cat.tsb");
+	cats[4] = 'f';
+	m = bundle_load_file(path_in("p-cat.tsb"), &o, &info, err, sizeof(err));
+	CHECK(m == NULL);
+	CHECK(strstr(err, "category 0 has a character") != NULL);
+	uint8_t *meta = find_sec(b, BSEC_META, 0, &sl);
+	uint8_t keep0 = meta[3];
+	meta[3] = '"';
+	save_signed(b, len, "p-meta.tsb");
+	meta[3] = keep0;
+	m = bundle_load_file(path_in("p-meta.tsb"), &o, &info, err, sizeof(err));
+	CHECK(m == NULL);
+	CHECK(strstr(err, "bad ruleset hash") != NULL);
 	/* a damaged literal index image (hash fixed): its own validation */
 	uint8_t *lit = find_sec(b, BSEC_LIT, 0, &sl);
 	CHECK(lit != NULL);
