@@ -691,16 +691,40 @@ int bundle_compile(const struct ruleset *rs, const struct bundle_compile_opts *o
  * Verifying
  * ---------------------------------------------------------------------- */
 
-static void content_hash(const uint8_t *buf, uint64_t content_len, uint8_t out[BUNDLE_HASH_LEN])
+/* Gives back the pages of a read-only file mapping once they have been
+ * read: the kernel keeps them in the page cache, but they stop counting
+ * against the gateway, so loading a 1 GB bundle does not hold 1 GB of file
+ * pages on top of the set it builds.  No-op for ordinary memory. */
+static void drop_pages(int drop, const void *p, uint64_t len)
+{
+	if (!drop || !len)
+		return;
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)4095;
+	uintptr_t e = ((uintptr_t)p + len + 4095) & ~(uintptr_t)4095;
+	madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
+static void content_hash_drop(const uint8_t *buf, uint64_t content_len,
+                              uint8_t out[BUNDLE_HASH_LEN], int drop)
 {
 	static const uint8_t z[BUNDLE_HASH_LEN];
 	crypto_generichash_state st;
 	crypto_generichash_init(&st, NULL, 0, BUNDLE_HASH_LEN);
 	crypto_generichash_update(&st, buf, H_HASH);
 	crypto_generichash_update(&st, z, BUNDLE_HASH_LEN);
-	crypto_generichash_update(&st, buf + H_HASH + BUNDLE_HASH_LEN,
-	                          content_len - H_HASH - BUNDLE_HASH_LEN);
+	const uint64_t win = 64u << 20;
+	for (uint64_t o = H_HASH + BUNDLE_HASH_LEN; o < content_len; o += win) {
+		uint64_t n = content_len - o < win ? content_len - o : win;
+		crypto_generichash_update(&st, buf + o, n);
+		if (o >= win) /* keep the first window: header and table are read again */
+			drop_pages(drop, buf + o, n);
+	}
 	crypto_generichash_final(&st, out, BUNDLE_HASH_LEN);
+}
+
+static void content_hash(const uint8_t *buf, uint64_t content_len, uint8_t out[BUNDLE_HASH_LEN])
+{
+	content_hash_drop(buf, content_len, out, 0);
 }
 
 void bundle_fix_hash(uint8_t *buf, size_t len)
@@ -724,6 +748,7 @@ struct parsed {
 	const uint8_t *hsdb[MATCH_LAYERS];
 	uint64_t hsdblen[MATCH_LAYERS];
 	int signed_;
+	int drop; /* buf is a file mapping: drop pages once read */
 };
 
 #define ST(code) (info->status = (code), -1)
@@ -731,10 +756,12 @@ struct parsed {
 /* Steps 1-5 of docs/bundles.md: size, magic, format; signature; version;
  * content hash; section table. */
 static int verify_envelope(const uint8_t *buf, size_t len, const struct bundle_load_opts *o,
-                           struct parsed *p, struct bundle_info *info, char *err, size_t errlen)
+                           struct parsed *p, struct bundle_info *info, char *err, size_t errlen,
+                           int drop)
 {
 	memset(p, 0, sizeof(*p));
 	p->buf = buf;
+	p->drop = drop;
 	if (len < BUNDLE_HEADER_LEN)
 		return fail(err, errlen, "truncated: %zu bytes, a bundle header alone is %d", len,
 		            BUNDLE_HEADER_LEN),
@@ -816,7 +843,7 @@ static int verify_envelope(const uint8_t *buf, size_t len, const struct bundle_l
 	/* The hash before parsing the table: a damaged table then reports
 	 * "hash mismatch", not a puzzling bounds error. */
 	uint8_t h[BUNDLE_HASH_LEN];
-	content_hash(buf, cl, h);
+	content_hash_drop(buf, cl, h, drop);
 	if (memcmp(h, buf + H_HASH, BUNDLE_HASH_LEN))
 		return fail(err, errlen, "content hash mismatch: the bundle is damaged"),
 		       ST(BUNDLE_E_HASH);
@@ -1008,6 +1035,7 @@ static struct ruleset *load_ruleset(const struct parsed *p, const struct bundle_
 		goto bad;
 	}
 	memcpy(rs->blob, p->sec[BSEC_BLOB], bl);
+	drop_pages(p->drop, p->sec[BSEC_BLOB], bl);
 	const uint8_t *blob = rs->blob;
 	*why = BUNDLE_E_RULE;
 	const uint8_t *rec = p->sec[BSEC_RULES];
@@ -1059,6 +1087,7 @@ static struct ruleset *load_ruleset(const struct parsed *p, const struct bundle_
 		counts[layer_of(r)]++;
 	}
 	rs->n = rs->cap = n;
+	drop_pages(p->drop, p->sec[BSEC_RULES], p->seclen[BSEC_RULES]);
 	*why = BUNDLE_OK;
 	return rs;
 bad:
@@ -1067,8 +1096,8 @@ bad:
 	return NULL;
 }
 
-struct matcher *bundle_load(const void *vbuf, size_t len, const struct bundle_load_opts *o,
-                            struct bundle_info *info, char *err, size_t errlen)
+static struct matcher *load_impl(const void *vbuf, size_t len, const struct bundle_load_opts *o,
+                                 struct bundle_info *info, char *err, size_t errlen, int drop)
 {
 	struct bundle_info dummy;
 	if (!info)
@@ -1082,7 +1111,7 @@ struct matcher *bundle_load(const void *vbuf, size_t len, const struct bundle_lo
 		fail(err, errlen, "libsodium failed to initialize");
 		return NULL;
 	}
-	if (verify_envelope(buf, len, o, &p, info, err, errlen))
+	if (verify_envelope(buf, len, o, &p, info, err, errlen, drop))
 		return NULL;
 	size_t counts[MATCH_LAYERS] = {0};
 	enum bundle_status why;
@@ -1111,6 +1140,7 @@ struct matcher *bundle_load(const void *vbuf, size_t len, const struct bundle_lo
 			goto bad_m;
 		}
 		m->nlit = litidx_count(m->lit);
+		drop_pages(drop, p.sec[BSEC_LIT], p.seclen[BSEC_LIT]);
 	}
 	/* Per layer: the metadata counts what Hyperscan holds; the norm layer's
 	 * other literals are in the index. */
@@ -1156,6 +1186,7 @@ struct matcher *bundle_load(const void *vbuf, size_t len, const struct bundle_lo
 		}
 		free(dinfo);
 		hs_error_t e = hs_deserialize_database(db, dl, &m->db[l]);
+		drop_pages(drop, db, dl);
 		if (e == HS_DB_VERSION_ERROR || e == HS_DB_PLATFORM_ERROR) {
 			fail(err, errlen,
 			     "database of layer %s was built for %s Hyperscan/CPU: %s "
@@ -1203,6 +1234,12 @@ bad:
 	return NULL;
 }
 
+struct matcher *bundle_load(const void *buf, size_t len, const struct bundle_load_opts *o,
+                            struct bundle_info *info, char *err, size_t errlen)
+{
+	return load_impl(buf, len, o, info, err, errlen, 0);
+}
+
 int bundle_read_file(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY);
@@ -1237,6 +1274,25 @@ int bundle_read_file(const char *path, uint8_t **buf, size_t *len, char *err, si
 }
 
 /* mmap, so the file's bytes are never a second resident copy. */
+static const uint8_t *map_fd(int fd, const char *name, size_t *len, char *err, size_t errlen)
+{
+	struct stat st;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		fail(err, errlen, "%s: not a regular file", name);
+		return NULL;
+	}
+	*len = (size_t)st.st_size;
+	if (!*len)
+		return (const uint8_t *)"";
+	void *m = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED) {
+		fail(err, errlen, "%s: %s", name, strerror(errno));
+		return NULL;
+	}
+	madvise(m, *len, MADV_SEQUENTIAL);
+	return m;
+}
+
 static const uint8_t *map_file(const char *path, size_t *len, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY);
@@ -1244,24 +1300,8 @@ static const uint8_t *map_file(const char *path, size_t *len, char *err, size_t 
 		fail(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	struct stat st;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		fail(err, errlen, "%s: not a regular file", path);
-		return NULL;
-	}
-	*len = (size_t)st.st_size;
-	if (!*len) {
-		close(fd);
-		return (const uint8_t *)"";
-	}
-	void *m = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+	const uint8_t *m = map_fd(fd, path, len, err, errlen);
 	close(fd);
-	if (m == MAP_FAILED) {
-		fail(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	madvise(m, *len, MADV_SEQUENTIAL);
 	return m;
 }
 
@@ -1271,12 +1311,12 @@ static void unmap_file(const uint8_t *p, size_t len)
 		munmap((void *)p, len);
 }
 
-struct matcher *bundle_load_file(const char *path, const struct bundle_load_opts *o,
-                                 struct bundle_info *info, char *err, size_t errlen)
+struct matcher *bundle_load_fd(int fd, const char *name, const struct bundle_load_opts *o,
+                               struct bundle_info *info, char *err, size_t errlen)
 {
 	size_t len = 0;
 	char e2[1024];
-	const uint8_t *b = map_file(path, &len, err, errlen);
+	const uint8_t *b = map_fd(fd, name, &len, err, errlen);
 	if (!b) {
 		if (info) {
 			memset(info, 0, sizeof(*info));
@@ -1284,10 +1324,27 @@ struct matcher *bundle_load_file(const char *path, const struct bundle_load_opts
 		}
 		return NULL;
 	}
-	struct matcher *m = bundle_load(b, len, o, info, e2, sizeof(e2));
+	struct matcher *m = load_impl(b, len, o, info, e2, sizeof(e2), 1);
 	if (!m)
-		snprintf(err, errlen, "%s: %s", path, e2);
+		snprintf(err, errlen, "%s: %s", name, e2);
 	unmap_file(b, len);
+	return m;
+}
+
+struct matcher *bundle_load_file(const char *path, const struct bundle_load_opts *o,
+                                 struct bundle_info *info, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		fail(err, errlen, "%s: %s", path, strerror(errno));
+		if (info) {
+			memset(info, 0, sizeof(*info));
+			info->status = BUNDLE_E_IO;
+		}
+		return NULL;
+	}
+	struct matcher *m = bundle_load_fd(fd, path, o, info, err, errlen);
+	close(fd);
 	return m;
 }
 
@@ -1307,7 +1364,7 @@ int bundle_sign(const char *path, const uint8_t sk[SIGN_SK_LEN], char keyid[SIGN
 	 * check the envelope of the unsigned content only. */
 	uint64_t cl = len >= BUNDLE_HEADER_LEN ? ld64(b + H_CONTENT) : 0;
 	if (cl < BUNDLE_HEADER_LEN || cl > len ||
-	    verify_envelope(b, (size_t)cl, NULL, &p, &info, e2, sizeof(e2))) {
+	    verify_envelope(b, (size_t)cl, NULL, &p, &info, e2, sizeof(e2), 0)) {
 		if (cl < BUNDLE_HEADER_LEN || cl > len)
 			snprintf(e2, sizeof(e2), "not a tapsift rule bundle, or truncated");
 		unmap_file(b, len);
@@ -1370,7 +1427,7 @@ int bundle_describe(FILE *out, const void *vbuf, size_t len, const struct bundle
 	memset(&info, 0, sizeof(info));
 	if (sodium_init() < 0)
 		return fail(err, errlen, "libsodium failed to initialize");
-	if (verify_envelope(buf, len, &o, &p, &info, err, errlen))
+	if (verify_envelope(buf, len, &o, &p, &info, err, errlen, 0))
 		return -1;
 	size_t counts[MATCH_LAYERS] = {0};
 	enum bundle_status why;

@@ -402,12 +402,15 @@ static int rules_push(int argc, char **argv)
 {
 	static const char use[] =
 	    "usage: tapsift rules push BUNDLE --to EP [--to EP]... [--timeout S]\n"
-	    "                          [--curve-server-key PUB] [--curve-key SECRET]\n\n"
+	    "                          [--curve-server-key PUB] [--curve-key SECRET]\n"
+	    "                          [--chunk-bytes N]\n\n"
 	    "Sends the bundle to each gateway's control socket (tapsift run --control EP)\n"
 	    "and prints each answer: 'EP: ok VERSION HASH' or 'EP: error REASON'.\n"
 	    "--curve-server-key: the gateway's CURVE public key file (required for a\n"
 	    "gateway serving CURVE); --curve-key: own secret key file (default: an\n"
-	    "ephemeral key).  Exit 0 only if every gateway accepted.\n";
+	    "ephemeral key).  Bundles larger than --chunk-bytes (default 16 MiB) go in\n"
+	    "chunks that the gateway spools to a file.  Exit 0 only if every gateway\n"
+	    "accepted.\n";
 	if (want_help(argc, argv)) {
 		fputs(use, stdout);
 		return EXIT_OK;
@@ -416,6 +419,7 @@ static int rules_push(int argc, char **argv)
 	const char **eps = calloc((size_t)argc, sizeof(*eps));
 	int neps = 0;
 	double timeout = 30;
+	size_t chunk = 0;
 	if (!eps)
 		return EXIT_FAIL;
 	for (int i = 1; i < argc; i++) {
@@ -428,6 +432,8 @@ static int rules_push(int argc, char **argv)
 			server_key = argv[++i];
 		} else if (!strcmp(argv[i], "--curve-key") && has) {
 			client_key = argv[++i];
+		} else if (!strcmp(argv[i], "--chunk-bytes") && has) {
+			chunk = (size_t)strtoull(argv[++i], NULL, 10);
 		} else if (!path && argv[i][0] != '-') {
 			path = argv[i];
 		} else {
@@ -454,7 +460,8 @@ static int rules_push(int argc, char **argv)
 		char reply[1024];
 		struct control_push_opts po = {.timeout_ms = (int)(timeout * 1000),
 		                               .server_key_file = server_key,
-		                               .client_key_file = client_key};
+		                               .client_key_file = client_key,
+		                               .chunk_bytes = chunk};
 		int r = control_push(eps[i], &po, buf, len, reply, sizeof(reply));
 		printf("%s: %s\n", eps[i], reply);
 		fflush(stdout);

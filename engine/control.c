@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,9 @@
 
 #define TOPIC_BUNDLE "v1.bundle"
 #define TOPIC_STATUS "v1.status"
+#define TOPIC_BEGIN "v1.bundle.begin"
+#define TOPIC_PART "v1.bundle.part"
+#define TOPIC_END "v1.bundle.end"
 #define MAX_FRAMES 8
 
 /* Serializes "check the live version again, hand over, update it" across
@@ -41,9 +45,11 @@ static void logf_(control_log_fn fn, void *ud, const char *fmt, ...)
 
 /* Loads buf and hands it over.  Returns 0 (accepted), 1 (already live),
  * -1 (rejected); the answer line in reply. */
-static int load_and_hand_over(const void *buf, size_t len, const struct bundle_trust *trust,
-                              int allow_rollback, int allow_recompile, struct control_live *live,
-                              control_matcher_fn fn, void *ud, char *reply, size_t replylen)
+/* buf/len, or fd >= 0: an open file (mmap'd, pages given back as read). */
+static int load_and_hand_over(const void *buf, size_t len, int fd, const char *name,
+                              const struct bundle_trust *trust, int allow_rollback,
+                              int allow_recompile, struct control_live *live, control_matcher_fn fn,
+                              void *ud, char *reply, size_t replylen)
 {
 	struct bundle_load_opts o = {.trust = trust,
 	                             .min_version =
@@ -52,7 +58,8 @@ static int load_and_hand_over(const void *buf, size_t len, const struct bundle_t
 	                             .allow_recompile = allow_recompile};
 	struct bundle_info info;
 	char err[1024];
-	struct matcher *m = bundle_load(buf, len, &o, &info, err, sizeof(err));
+	struct matcher *m = fd >= 0 ? bundle_load_fd(fd, name, &o, &info, err, sizeof(err))
+	                            : bundle_load(buf, len, &o, &info, err, sizeof(err));
 	if (!m) {
 		if (info.status == BUNDLE_E_SAME) {
 			snprintf(reply, replylen, "ok %llu %s already live",
@@ -105,13 +112,157 @@ struct control {
 	volatile int stop;
 	char endpoint[256];
 	struct control_counts n;
+	/* one chunked upload at a time (v1.bundle.begin/part/end), spooled to
+	 * an unlinked file so a large bundle never sits in memory next to the
+	 * set it becomes */
+	int up_fd;
+	uint64_t up_total, up_got;
+	uint8_t up_owner[256];
+	size_t up_owner_len;
+	double up_last;
 };
 
-int control_handle(struct control *c, int nframes, const uint8_t *const *f, const size_t *fl,
-                   char *reply, size_t replylen)
+static double mono_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void upload_reset(struct control *c)
+{
+	if (c->up_fd >= 0)
+		close(c->up_fd);
+	c->up_fd = -1;
+	c->up_total = c->up_got = 0;
+	c->up_owner_len = 0;
+}
+
+static int spool_open(const char *dir)
+{
+	const char *d = dir ? dir : getenv("TMPDIR");
+	if (!d || !*d)
+		d = "/tmp";
+	int fd = open(d, O_TMPFILE | O_RDWR | O_EXCL, 0600);
+	if (fd >= 0)
+		return fd;
+	/* file systems without O_TMPFILE */
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/tapsift-upload.XXXXXX", d);
+	fd = mkstemp(path);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
+static uint64_t ld64le(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static int is_topic(const uint8_t *f, size_t fl, const char *t)
+{
+	return fl == strlen(t) && !memcmp(f, t, fl);
+}
+
+static void count_result(struct control *c, int r)
+{
+	if (r == 0)
+		__atomic_add_fetch(&c->n.accepted, 1, __ATOMIC_RELAXED);
+	else if (r == 1)
+		__atomic_add_fetch(&c->n.already_live, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_add_fetch(&c->n.rejected, 1, __ATOMIC_RELAXED);
+}
+
+/* begin / part / end of a chunked upload.  Returns 0, or -1 with the
+ * answer in reply (the upload is abandoned). */
+static int handle_upload(struct control *c, const uint8_t *id, size_t idlen, int nframes,
+                         const uint8_t *const *f, const size_t *fl, char *reply, size_t replylen)
+{
+	double now = mono_s();
+	uint64_t max = c->cfg.max_bundle ? c->cfg.max_bundle : (uint64_t)4 << 30;
+	int mine = c->up_fd >= 0 && c->up_owner_len == idlen && !memcmp(c->up_owner, id, idlen);
+	if (is_topic(f[0], fl[0], TOPIC_BEGIN)) {
+		/* another client's upload blocks us until it has been idle 60 s */
+		if (c->up_fd >= 0 && !mine && now - c->up_last < 60) {
+			snprintf(reply, replylen, "error busy: another upload is in progress");
+			return -1;
+		}
+		upload_reset(c);
+		if (nframes != 2 || fl[1] != 8 || idlen > sizeof(c->up_owner)) {
+			snprintf(reply, replylen,
+			         "error request: begin needs the total size (u64)");
+			return -1;
+		}
+		uint64_t total = ld64le(f[1]);
+		if (total == 0 || total > max) {
+			snprintf(reply, replylen, "error request: size %llu out of range (1..%llu)",
+			         (unsigned long long)total, (unsigned long long)max);
+			return -1;
+		}
+		if ((c->up_fd = spool_open(c->cfg.spool_dir)) < 0) {
+			snprintf(reply, replylen, "error io: cannot create a spool file: %s",
+			         strerror(errno));
+			return -1;
+		}
+		c->up_total = total;
+		memcpy(c->up_owner, id, idlen);
+		c->up_owner_len = idlen;
+		c->up_last = now;
+		snprintf(reply, replylen, "more 0");
+		return 0;
+	}
+	if (!mine) {
+		snprintf(reply, replylen, "error request: no upload in progress for this client");
+		return -1;
+	}
+	if (is_topic(f[0], fl[0], TOPIC_PART)) {
+		if (nframes != 3 || fl[1] != 8 || ld64le(f[1]) != c->up_got ||
+		    fl[2] > c->up_total - c->up_got) {
+			snprintf(reply, replylen,
+			         "error request: part out of sequence or too long");
+			upload_reset(c);
+			return -1;
+		}
+		for (size_t o = 0; o < fl[2];) {
+			ssize_t w = pwrite(c->up_fd, f[2] + o, fl[2] - o, (off_t)(c->up_got + o));
+			if (w <= 0 && errno != EINTR) {
+				snprintf(reply, replylen, "error io: spool file: %s",
+				         strerror(errno));
+				upload_reset(c);
+				return -1;
+			}
+			if (w > 0)
+				o += (size_t)w;
+		}
+		c->up_got += fl[2];
+		c->up_last = now;
+		snprintf(reply, replylen, "more %llu", (unsigned long long)c->up_got);
+		return 0;
+	}
+	/* end */
+	if (nframes != 1 || c->up_got != c->up_total) {
+		snprintf(reply, replylen, "error request: end after %llu of %llu bytes",
+		         (unsigned long long)c->up_got, (unsigned long long)c->up_total);
+		upload_reset(c);
+		return -1;
+	}
+	int r = load_and_hand_over(NULL, 0, c->up_fd, "upload", c->cfg.trust, c->cfg.allow_rollback,
+	                           c->cfg.allow_recompile, c->live, c->fn, c->ud, reply, replylen);
+	upload_reset(c);
+	count_result(c, r);
+	logf_(c->cfg.log, c->cfg.log_ud, "%s", reply);
+	return r >= 0 ? 0 : -1;
+}
+
+static int handle_id(struct control *c, const uint8_t *id, size_t idlen, int nframes,
+                     const uint8_t *const *f, const size_t *fl, char *reply, size_t replylen)
 {
 	__atomic_add_fetch(&c->n.requests, 1, __ATOMIC_RELAXED);
-	if (nframes >= 1 && fl[0] == strlen(TOPIC_STATUS) && !memcmp(f[0], TOPIC_STATUS, fl[0])) {
+	if (nframes >= 1 && is_topic(f[0], fl[0], TOPIC_STATUS)) {
 		pthread_mutex_lock(&handover_mu);
 		snprintf(reply, replylen, "ok %llu %s",
 		         (unsigned long long)__atomic_load_n(&c->live->version, __ATOMIC_ACQUIRE),
@@ -119,22 +270,31 @@ int control_handle(struct control *c, int nframes, const uint8_t *const *f, cons
 		pthread_mutex_unlock(&handover_mu);
 		return 0;
 	}
-	if (nframes != 2 || fl[0] != strlen(TOPIC_BUNDLE) || memcmp(f[0], TOPIC_BUNDLE, fl[0])) {
+	if (nframes >= 1 &&
+	    (is_topic(f[0], fl[0], TOPIC_BEGIN) || is_topic(f[0], fl[0], TOPIC_PART) ||
+	     is_topic(f[0], fl[0], TOPIC_END))) {
+		int r = handle_upload(c, id, idlen, nframes, f, fl, reply, replylen);
+		if (r && strncmp(reply, "error", 5) == 0 && !strstr(reply, "error busy"))
+			__atomic_add_fetch(&c->n.rejected, 1, __ATOMIC_RELAXED);
+		return r;
+	}
+	if (nframes != 2 || !is_topic(f[0], fl[0], TOPIC_BUNDLE)) {
 		snprintf(reply, replylen,
 		         "error request: expected two frames \"" TOPIC_BUNDLE "\" + bundle");
 		__atomic_add_fetch(&c->n.rejected, 1, __ATOMIC_RELAXED);
 		return -1;
 	}
-	int r = load_and_hand_over(f[1], fl[1], c->cfg.trust, c->cfg.allow_rollback,
+	int r = load_and_hand_over(f[1], fl[1], -1, NULL, c->cfg.trust, c->cfg.allow_rollback,
 	                           c->cfg.allow_recompile, c->live, c->fn, c->ud, reply, replylen);
-	if (r == 0)
-		__atomic_add_fetch(&c->n.accepted, 1, __ATOMIC_RELAXED);
-	else if (r == 1)
-		__atomic_add_fetch(&c->n.already_live, 1, __ATOMIC_RELAXED);
-	else
-		__atomic_add_fetch(&c->n.rejected, 1, __ATOMIC_RELAXED);
+	count_result(c, r);
 	logf_(c->cfg.log, c->cfg.log_ud, "%s", reply);
 	return r >= 0 ? 0 : -1;
+}
+
+int control_handle(struct control *c, int nframes, const uint8_t *const *f, const size_t *fl,
+                   char *reply, size_t replylen)
+{
+	return handle_id(c, (const uint8_t *)"", 0, nframes, f, fl, reply, replylen);
 }
 
 /* One ROUTER message: [identity] [empty delimiter, from REQ] frames... */
@@ -172,7 +332,8 @@ static void serve_one(struct control *c)
 	if (overflow)
 		snprintf(reply, sizeof(reply), "error request: too many frames");
 	else
-		control_handle(c, nf, fr, fl, reply, sizeof(reply));
+		handle_id(c, zmq_msg_data(&m[0]), zmq_msg_size(&m[0]), nf, fr, fl, reply,
+		          sizeof(reply));
 	/* Answer along the same envelope; a client that went away is not an
 	 * error (ROUTER drops the reply). */
 	zmq_send(c->sock, zmq_msg_data(&m[0]), zmq_msg_size(&m[0]), ZMQ_SNDMORE | ZMQ_DONTWAIT);
@@ -211,6 +372,7 @@ struct control *control_start(const struct control_config *cfg, control_matcher_
 		return NULL;
 	}
 	c->cfg = *cfg;
+	c->up_fd = -1;
 	c->fn = on_matcher;
 	c->ud = ud;
 	c->live = cfg->live ? cfg->live : &c->own_live;
@@ -289,6 +451,7 @@ void control_stop(struct control *c)
 		bus_zap_stop(c->zap);
 	if (c->ctx)
 		zmq_ctx_term(c->ctx);
+	upload_reset(c);
 	free(c);
 }
 
@@ -296,79 +459,142 @@ void control_stop(struct control *c)
  * Client
  * ---------------------------------------------------------------------- */
 
-static int request(const char *ep, const struct control_push_opts *o, const char *topic,
-                   const void *buf, size_t len, char *reply, size_t replylen)
+struct client {
+	void *ctx, *s;
+	int timeout;
+};
+
+static void client_close(struct client *cl)
 {
-	int timeout = o && o->timeout_ms > 0 ? o->timeout_ms : 30000, zero = 0, rc = -1;
+	if (cl->s)
+		zmq_close(cl->s);
+	/* waits until the I/O thread has let go of every zero-copy frame */
+	if (cl->ctx)
+		zmq_ctx_term(cl->ctx);
+	memset(cl, 0, sizeof(*cl));
+}
+
+static int client_open(struct client *cl, const char *ep, const struct control_push_opts *o,
+                       char *reply, size_t replylen)
+{
+	int zero = 0;
 	char z85[41], sec[41], err[512];
-	void *ctx = zmq_ctx_new(), *s = NULL;
-	if (!ctx) {
+	memset(cl, 0, sizeof(*cl));
+	cl->timeout = o && o->timeout_ms > 0 ? o->timeout_ms : 30000;
+	if (!(cl->ctx = zmq_ctx_new())) {
 		snprintf(reply, replylen, "error %s", zmq_strerror(errno));
 		return -1;
 	}
-	s = zmq_socket(ctx, ZMQ_REQ);
-	if (!s || zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero)) ||
-	    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof(timeout)) ||
-	    zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout, sizeof(timeout))) {
+	cl->s = zmq_socket(cl->ctx, ZMQ_REQ);
+	if (!cl->s || zmq_setsockopt(cl->s, ZMQ_LINGER, &zero, sizeof(zero)) ||
+	    zmq_setsockopt(cl->s, ZMQ_RCVTIMEO, &cl->timeout, sizeof(cl->timeout)) ||
+	    zmq_setsockopt(cl->s, ZMQ_SNDTIMEO, &cl->timeout, sizeof(cl->timeout))) {
 		snprintf(reply, replylen, "error socket: %s", zmq_strerror(errno));
-		goto out;
+		goto bad;
 	}
 	if (o && o->server_key_file) {
 		if (bus_key_load(o->server_key_file, z85, err, sizeof(err)) ||
 		    (o->client_key_file &&
 		     bus_key_load(o->client_key_file, sec, err, sizeof(err)))) {
 			snprintf(reply, replylen, "error CURVE key: %s", err);
-			goto out;
+			goto bad;
 		}
-		if (bus_curve_client(s, z85, o->client_key_file ? sec : NULL)) {
+		if (bus_curve_client(cl->s, z85, o->client_key_file ? sec : NULL)) {
 			snprintf(reply, replylen, "error CURVE: %s", zmq_strerror(errno));
-			goto out;
+			goto bad;
 		}
 	}
-	if (zmq_connect(s, ep)) {
+	if (zmq_connect(cl->s, ep)) {
 		snprintf(reply, replylen, "error %s: %s", ep, zmq_strerror(errno));
-		goto out;
+		goto bad;
 	}
-	/* Zero-copy: buf outlives the socket, because zmq_ctx_term below
-	 * waits until the I/O thread has let go of the message. */
-	zmq_msg_t body;
-	zmq_msg_init_data(&body, (void *)buf, len, NULL, NULL);
-	if (zmq_send(s, topic, strlen(topic), buf ? ZMQ_SNDMORE : 0) < 0 ||
-	    (buf && zmq_msg_send(&body, s, 0) < 0)) {
-		zmq_msg_close(&body);
+	return 0;
+bad:
+	client_close(cl);
+	return -1;
+}
+
+/* One request: topic + up to two frames (b zero-copy), one answer.
+ * Returns 0 when answered (reply holds it), -1 on a send error or timeout. */
+static int client_call(struct client *cl, const char *topic, const void *a, size_t al,
+                       const void *b, size_t bl, char *reply, size_t replylen)
+{
+	int more_a = a ? ZMQ_SNDMORE : 0;
+	if (zmq_send(cl->s, topic, strlen(topic), (a || b) ? ZMQ_SNDMORE : 0) < 0 ||
+	    (a && zmq_send(cl->s, a, al, b ? more_a : 0) < 0)) {
 		snprintf(reply, replylen, "error send: %s", zmq_strerror(errno));
-		goto out;
+		return -1;
 	}
-	if (!buf)
-		zmq_msg_close(&body);
+	if (b) {
+		zmq_msg_t body;
+		zmq_msg_init_data(&body, (void *)b, bl, NULL, NULL);
+		if (zmq_msg_send(&body, cl->s, 0) < 0) {
+			zmq_msg_close(&body);
+			snprintf(reply, replylen, "error send: %s", zmq_strerror(errno));
+			return -1;
+		}
+	}
 	char ans[1400];
-	int n = zmq_recv(s, ans, sizeof(ans) - 1, 0);
+	int n = zmq_recv(cl->s, ans, sizeof(ans) - 1, 0);
 	if (n < 0) {
 		snprintf(reply, replylen, "error timeout: no answer within %.1f s",
-		         timeout / 1000.0);
-		goto out;
+		         cl->timeout / 1000.0);
+		return -1;
 	}
 	if ((size_t)n > sizeof(ans) - 1)
 		n = sizeof(ans) - 1;
 	ans[n] = 0;
 	snprintf(reply, replylen, "%s", ans);
-	rc = strncmp(ans, "ok", 2) ? -1 : 0;
-out:
-	if (s)
-		zmq_close(s);
-	zmq_ctx_term(ctx);
-	return rc;
+	return 0;
 }
 
 int control_push(const char *ep, const struct control_push_opts *o, const void *buf, size_t len,
                  char *reply, size_t replylen)
 {
-	return request(ep, o, TOPIC_BUNDLE, buf ? buf : "", len, reply, replylen);
+	struct client cl;
+	size_t chunk = o && o->chunk_bytes ? o->chunk_bytes : (size_t)16 << 20;
+	if (client_open(&cl, ep, o, reply, replylen))
+		return -1;
+	int rc = -1;
+	if (len <= chunk) {
+		if (client_call(&cl, TOPIC_BUNDLE, NULL, 0, buf ? buf : "", len, reply, replylen))
+			goto out;
+	} else {
+		/* chunked: the gateway spools to a file and loads from there */
+		uint8_t w[8];
+		uint64_t total = len;
+		memcpy(w, &total, 8);
+		if (client_call(&cl, TOPIC_BEGIN, w, 8, NULL, 0, reply, replylen) ||
+		    strncmp(reply, "more", 4))
+			goto out;
+		for (size_t off = 0; off < len; off += chunk) {
+			uint64_t o64 = off;
+			memcpy(w, &o64, 8);
+			size_t n = len - off < chunk ? len - off : chunk;
+			if (client_call(&cl, TOPIC_PART, w, 8, (const uint8_t *)buf + off, n, reply,
+			                replylen) ||
+			    strncmp(reply, "more", 4))
+				goto out;
+		}
+		if (client_call(&cl, TOPIC_END, NULL, 0, NULL, 0, reply, replylen))
+			goto out;
+	}
+	rc = strncmp(reply, "ok", 2) ? -1 : 0;
+out:
+	client_close(&cl);
+	return rc;
 }
 
 int control_status(const char *ep, const struct control_push_opts *o, char *reply, size_t replylen)
 {
-	return request(ep, o, TOPIC_STATUS, NULL, 0, reply, replylen);
+	struct client cl;
+	if (client_open(&cl, ep, o, reply, replylen))
+		return -1;
+	int rc = client_call(&cl, TOPIC_STATUS, NULL, 0, NULL, 0, reply, replylen) ? -1
+	         : strncmp(reply, "ok", 2)                                         ? -1
+	                                                                           : 0;
+	client_close(&cl);
+	return rc;
 }
 
 /* ------------------------------------------------------------------------
@@ -420,20 +646,18 @@ static struct seen *seen_find(struct rules_watch *w, const char *name)
 	return e;
 }
 
-static void watch_file(struct rules_watch *w, const char *path, struct seen *e)
+static void watch_file(struct rules_watch *w, const char *path)
 {
-	uint8_t *buf;
-	size_t len;
-	char err[1024], reply[1400];
-	if (bundle_read_file(path, &buf, &len, err, sizeof(err))) {
-		logf_(w->cfg.log, w->cfg.log_ud, "%s", err);
+	char reply[1400];
+	int fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		logf_(w->cfg.log, w->cfg.log_ud, "%s: %s", path, strerror(errno));
 		return;
 	}
 	int r =
-	    load_and_hand_over(buf, len, w->cfg.trust, w->cfg.allow_rollback,
+	    load_and_hand_over(NULL, 0, fd, path, w->cfg.trust, w->cfg.allow_rollback,
 	                       w->cfg.allow_recompile, w->live, w->fn, w->ud, reply, sizeof(reply));
-	free(buf);
-	(void)e;
+	close(fd);
 	if (r == 0)
 		__atomic_add_fetch(&w->loaded, 1, __ATOMIC_RELAXED);
 	else if (r < 0)
@@ -488,7 +712,7 @@ static void watch_scan(struct rules_watch *w)
 		}
 		if (e->state == 0) {
 			e->state = 1;
-			watch_file(w, path, e);
+			watch_file(w, path);
 		}
 	}
 	/* forget files that went away, so one put back is loaded again */

@@ -5,8 +5,14 @@
  *             a two-frame request "v1.bundle" + bytes (REQ or DEALER
  *             clients), verifies and loads it in that thread and answers
  *             "ok <version> <hash>" or "error <reason>"; "v1.status"
- *             answers "ok <live version> <hash>".  CURVE (bus key files)
- *             for endpoints that leave the host.
+ *             answers "ok <live version> <hash>".  Large bundles come in
+ *             chunks ("v1.bundle.begin" + u64 size, "v1.bundle.part" + u64
+ *             offset + bytes, each answered "more <bytes so far>", then
+ *             "v1.bundle.end"), spooled to an unlinked file and loaded from
+ *             there: the gateway never holds the bundle bytes in memory
+ *             next to the set they become.  One upload at a time (another
+ *             client gets "error busy" until it has been idle 60 s).
+ *             CURVE (bus key files) for endpoints that leave the host.
  *   watch     a directory scanned every interval for new or changed *.tsb
  *             files (a file must be unchanged for one interval before it is
  *             read, so a slow copy is not loaded half-written).
@@ -49,6 +55,7 @@ struct control_config {
 	const char *curve_secret_file; /* serve CURVE with this secret key (bus key file) */
 	const char *curve_allow_file;  /* admitted client public keys; NULL: any */
 	size_t max_bundle;             /* bytes; 0: 4 GiB */
+	const char *spool_dir;         /* chunked uploads; NULL: $TMPDIR or /tmp */
 	struct control_live *live;     /* NULL: private */
 	control_log_fn log;            /* NULL: stderr */
 	void *log_ud;
@@ -80,6 +87,7 @@ struct control_push_opts {
 	int timeout_ms;              /* 0: 30 s */
 	const char *server_key_file; /* gateway's CURVE public key file; NULL: plain */
 	const char *client_key_file; /* own secret key file; NULL: ephemeral */
+	size_t chunk_bytes;          /* larger bundles go in chunks; 0: 16 MiB */
 };
 int control_push(const char *ep, const struct control_push_opts *o, const void *buf, size_t len,
                  char *reply, size_t replylen);

@@ -124,13 +124,19 @@ run "$TSF" rules push "$T/v3.tsb" --to "ipc://$T/ctl" --timeout 20
 check push-accepted "$([ $rc -eq 0 ] && grep -q "ipc://$T/ctl: ok 3 " <<<"$out"; echo $?)" "exit $rc: $out $err"
 wait_for "$T/serve.out" "^live 3 "
 check push-live "$?" "$(cat "$T/serve.out")"
+"$TSF" rules compile "$T/b.rules" -o "$T/v4.tsb" --version 4 -q >/dev/null
+"$TSF" rules sign "$T/v4.tsb" --key "$T/author.key" >/dev/null
+run "$TSF" rules push "$T/v4.tsb" --to "ipc://$T/ctl" --timeout 20 --chunk-bytes 2000
+check push-chunked "$([ $rc -eq 0 ] && grep -q ": ok 4 " <<<"$out"; echo $?)" "exit $rc: $out $err"
+wait_for "$T/serve.out" "^live 4 "
+check push-chunked-live "$?" "$(cat "$T/serve.out")"
 run "$TSF" rules push "$T/v1.tsb" --to "ipc://$T/ctl" --timeout 20
 check push-rollback "$([ $rc -eq 1 ] && grep -q ": error rollback" <<<"$out"; echo $?)" "exit $rc: $out"
 run "$TSF" rules push "$T/v1b.tsb" --to "ipc://$T/ctl" --timeout 20
 check push-unsigned "$([ $rc -eq 1 ] && grep -q ": error unsigned" <<<"$out"; echo $?)" "exit $rc: $out"
-run "$TSF" rules push "$T/v3.tsb" --to "ipc://$T/ctl" --to "ipc://$T/nobody" --timeout 1
-check push-partial "$([ $rc -eq 1 ] && grep -q "ctl: ok 3 .* already live" <<<"$out" && grep -q "nobody: error timeout" <<<"$out"; echo $?)" "exit $rc: $out"
-check push-live-unchanged "$([ "$(grep -c '^live' "$T/serve.out")" -eq 2 ]; echo $?)" "$(cat "$T/serve.out")"
+run "$TSF" rules push "$T/v4.tsb" --to "ipc://$T/ctl" --to "ipc://$T/nobody" --timeout 1
+check push-partial "$([ $rc -eq 1 ] && grep -q "ctl: ok 4 .* already live" <<<"$out" && grep -q "nobody: error timeout" <<<"$out"; echo $?)" "exit $rc: $out"
+check push-live-unchanged "$([ "$(grep -c '^live' "$T/serve.out")" -eq 3 ]; echo $?)" "$(cat "$T/serve.out")"
 
 # ---- CURVE over tcp loopback
 "$TSF" watch --gen-key "$T/gw" >/dev/null 2>&1

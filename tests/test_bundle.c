@@ -724,6 +724,64 @@ static void test_control(void)
 	CHECK_EQ_INT(n.accepted, 1);
 	CHECK_EQ_INT(n.already_live, 1);
 	CHECK_EQ_INT(n.rejected, 5);
+
+	/* chunked upload (spooled to a file): a newer set in 1000-byte parts */
+	CHECK_EQ_INT(write_bundle(NULL, 9, "v9.tsb", NULL), 0);
+	CHECK_EQ_INT(bundle_sign(path_in("v9.tsb"), sk1, id, err, sizeof(err)), 0);
+	b = slurp("v9.tsb", &len);
+	struct control_push_opts chunked = {.timeout_ms = 20000, .chunk_bytes = 1000};
+	CHECK_EQ_INT(control_push(control_endpoint(c), &chunked, b, len, reply, sizeof(reply)), 0);
+	CHECK(strncmp(reply, "ok 9 ", 5) == 0);
+	m = matcher_slot_take(&slot);
+	CHECK(m != NULL);
+	if (m)
+		CHECK_EQ_INT(m->version, 9);
+	matcher_unref(m);
+	/* a damaged newer one through the same path is rejected with its reason */
+	free(b);
+	CHECK_EQ_INT(write_bundle(NULL, 10, "v10.tsb", NULL), 0);
+	CHECK_EQ_INT(bundle_sign(path_in("v10.tsb"), sk1, id, err, sizeof(err)), 0);
+	b = slurp("v10.tsb", &len);
+	b[len / 2] ^= 1;
+	CHECK(control_push(control_endpoint(c), &chunked, b, len, reply, sizeof(reply)) != 0);
+	CHECK(strncmp(reply, "error hash", 10) == 0);
+	b[len / 2] ^= 1;
+	/* protocol errors: part without begin, out of sequence, early end */
+	uint64_t off = 0, total = len;
+	const uint8_t *fr[3];
+	size_t fl[3];
+	fr[0] = (const uint8_t *)"v1.bundle.part";
+	fl[0] = 14;
+	fr[1] = (const uint8_t *)&off;
+	fl[1] = 8;
+	fr[2] = b;
+	fl[2] = 10;
+	CHECK(control_handle(c, 3, fr, fl, reply, sizeof(reply)) != 0);
+	CHECK(strstr(reply, "no upload in progress") != NULL);
+	fr[0] = (const uint8_t *)"v1.bundle.begin";
+	fl[0] = 15;
+	fr[1] = (const uint8_t *)&total;
+	CHECK_EQ_INT(control_handle(c, 2, fr, fl, reply, sizeof(reply)), 0);
+	CHECK_STR(reply, "more 0");
+	/* while this (in-process) client holds the upload, a socket client is busy */
+	CHECK(control_push(control_endpoint(c), &chunked, b, len, reply, sizeof(reply)) != 0);
+	CHECK(strncmp(reply, "error busy", 10) == 0);
+	off = 5;
+	fr[0] = (const uint8_t *)"v1.bundle.part";
+	fl[0] = 14;
+	fr[1] = (const uint8_t *)&off;
+	CHECK(control_handle(c, 3, fr, fl, reply, sizeof(reply)) != 0);
+	CHECK(strstr(reply, "out of sequence") != NULL);
+	fr[0] = (const uint8_t *)"v1.bundle.begin";
+	fl[0] = 15;
+	fr[1] = (const uint8_t *)&total;
+	CHECK_EQ_INT(control_handle(c, 2, fr, fl, reply, sizeof(reply)), 0);
+	fr[0] = (const uint8_t *)"v1.bundle.end";
+	fl[0] = 13;
+	CHECK(control_handle(c, 1, fr, fl, reply, sizeof(reply)) != 0);
+	CHECK(strstr(reply, "end after 0 of") != NULL);
+	free(b);
+	CHECK(matcher_slot_take(&slot) == NULL);
 	control_stop(c);
 	trust_free(&t);
 }
