@@ -1,6 +1,7 @@
 /* fuzz_control.c - one control-socket request (the frames after the
  * routing envelope) must never crash the gateway: any frame count, topic
- * and body, including bundles whose hash was recomputed after mutation.
+ * and body, including bundles whose hash was recomputed after mutation and
+ * chunked uploads (begin/part/end; state carries over between inputs).
  * Input: frames separated by the 4 bytes "\n--\n"; a body frame whose first
  * byte is '#' gets its bundle hash fixed first (the byte is dropped). */
 #include <stddef.h>
