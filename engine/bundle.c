@@ -1293,7 +1293,7 @@ static const uint8_t *map_fd(int fd, const char *name, size_t *len, char *err, s
 	return m;
 }
 
-static const uint8_t *map_file(const char *path, size_t *len, char *err, size_t errlen)
+const uint8_t *bundle_map_file(const char *path, size_t *len, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY);
 	if (fd < 0) {
@@ -1305,7 +1305,7 @@ static const uint8_t *map_file(const char *path, size_t *len, char *err, size_t 
 	return m;
 }
 
-static void unmap_file(const uint8_t *p, size_t len)
+void bundle_unmap_file(const uint8_t *p, size_t len)
 {
 	if (len)
 		munmap((void *)p, len);
@@ -1327,7 +1327,7 @@ struct matcher *bundle_load_fd(int fd, const char *name, const struct bundle_loa
 	struct matcher *m = load_impl(b, len, o, info, e2, sizeof(e2), 1);
 	if (!m)
 		snprintf(err, errlen, "%s: %s", name, e2);
-	unmap_file(b, len);
+	bundle_unmap_file(b, len);
 	return m;
 }
 
@@ -1353,7 +1353,7 @@ int bundle_sign(const char *path, const uint8_t sk[SIGN_SK_LEN], char keyid[SIGN
 {
 	size_t len = 0;
 	char e2[1024];
-	const uint8_t *b = map_file(path, &len, err, errlen);
+	const uint8_t *b = bundle_map_file(path, &len, err, errlen);
 	if (!b)
 		return -1;
 	struct bundle_info info;
@@ -1367,7 +1367,7 @@ int bundle_sign(const char *path, const uint8_t sk[SIGN_SK_LEN], char keyid[SIGN
 	    verify_envelope(b, (size_t)cl, NULL, &p, &info, e2, sizeof(e2), 0)) {
 		if (cl < BUNDLE_HEADER_LEN || cl > len)
 			snprintf(e2, sizeof(e2), "not a tapsift rule bundle, or truncated");
-		unmap_file(b, len);
+		bundle_unmap_file(b, len);
 		return fail(err, errlen, "%s: %s", path, e2);
 	}
 	uint8_t blk[BUNDLE_SIG_LEN];
@@ -1379,11 +1379,11 @@ int bundle_sign(const char *path, const uint8_t sk[SIGN_SK_LEN], char keyid[SIGN
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
 	FILE *f = fopen(tmp, "wb");
 	if (!f) {
-		unmap_file(b, len);
+		bundle_unmap_file(b, len);
 		return fail(err, errlen, "%s: %s", tmp, strerror(errno));
 	}
 	int ok = fwrite(b, 1, (size_t)cl, f) == cl && fwrite(blk, 1, sizeof(blk), f) == sizeof(blk);
-	unmap_file(b, len);
+	bundle_unmap_file(b, len);
 	if (!ok) {
 		fclose(f);
 		unlink(tmp);

@@ -147,6 +147,10 @@ void bundle_print_rule_hits(FILE *f, const struct matcher *m, int top);
  * (recomputed in place so mutated images reach the deeper checks), and the
  * status names. */
 int bundle_read_file(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen);
+/* Read-only mapping of a whole file (for info/push: no copy of a 1 GB
+ * bundle); NULL with a message on error. */
+const uint8_t *bundle_map_file(const char *path, size_t *len, char *err, size_t errlen);
+void bundle_unmap_file(const uint8_t *p, size_t len);
 void bundle_fix_hash(uint8_t *buf, size_t len);
 const char *bundle_status_name(enum bundle_status s);
 /* Default cache dir ($XDG_CACHE_HOME/tapsift or ~/.cache/tapsift) into buf. */

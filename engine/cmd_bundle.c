@@ -223,15 +223,15 @@ static int rules_info(int argc, char **argv)
 		goto done;
 	}
 	char err[1024];
-	uint8_t *buf;
 	size_t len;
-	if (bundle_read_file(path, &buf, &len, err, sizeof(err))) {
+	const uint8_t *buf = bundle_map_file(path, &len, err, sizeof(err));
+	if (!buf) {
 		fprintf(stderr, "tapsift: %s\n", err);
 		rc = EXIT_FAIL;
 		goto done;
 	}
 	int r = bundle_describe(stdout, buf, len, &t, err, sizeof(err));
-	free(buf);
+	bundle_unmap_file(buf, len);
 	if (r) {
 		fprintf(stderr, "tapsift: %s: %s\n", path, err);
 		goto done;
@@ -448,9 +448,9 @@ static int rules_push(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	char err[1024];
-	uint8_t *buf;
 	size_t len;
-	if (bundle_read_file(path, &buf, &len, err, sizeof(err))) {
+	const uint8_t *buf = bundle_map_file(path, &len, err, sizeof(err));
+	if (!buf) {
 		fprintf(stderr, "tapsift: %s\n", err);
 		free(eps);
 		return EXIT_FAIL;
@@ -467,7 +467,7 @@ static int rules_push(int argc, char **argv)
 		fflush(stdout);
 		ok += r == 0;
 	}
-	free(buf);
+	bundle_unmap_file(buf, len);
 	free(eps);
 	return ok == neps ? EXIT_OK : EXIT_FAIL;
 }
