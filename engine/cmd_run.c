@@ -76,6 +76,12 @@ static void usage(FILE *f)
 	        "\n"
 	        "engine and verdicts:\n%s"
 	        "\n"
+	        "live rule updates (docs/bundles.md):\n"
+	        "  --control EP        accept pushed bundles (tapsift rules push) on EP\n"
+	        "  --rules-dir DIR     load a new or changed *.tsb dropped into DIR\n"
+	        "  --allow-rollback    accept a bundle older than the live one\n"
+	        "  --control-curve-secret FILE, --control-curve-allow FILE  CURVE on --control\n"
+	        "\n"
 	        "debugging (no engine, no rules):\n"
 	        "  --debug count|dump  count records, or print one line per record\n"
 	        "  --slow-us N         sleep N us per record (tests the overload accounting)\n"
@@ -468,6 +474,13 @@ int cmd_run(int argc, char **argv)
 			return EXIT_FAIL;
 		}
 		s.engine = run.engine;
+		rc = setup_gateway_start(&s, &so);
+		if (rc) {
+			s.engine = NULL;
+			engine_free(run.engine);
+			setup_free(&s);
+			return rc;
+		}
 	} else if (run.debug == DBG_DUMP) {
 		setvbuf(stdout, NULL, _IOLBF, 0); /* tests watch the dump as it grows */
 	}
@@ -505,6 +518,10 @@ int cmd_run(int argc, char **argv)
 			usr1_flag = 0;
 			print_stats(&run, stderr, &t0);
 		}
+		/* A pushed or dropped-in bundle goes live between two polls: the
+		 * swap is a message to the workers, no packet waits for it. */
+		if (run.engine)
+			setup_poll_swap(&s, run.engine);
 		if (duration > 0 && since(&t0) >= duration)
 			break;
 	}

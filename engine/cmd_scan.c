@@ -116,6 +116,11 @@ int cmd_scan(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (o.control_ep || o.rules_dir) {
+		fprintf(stderr, "tapsift scan: --control and --rules-dir apply to 'tapsift run'\n");
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	if (npcap == 0 && ntext == 0) {
 		fprintf(stderr, "tapsift scan: nothing to scan (--pcap FILE or --text FILE)\n");
 		rc = EXIT_USAGE;

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bundle.h"
 #include "cli.h"
+#include "control.h"
 #include "normalize.h"
 #include "publish.h"
 
@@ -35,6 +37,10 @@ const char setup_common_help[] =
 	"      --sensor ID         sensor id in published verdicts (default host name)\n"
 	"      --curve-secret FILE CURVE secret key of this sensor (encrypts --publish)\n"
 	"      --curve-allow FILE  public keys of admitted subscribers\n"
+	"      --bundle FILE       a compiled rule bundle instead of --rules (docs/bundles.md)\n"
+	"      --trust PATH        trusted author keys (.pub file or directory; repeatable):\n"
+	"                          with any, only bundles signed by one of them load\n"
+	"      --allow-recompile   recompile a bundle built for another Hyperscan/CPU\n"
 	"  -c, --config FILE       read options from FILE (\"key value\" lines)\n";
 
 void setup_opts_default(struct setup_opts *o)
@@ -92,6 +98,14 @@ int setup_parse_opt(struct setup_opts *o, int argc, char **argv, int *i)
 	}
 	if (!strcmp(a, "--no-stats")) {
 		o->no_stats = 1;
+		return 1;
+	}
+	if (!strcmp(a, "--allow-recompile")) {
+		o->allow_recompile = 1;
+		return 1;
+	}
+	if (!strcmp(a, "--allow-rollback")) {
+		o->allow_rollback = 1;
 		return 1;
 	}
 /* VAL(name, c) { ... }: the block runs when argv[*i] is that option. */
@@ -257,6 +271,38 @@ int setup_parse_opt(struct setup_opts *o, int argc, char **argv, int *i)
 		o->curve_allow = v;
 		return 1;
 	}
+	VAL("bundle", 0)
+	{
+		o->bundle = v;
+		return 1;
+	}
+	VAL("trust", 0)
+	{
+		if (o->ntrust == SETUP_MAX_RULES)
+			return -1;
+		o->trust[o->ntrust++] = v;
+		return 1;
+	}
+	VAL("control", 0)
+	{
+		o->control_ep = v;
+		return 1;
+	}
+	VAL("rules-dir", 0)
+	{
+		o->rules_dir = v;
+		return 1;
+	}
+	VAL("control-curve-secret", 0)
+	{
+		o->control_curve_secret = v;
+		return 1;
+	}
+	VAL("control-curve-allow", 0)
+	{
+		o->control_curve_allow = v;
+		return 1;
+	}
 	VAL("config", 'c')
 	{
 		return setup_load_config(o, v) ? -1 : 1;
@@ -309,6 +355,8 @@ int setup_load_config(struct setup_opts *o, const char *path)
 	return rc;
 }
 
+static int setup_sinks(struct setup *s, const struct setup_opts *o, int for_offline);
+
 static void stats_cb(void *ud, struct tsf_stats *out)
 {
 	struct setup *s = ud;
@@ -324,8 +372,20 @@ int setup_init(struct setup *s, const struct setup_opts *o, int for_offline)
 	memset(s, 0, sizeof(*s));
 	ruleset_init(&s->rs);
 	s->rule_stats = o->rule_stats;
+	if (o->bundle) {
+		if (o->nrules) {
+			fprintf(stderr, "tapsift: --bundle and --rules exclude each other\n");
+			return EXIT_USAGE;
+		}
+		int rc = EXIT_FAIL;
+		/* A bundle carries its own normalization and matcher layout. */
+		s->m = bundle_open_for_setup(o->bundle, o->trust, o->ntrust, o->allow_recompile, &rc);
+		if (!s->m)
+			return rc;
+		return setup_sinks(s, o, for_offline);
+	}
 	if (o->nrules == 0) {
-		fprintf(stderr, "tapsift: no rules given (--rules FILE)\n");
+		fprintf(stderr, "tapsift: no rules given (--rules FILE or --bundle FILE)\n");
 		return EXIT_USAGE;
 	}
 	for (int i = 0; i < o->nrules; i++) {
@@ -341,6 +401,12 @@ int setup_init(struct setup *s, const struct setup_opts *o, int for_offline)
 		fprintf(stderr, "%s\n", err);
 		return EXIT_USAGE;
 	}
+	return setup_sinks(s, o, for_offline);
+}
+
+static int setup_sinks(struct setup *s, const struct setup_opts *o, int for_offline)
+{
+	char err[1024];
 	struct vsink *sinks[2];
 	int n = 0;
 	if (!o->quiet) {
@@ -385,8 +451,52 @@ int setup_init(struct setup *s, const struct setup_opts *o, int for_offline)
 	return EXIT_OK;
 }
 
+int setup_gateway_start(struct setup *s, const struct setup_opts *o)
+{
+	char err[1024];
+	if (!o->control_ep && !o->rules_dir)
+		return EXIT_OK;
+	struct gateway_rules_opts go = {
+		.control_ep = o->control_ep,
+		.rules_dir = o->rules_dir,
+		.trust = o->trust,
+		.ntrust = o->ntrust,
+		.allow_rollback = o->allow_rollback,
+		.allow_recompile = o->allow_recompile,
+		.curve_secret_file = o->control_curve_secret,
+		.curve_allow_file = o->control_curve_allow,
+		.live_version = s->m->version,
+	};
+	s->gw = gateway_rules_start(&go, err, sizeof(err));
+	if (!s->gw) {
+		fprintf(stderr, "tapsift: rule updates: %s\n", err);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+void setup_poll_swap(struct setup *s, struct engine *e)
+{
+	struct matcher *nm = s->gw ? gateway_rules_take(s->gw) : NULL;
+	if (!nm)
+		return;
+	if (engine_set_matcher(e, nm) == 0) {
+		/* The engine holds its own references; ours moves to the new set. */
+		matcher_unref(s->m);
+		s->m = nm;
+		s->swaps++;
+		fprintf(stderr, "tapsift: rule set %s version %llu is live\n", nm->rs->hash,
+			(unsigned long long)nm->version);
+	} else {
+		gateway_rules_swap_failed(s->gw, s->m->version);
+		matcher_unref(nm);
+	}
+}
+
 void setup_free(struct setup *s)
 {
+	gateway_rules_stop(s->gw);
+	s->gw = NULL;
 	if (s->sink && s->sink->destroy)
 		s->sink->destroy(s->sink); /* the tee destroys what it holds */
 	matcher_unref(s->m);
@@ -436,10 +546,11 @@ void setup_print_stats(FILE *f, struct setup *s, const struct tsf_stats *st0, do
 	struct tsf_stats st = *st0;
 	if (s->pub)
 		publish_stats(s->pub, &st);
-	fprintf(f, "tapsift: ruleset %s, %zu rules (%zu literal of which %zu indexed, %zu regex, "
-		   "%zu raw), compiled in %.2f s\n",
-		s->m->rs->hash, s->m->rs->n, s->m->nrules[MATCH_NORM] + s->m->nlit, s->m->nlit,
-		s->m->nrules[MATCH_TEXT], s->m->nrules[MATCH_RAW], s->m->compile_s);
+	fprintf(f, "tapsift: ruleset %s version %llu, %zu rules (%zu literal of which %zu indexed, "
+		   "%zu regex, %zu raw), compiled in %.2f s, %llu live swap(s)\n",
+		s->m->rs->hash, (unsigned long long)s->m->version, s->m->rs->n,
+		s->m->nrules[MATCH_NORM] + s->m->nlit, s->m->nlit, s->m->nrules[MATCH_TEXT],
+		s->m->nrules[MATCH_RAW], s->m->compile_s, (unsigned long long)s->swaps);
 	stats_print(f, &st, 0);
 	double mb = (double)st.payload_bytes / 1e6;
 	fprintf(f, "  %-22s %12.3f\n  %-22s %12.1f\n", "seconds", secs, "payload_MB_per_s",

@@ -26,6 +26,11 @@ struct setup_opts {
 	const char *publish, *journal_dir, *replay_ep, *sensor, *curve_secret, *curve_allow;
 	int publish_wait, publish_hwm, journal_fsync;
 	uint64_t journal_max;
+	/* rule bundles instead of rule files, and live updates (run only) */
+	const char *bundle;
+	const char *trust[SETUP_MAX_RULES];
+	int ntrust, allow_recompile, allow_rollback;
+	const char *control_ep, *rules_dir, *control_curve_secret, *control_curve_allow;
 };
 
 struct setup {
@@ -36,6 +41,8 @@ struct setup {
 	struct vsink *sink;    /* what the engine gets */
 	struct engine *engine; /* for the publisher's stats callback */
 	int rule_stats;
+	struct gateway_rules *gw; /* control socket / rules directory (run) */
+	uint64_t swaps;
 };
 
 void setup_opts_default(struct setup_opts *o);
@@ -55,6 +62,12 @@ int setup_load_config(struct setup_opts *o, const char *path);
  * exit code (0 ok). */
 int setup_init(struct setup *s, const struct setup_opts *o, int for_offline);
 void setup_free(struct setup *s);
+
+/* Live rule updates (--control, --rules-dir): starts the listeners.
+ * Returns an exit code.  Then setup_poll_swap() from the capture thread
+ * applies a pushed or dropped-in bundle to the engine (no-op otherwise). */
+int setup_gateway_start(struct setup *s, const struct setup_opts *o);
+void setup_poll_swap(struct setup *s, struct engine *e);
 
 /* End-of-run statistics (stderr). */
 void setup_print_stats(FILE *f, struct setup *s, const struct tsf_stats *st, double secs);
