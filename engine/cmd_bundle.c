@@ -100,12 +100,13 @@ static int rules_compile(int argc, char **argv)
 			}
 		} else if (!strcmp(a, "--matcher") && has) {
 			const char *v = argv[++i];
+			o.match_opts &= ~(MATCH_HS_ONLY | MATCH_INDEX_ALL);
 			if (!strcmp(v, "hs")) {
 				o.match_opts |= MATCH_HS_ONLY;
-			} else if (!strcmp(v, "tiered")) {
-				o.match_opts &= ~MATCH_HS_ONLY;
-			} else {
-				fprintf(stderr, "tapsift: --matcher must be tiered or hs\n");
+			} else if (!strcmp(v, "index")) {
+				o.match_opts |= MATCH_INDEX_ALL;
+			} else if (strcmp(v, "tiered")) {
+				fprintf(stderr, "tapsift: --matcher must be tiered, index or hs\n");
 				goto done;
 			}
 		} else if (!strcmp(a, "--cache") && has) {

@@ -102,6 +102,9 @@ int match_src_build(const struct ruleset *rs, unsigned norm_flags, unsigned opts
 	memset(src, 0, sizeof(*src));
 	for (size_t i = 0; i < rs->n; i++)
 		cnt[layer_of(&rs->rules[i])]++;
+	/* Small sets: Hyperscan alone is faster (see MATCH_INDEX_THRESHOLD). */
+	if (!(opts & MATCH_INDEX_ALL) && cnt[MATCH_NORM] < MATCH_INDEX_THRESHOLD)
+		opts |= MATCH_HS_ONLY;
 	for (int l = 0; l < MATCH_LAYERS; l++) {
 		struct match_layer_src *b = &src->layer[l];
 		size_t n = cnt[l];

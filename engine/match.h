@@ -25,7 +25,14 @@ enum match_layer { MATCH_RAW = 0, MATCH_TEXT = 1, MATCH_NORM = 2, MATCH_LAYERS =
 struct litidx;
 
 /* Build options. */
-#define MATCH_HS_ONLY 0x1u /* every literal in Hyperscan (differential tests) */
+#define MATCH_HS_ONLY 0x1u   /* every literal in Hyperscan (--matcher hs) */
+#define MATCH_INDEX_ALL 0x2u /* every eligible literal in the index (--matcher index) */
+
+/* Below this many eligible literals Hyperscan alone is faster than the
+ * index, above it the index wins (bench/results/scan.json, 2026-11-25, one
+ * core: 100k literals HS-only 117 MB/s vs index 80; 1M HS-only 66 vs index
+ * 109): by default the index takes the literals only from here on. */
+#define MATCH_INDEX_THRESHOLD 300000
 
 struct matcher {
 	const struct ruleset *rs;

@@ -20,7 +20,8 @@ const char setup_common_help[] =
 	"      --rule-stats N      with the statistics, the N rules with the most verdicts\n"
 	"  -t, --threads N         worker threads (default: one per CPU)\n"
 	"      --normalize STEPS   nfkc,ignorable,separators,t2s,confusables | all | none\n"
-	"      --matcher tiered|hs literal index + Hyperscan (default), or Hyperscan only\n"
+	"      --matcher M         tiered (default: literals in the index from 300k on),\n"
+	"                          index (every literal of 6-255 bytes in the index), hs\n"
 	"      --max-flows N       flows per worker before the oldest is evicted\n"
 	"      --stream-depth N    bytes inspected per flow direction (0 = all)\n"
 	"      --reasm-memcap N    out-of-order bytes buffered per flow direction\n"
@@ -143,12 +144,13 @@ int setup_parse_opt(struct setup_opts *o, int argc, char **argv, int *i)
 	}
 	VAL("matcher", 0)
 	{
+		o->match_opts &= ~(MATCH_HS_ONLY | MATCH_INDEX_ALL);
 		if (!strcmp(v, "hs"))
 			o->match_opts |= MATCH_HS_ONLY;
-		else if (!strcmp(v, "tiered"))
-			o->match_opts &= ~MATCH_HS_ONLY;
-		else {
-			fprintf(stderr, "tapsift: --matcher must be tiered or hs\n");
+		else if (!strcmp(v, "index"))
+			o->match_opts |= MATCH_INDEX_ALL;
+		else if (strcmp(v, "tiered")) {
+			fprintf(stderr, "tapsift: --matcher must be tiered, index or hs\n");
 			return -1;
 		}
 		return 1;

@@ -3,6 +3,8 @@
 # verify with every rejection reason, push to a gateway's control socket
 # (`rules serve`, ipc and CURVE over tcp loopback) and pickup from a watched
 # directory.  Env: TSF_BUILD (default build).  Prints "ok - x" / "not ok - x".
+# Compiles use --matcher index: test-sized sets would otherwise stay in
+# Hyperscan alone and the literal-index section would not be exercised.
 set -u
 BUILD=${TSF_BUILD:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,23 +57,23 @@ cp "$T/a.rules" "$T/b.rules"
 echo '5 phishing /seed\s+phrase/' >>"$T/b.rules"
 
 # ---- compile, cache, info
-run "$TSF" rules compile "$T/a.rules" -o "$T/v1.tsb" --version 1
+run "$TSF" rules compile --matcher index "$T/a.rules" -o "$T/v1.tsb" --version 1
 check compile "$([ $rc -eq 0 ] && [ -s "$T/v1.tsb" ] && grep -q "4 layer(s) compiled, 0 from cache" <<<"$out"; echo $?)" "exit $rc: $out $err"
-run "$TSF" rules compile "$T/a.rules" -o "$T/v1b.tsb" --version 1 -q
+run "$TSF" rules compile --matcher index "$T/a.rules" -o "$T/v1b.tsb" --version 1 -q
 check compile-cached "$([ $rc -eq 0 ] && grep -q "0 layer(s) compiled, 4 from cache" <<<"$out"; echo $?)" "$out"
-run "$TSF" rules compile "$T/b.rules" -o "$T/v2.tsb" --version 2 -q
+run "$TSF" rules compile --matcher index "$T/b.rules" -o "$T/v2.tsb" --version 2 -q
 check compile-one-layer "$([ $rc -eq 0 ] && grep -q "1 layer(s) compiled, 3 from cache" <<<"$out"; echo $?)" "$out"
-run "$TSF" rules compile "$T/a.rules" -o "$T/v3.tsb" --version 3 --no-cache -q
+run "$TSF" rules compile --matcher index "$T/a.rules" -o "$T/v3.tsb" --version 3 --no-cache -q
 check compile-no-cache "$([ $rc -eq 0 ] && grep -q "4 layer(s) compiled" <<<"$out"; echo $?)" "$out"
 ls "$T"/*.tmp.* >/dev/null 2>&1
 check no-temp-files "$([ $? -ne 0 ]; echo $?)" "temporary files left"
 printf '1 fraud "x"\n1 fraud "y"\n' >"$T/bad.rules"
-run "$TSF" rules compile "$T/bad.rules" -o "$T/bad.tsb"
+run "$TSF" rules compile --matcher index "$T/bad.rules" -o "$T/bad.tsb"
 check compile-bad-rules "$([ $rc -eq 2 ] && grep -q "bad.rules:2:1: duplicate rule id" <<<"$err" && [ ! -e "$T/bad.tsb" ]; echo $?)" "exit $rc: $err"
-run "$TSF" rules compile "$T/a.rules" -o "$T/nodir/x.tsb" -q
+run "$TSF" rules compile --matcher index "$T/a.rules" -o "$T/nodir/x.tsb" -q
 check compile-unwritable "$([ $rc -eq 1 ] && grep -q "No such file" <<<"$err"; echo $?)" "exit $rc: $err"
 echo '# no rules yet' >"$T/empty.rules"
-run "$TSF" rules compile "$T/empty.rules" -o "$T/empty.tsb" -q
+run "$TSF" rules compile --matcher index "$T/empty.rules" -o "$T/empty.tsb" -q
 check compile-empty "$([ $rc -eq 0 ] && "$TSF" rules verify "$T/empty.tsb" | grep -q "(0 rules"; echo $?)" "exit $rc: $out $err"
 run "$TSF" rules info "$T/a.rules"
 check info-not-a-bundle "$([ $rc -eq 2 ] && grep -q "not a tapsift rule bundle" <<<"$err"; echo $?)" "exit $rc: $err"
@@ -124,7 +126,7 @@ run "$TSF" rules push "$T/v3.tsb" --to "ipc://$T/ctl" --timeout 20
 check push-accepted "$([ $rc -eq 0 ] && grep -q "ipc://$T/ctl: ok 3 " <<<"$out"; echo $?)" "exit $rc: $out $err"
 wait_for "$T/serve.out" "^live 3 "
 check push-live "$?" "$(cat "$T/serve.out")"
-"$TSF" rules compile "$T/b.rules" -o "$T/v4.tsb" --version 4 -q >/dev/null
+"$TSF" rules compile --matcher index "$T/b.rules" -o "$T/v4.tsb" --version 4 -q >/dev/null
 "$TSF" rules sign "$T/v4.tsb" --key "$T/author.key" >/dev/null
 run "$TSF" rules push "$T/v4.tsb" --to "ipc://$T/ctl" --timeout 20 --chunk-bytes 2000
 check push-chunked "$([ $rc -eq 0 ] && grep -q ": ok 4 " <<<"$out"; echo $?)" "exit $rc: $out $err"
