@@ -103,7 +103,7 @@ static int write_bundle(const char *extra, uint64_t version, const char *name, c
 	struct ruleset rs;
 	char err[512];
 	load_rules(&rs, extra);
-	struct matcher *m = matcher_build(&rs, NORM_ALL, err, sizeof(err));
+	struct matcher *m = matcher_build_opts(&rs, NORM_ALL, MATCH_INDEX_ALL, err, sizeof(err));
 	int rc = m ? bundle_write(m, version, path_in(name), NULL, err, sizeof(err)) : -1;
 	if (rc)
 		fprintf(stderr, "write_bundle: %s\n", err);
@@ -123,7 +123,7 @@ static void test_round_trip(void)
 	struct ruleset rs;
 	char err[512];
 	load_rules(&rs, NULL);
-	struct matcher *m = matcher_build(&rs, NORM_ALL, err, sizeof(err));
+	struct matcher *m = matcher_build_opts(&rs, NORM_ALL, MATCH_INDEX_ALL, err, sizeof(err));
 	CHECK(m != NULL);
 	size_t bytes = 0;
 	CHECK_EQ_INT(bundle_write(m, 42, path_in("rt.tsb"), &bytes, err, sizeof(err)), 0);
@@ -210,7 +210,9 @@ static void test_cache(void)
 	char err[512], cache[600];
 	snprintf(cache, sizeof(cache), "%s/cache/sub", tmpdir);
 	load_rules(&rs, NULL);
-	struct bundle_compile_opts o = {.norm_flags = NORM_ALL, .version = 7, .cache_dir = cache};
+	/* MATCH_INDEX_ALL: a test-sized set would otherwise stay in Hyperscan alone. */
+	struct bundle_compile_opts o = {
+	    .norm_flags = NORM_ALL, .match_opts = MATCH_INDEX_ALL, .version = 7, .cache_dir = cache};
 	struct bundle_compile_stats st;
 	memset(&st, 0, sizeof(st));
 	CHECK_EQ_INT(bundle_compile(&rs, &o, path_in("c1.tsb"), &st, err, sizeof(err)), 0);
@@ -257,7 +259,7 @@ static void test_cache(void)
 	CHECK_EQ_INT(st.layers_cached, 0);
 	/* The cached build gives the same verdicts as matcher_build. */
 	struct matcher *a = bundle_load_file(path_in("c5.tsb"), NULL, NULL, err, sizeof(err));
-	struct matcher *b = matcher_build(&rs, NORM_ALL, err, sizeof(err));
+	struct matcher *b = matcher_build_opts(&rs, NORM_ALL, MATCH_INDEX_ALL, err, sizeof(err));
 	CHECK(a && b);
 	static char va[64][160], vb[64][160];
 	int na = scan_doc(a, va, 64), nb = scan_doc(b, vb, 64);
