@@ -6,11 +6,11 @@
 #include <stdio.h>
 
 int capture_pcap_file(struct engine *e, const char *path, volatile sig_atomic_t *stop,
-		      struct tsf_stats *st)
+                      struct tsf_stats *st)
 {
 	char errbuf[PCAP_ERRBUF_SIZE];
-	pcap_t *pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO,
-							     errbuf);
+	pcap_t *pc =
+	    pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
 	if (!pc) {
 		fprintf(stderr, "tapsift: %s: %s\n", path, errbuf);
 		st->capture_errors++;
@@ -37,7 +37,7 @@ int capture_pcap_file(struct engine *e, const char *path, volatile sig_atomic_t 
 	}
 	if (!*stop && rc == PCAP_ERROR) {
 		fprintf(stderr, "tapsift: %s: %s (packets before it were processed)\n", path,
-			pcap_geterr(pc));
+		        pcap_geterr(pc));
 		st->capture_errors++;
 	}
 	pcap_close(pc);

@@ -10,6 +10,6 @@
  * file cannot be opened (message printed).  A corrupt record stops the file
  * with a warning and counts capture_errors; what was read stays processed. */
 int capture_pcap_file(struct engine *e, const char *path, volatile sig_atomic_t *stop,
-		      struct tsf_stats *st);
+                      struct tsf_stats *st);
 
 #endif

@@ -12,9 +12,9 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: tapsift rules check [--normalize STEPS] FILE...\n\n"
-		   "Parses and compiles the rule files exactly as scan/run would and prints\n"
-		   "counts.  The first error is printed as file:line:col: message.\n"
-		   "Exit status: 0 valid, 2 invalid (nothing loaded), 1 unreadable.\n");
+	           "Parses and compiles the rule files exactly as scan/run would and prints\n"
+	           "counts.  The first error is printed as file:line:col: message.\n"
+	           "Exit status: 0 valid, 2 invalid (nothing loaded), 1 unreadable.\n");
 }
 
 static double now_s(void)
@@ -42,7 +42,7 @@ static int rules_check(int argc, char **argv)
 			const char *bad = NULL;
 			if (norm_parse_flags(argv[++i], &flags, &bad)) {
 				fprintf(stderr, "tapsift: --normalize: unknown step '%s'\n",
-					bad ? bad : argv[i]);
+				        bad ? bad : argv[i]);
 				ruleset_free(&rs);
 				return EXIT_USAGE;
 			}
@@ -98,10 +98,11 @@ __attribute__((weak)) const char cmd_rules_bundle_help[] = "";
 int cmd_rules(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		fprintf(argc < 2 ? stderr : stdout,
-			"usage: tapsift rules <subcommand>\n\n"
-			"  check FILE...   validate rule files (see 'tapsift rules check --help')\n%s",
-			cmd_rules_bundle_help);
+		fprintf(
+		    argc < 2 ? stderr : stdout,
+		    "usage: tapsift rules <subcommand>\n\n"
+		    "  check FILE...   validate rule files (see 'tapsift rules check --help')\n%s",
+		    cmd_rules_bundle_help);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
 	if (!strcmp(argv[1], "check"))

@@ -21,18 +21,20 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: tapsift scan --rules FILE [--rules FILE ...] (--pcap FILE ... | --text FILE ...)"
-		" [options]\n\n"
-		"Scans capture files (pcap/pcapng; Ethernet, VLAN/QinQ, Linux cooked, raw IP) or text\n"
-		"files against the rules and prints one verdict per line.\n\n"
-		"  -p, --pcap FILE         capture file (repeatable)\n"
-		"      --text FILE...      text files ('-' = stdin); takes every following\n"
-		"                          argument that does not start with '-'\n"
-		"%s  -h, --help              this help\n\n"
-		"Statistics go to stderr at the end.  Exit status: 0 ok, 1 an input could not be\n"
-		"read, 2 usage or rule error.\n",
-		setup_common_help);
+	fprintf(
+	    f,
+	    "usage: tapsift scan --rules FILE [--rules FILE ...] (--pcap FILE ... | --text FILE "
+	    "...)"
+	    " [options]\n\n"
+	    "Scans capture files (pcap/pcapng; Ethernet, VLAN/QinQ, Linux cooked, raw IP) or text\n"
+	    "files against the rules and prints one verdict per line.\n\n"
+	    "  -p, --pcap FILE         capture file (repeatable)\n"
+	    "      --text FILE...      text files ('-' = stdin); takes every following\n"
+	    "                          argument that does not start with '-'\n"
+	    "%s  -h, --help              this help\n\n"
+	    "Statistics go to stderr at the end.  Exit status: 0 ok, 1 an input could not be\n"
+	    "read, 2 usage or rule error.\n",
+	    setup_common_help);
 }
 
 static int read_all(const char *path, uint8_t **out, size_t *len)
@@ -171,7 +173,8 @@ int cmd_scan(int argc, char **argv)
 		s.sink->flush(s.sink);
 	if (!o.no_stats)
 		setup_print_stats(stderr, &s, &st,
-				  (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+		                  (double)(t1.tv_sec - t0.tv_sec) +
+		                      (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	engine_free(e);
 	setup_free(&s);
 	if (stop_flag)

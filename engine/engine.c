@@ -135,7 +135,7 @@ static uint64_t flow_hash(const struct tsf_pkt *p)
 		pb = tp;
 	}
 	uint8_t ports[5] = {(uint8_t)(pa >> 8), (uint8_t)pa, (uint8_t)(pb >> 8), (uint8_t)pb,
-			    p->proto};
+	                    p->proto};
 	uint64_t h = 0xcbf29ce484222325ull;
 	h = hash_bytes(h, a, 16);
 	h = hash_bytes(h, b, 16);
@@ -254,7 +254,7 @@ static struct flow *flow_new(struct worker *w, const struct tsf_pkt *p, uint64_t
 	f->ipver = p->ipver;
 	/* The initiator sent the SYN; a SYN-ACK seen first comes from the responder. */
 	int swap = p->proto == TSF_PROTO_TCP &&
-		   (p->tcp_flags & (TSF_TCP_SYN | TSF_TCP_ACK)) == (TSF_TCP_SYN | TSF_TCP_ACK);
+	           (p->tcp_flags & (TSF_TCP_SYN | TSF_TCP_ACK)) == (TSF_TCP_SYN | TSF_TCP_ACK);
 	for (int dir = 0; dir < 2; dir++) {
 		struct insp_meta *m = &f->meta[dir];
 		int fwd = (dir == 0) != swap;
@@ -279,9 +279,9 @@ static struct flow *flow_new(struct worker *w, const struct tsf_pkt *p, uint64_t
 
 static uint64_t flow_timeout_ns(const struct engine_config *c, const struct flow *f)
 {
-	uint32_t s = f->state == F_CLOSED	    ? c->tcp_closed_timeout_s
-		     : f->proto == TSF_PROTO_UDP ? c->udp_timeout_s
-						 : c->tcp_timeout_s;
+	uint32_t s = f->state == F_CLOSED        ? c->tcp_closed_timeout_s
+	             : f->proto == TSF_PROTO_UDP ? c->udp_timeout_s
+	                                         : c->tcp_timeout_s;
 	return (uint64_t)s * 1000000000ull;
 }
 
@@ -303,7 +303,8 @@ static void expire(struct worker *w)
 static int fins_complete(const struct flow *f)
 {
 	for (int dir = 0; dir < 2; dir++)
-		if (!f->fin[dir] || f->r[dir].ooo || (f->r[dir].init && f->r[dir].next_seq != f->fin_seq[dir]))
+		if (!f->fin[dir] || f->r[dir].ooo ||
+		    (f->r[dir].init && f->r[dir].next_seq != f->fin_seq[dir]))
 			return 0;
 	return 1;
 }
@@ -345,7 +346,7 @@ static void handle_tcp(struct worker *w, const struct tsf_pkt *p)
 		struct reasm_out out = {on_data, on_gap, &g};
 		w->st.tcp_segments++;
 		reasm_segment(&f->r[dir], (p->tcp_flags & TSF_TCP_SYN) ? p->seq + 1 : p->seq,
-			      p->payload, p->len, &w->lim, &out, &w->st);
+		              p->payload, p->len, &w->lim, &out, &w->st);
 	}
 	if (p->tcp_flags & TSF_TCP_FIN) {
 		f->fin[dir] = 1;
@@ -605,8 +606,7 @@ void engine_count(struct engine *e, enum pkt_result why, size_t caplen)
 	}
 }
 
-struct engine *engine_new(const struct engine_config *cfg, struct matcher *m,
-			  struct vsink *sink)
+struct engine *engine_new(const struct engine_config *cfg, struct matcher *m, struct vsink *sink)
 {
 	struct engine *e = calloc(1, sizeof(*e));
 	if (!e)

@@ -38,8 +38,7 @@ struct engine;
 
 /* The engine takes references on m (see matcher_ref): the caller may
  * matcher_unref its own once the engine is freed. */
-struct engine *engine_new(const struct engine_config *cfg, struct matcher *m,
-			  struct vsink *sink);
+struct engine *engine_new(const struct engine_config *cfg, struct matcher *m, struct vsink *sink);
 
 /* Hot swap, from the producer thread: packets after this call start new
  * flows under m; flows in progress finish under the set they started with

@@ -55,7 +55,7 @@ static void set_release(struct insp_worker *w, struct insp_set *s)
 }
 
 int insp_worker_init(struct insp_worker *w, struct matcher *m, struct vsink *sink,
-		     struct tsf_stats *st, const struct dec_limits *dec)
+                     struct tsf_stats *st, const struct dec_limits *dec)
 {
 	memset(w, 0, sizeof(*w));
 	w->sink = sink;
@@ -147,7 +147,7 @@ static int seen_before(struct insp_dir *d, uint32_t idx)
 /* Copies up to TSF_EXCERPT_MAX bytes ending at stream offset `end` from
  * tail (history before the current chunk) + chunk; cut on UTF-8 boundaries. */
 static size_t excerpt(char *out, const uint8_t *tail, size_t tail_len, const uint8_t *chunk,
-		      size_t chunk_len, uint64_t chunk_off, uint64_t end)
+                      size_t chunk_len, uint64_t chunk_off, uint64_t end)
 {
 	uint8_t buf[INSP_TAIL + TSF_EXCERPT_MAX];
 	size_t n = 0;
@@ -228,20 +228,21 @@ static void report(struct insp_dir *d, enum match_layer l, unsigned id, uint64_t
 	if (l == MATCH_RAW) {
 		v.offset = d->base[MATCH_RAW] + to;
 		v.excerpt_len = (uint16_t)excerpt(v.excerpt, d->rtail, d->rtail_len, d->rcur,
-						  d->rcur_len, d->raw_off, v.offset);
+		                                  d->rcur_len, d->raw_off, v.offset);
 	} else {
 		if (l == MATCH_TEXT) {
 			v.offset = d->base[MATCH_TEXT] + to;
 		} else {
 			/* Offsets are recomputed per verdict rather than mapped for
 			 * every byte: filling a map costs 25-45% of normalization. */
-			uint64_t off = to - 1 < d->cur_norm_len
-					       ? norm_offset(&d->norm_before, d->cur, d->cur_len, to - 1)
-					       : UINT64_MAX;
+			uint64_t off =
+			    to - 1 < d->cur_norm_len
+			        ? norm_offset(&d->norm_before, d->cur, d->cur_len, to - 1)
+			        : UINT64_MAX;
 			v.offset = off != UINT64_MAX ? off : d->text_off;
 		}
 		v.excerpt_len = (uint16_t)excerpt(v.excerpt, d->tail, d->tail_len, d->cur,
-						  d->cur_len, d->cur_off, v.offset);
+		                                  d->cur_len, d->cur_off, v.offset);
 	}
 	w->st->verdicts++;
 	__atomic_add_fetch(&m->hits[id], 1, __ATOMIC_RELAXED);
@@ -249,7 +250,7 @@ static void report(struct insp_dir *d, enum match_layer l, unsigned id, uint64_t
 }
 
 static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
-		    void *ctx)
+                    void *ctx)
 {
 	(void)from, (void)flags;
 	struct cbctx *c = ctx;
@@ -282,7 +283,7 @@ static void scan(struct insp_dir *d, enum match_layer l, const uint8_t *p, size_
 	}
 	struct cbctx c = {d, l};
 	if (hs_scan_stream(d->hs[l], (const char *)p, (unsigned)len, 0, d->set->scratch, on_match,
-			   &c) != HS_SUCCESS)
+	                   &c) != HS_SUCCESS)
 		w->st->hs_errors++;
 }
 
@@ -367,7 +368,7 @@ static void ensure_decoder(struct insp_worker *w, struct insp_dir *d)
 }
 
 void insp_data(struct insp_worker *w, struct insp_dir *d, const struct insp_meta *meta,
-	       const uint8_t *p, size_t len)
+               const uint8_t *p, size_t len)
 {
 	d->w = w;
 	d->meta = meta;

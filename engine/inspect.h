@@ -39,7 +39,7 @@ struct insp_worker {
 	const struct dec_limits *dec;
 	uint64_t stream_depth; /* 0 = unlimited */
 	uint64_t now_ns;       /* capture time of the packet being processed */
-	uint8_t *nbuf; /* normalized text of one slice */
+	uint8_t *nbuf;         /* normalized text of one slice */
 };
 
 /* Who is talking, for verdicts: addresses of this direction. */
@@ -57,9 +57,9 @@ struct insp_dir {
 	struct decoder *dec;
 	struct norm_state norm;
 	struct norm_state norm_before; /* state before the current slice (offsets) */
-	uint64_t raw_off;  /* raw bytes inspected */
-	uint64_t text_off; /* decoded bytes produced */
-	uint64_t norm_off; /* normalized bytes scanned since the NORM stream started */
+	uint64_t raw_off;              /* raw bytes inspected */
+	uint64_t text_off;             /* decoded bytes produced */
+	uint64_t norm_off;             /* normalized bytes scanned since the NORM stream started */
 	uint8_t tail[INSP_TAIL], rtail[INSP_TAIL];
 	uint8_t tail_len, rtail_len;
 	uint8_t depth_hit;
@@ -82,7 +82,7 @@ struct insp_dir {
 
 /* Takes a reference on m. */
 int insp_worker_init(struct insp_worker *w, struct matcher *m, struct vsink *sink,
-		     struct tsf_stats *st, const struct dec_limits *dec);
+                     struct tsf_stats *st, const struct dec_limits *dec);
 void insp_worker_free(struct insp_worker *w);
 
 /* Flows that start from now on use m (a reference is taken); flows in
@@ -93,7 +93,7 @@ int insp_set_matcher(struct insp_worker *w, struct matcher *m);
 
 void insp_dir_init(struct insp_dir *d);
 void insp_data(struct insp_worker *w, struct insp_dir *d, const struct insp_meta *meta,
-	       const uint8_t *p, size_t len);
+               const uint8_t *p, size_t len);
 /* Lost bytes: matches must not span the hole. */
 void insp_gap(struct insp_worker *w, struct insp_dir *d, const struct insp_meta *meta);
 /* End of this stream (flush decoders, end-anchored matches).  The dedup set

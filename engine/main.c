@@ -9,13 +9,13 @@ static const struct {
 	int (*fn)(int, char **);
 	const char *help;
 } cmds[] = {
-	{"scan", cmd_scan, "scan pcap captures or text files against rules"},
-	{"run", cmd_run, "live capture: eBPF ring buffer on interfaces"},
-	{"rules", cmd_rules, "check, compile, inspect rule sets"},
-	{"normalize", cmd_normalize, "print the matching form of a text"},
-	{"watch", cmd_watch, "subscribe to a sensor's verdicts"},
-	{"relay", cmd_relay, "forward verdicts from many sensors to many consumers"},
-	{"replay", cmd_replay, "fetch missed verdicts from a sensor's journal"},
+    {"scan", cmd_scan, "scan pcap captures or text files against rules"},
+    {"run", cmd_run, "live capture: eBPF ring buffer on interfaces"},
+    {"rules", cmd_rules, "check, compile, inspect rule sets"},
+    {"normalize", cmd_normalize, "print the matching form of a text"},
+    {"watch", cmd_watch, "subscribe to a sensor's verdicts"},
+    {"relay", cmd_relay, "forward verdicts from many sensors to many consumers"},
+    {"replay", cmd_replay, "fetch missed verdicts from a sensor's journal"},
 };
 
 static void usage(FILE *f)
@@ -24,7 +24,7 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
 	fprintf(f, "\n'tapsift <command> --help' describes a command.\n"
-		   "exit status: 0 ok, 1 runtime failure, 2 usage or rule error\n");
+	           "exit status: 0 ok, 1 runtime failure, 2 usage or rule error\n");
 }
 
 int main(int argc, char **argv)

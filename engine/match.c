@@ -40,22 +40,22 @@ static enum match_layer layer_of(const struct rule *r)
 
 /* Maps a compile error (expression index) back to the rule's position. */
 static void map_error(const struct ruleset *rs, const struct match_layer_src *b,
-		      hs_compile_error_t *ce, char *err, size_t errlen)
+                      hs_compile_error_t *ce, char *err, size_t errlen)
 {
 	if (ce && ce->expression >= 0 && (size_t)ce->expression < b->n) {
 		const struct rule *r = &rs->rules[b->ids[ce->expression]];
 		char where[512];
 		ruleset_where(rs, r, where, sizeof(where));
 		snprintf(err, errlen, "%s: rule %u rejected by Hyperscan: %s", where, r->id,
-			 ce->message);
+		         ce->message);
 	} else {
 		snprintf(err, errlen, "Hyperscan compile failed: %s",
-			 ce ? ce->message : "unknown error");
+		         ce ? ce->message : "unknown error");
 	}
 }
 
 int match_compile_layer(const struct ruleset *rs, const struct match_layer_src *b,
-			hs_database_t **db, char *err, size_t errlen)
+                        hs_database_t **db, char *err, size_t errlen)
 {
 	hs_compile_error_t *ce = NULL;
 	hs_error_t rc;
@@ -64,10 +64,10 @@ int match_compile_layer(const struct ruleset *rs, const struct match_layer_src *
 		return 0;
 	if (b->literal)
 		rc = hs_compile_lit_multi(b->expr, b->flags, b->ids, b->len, (unsigned)b->n,
-					  HS_MODE_STREAM, NULL, db, &ce);
+		                          HS_MODE_STREAM, NULL, db, &ce);
 	else
 		rc = hs_compile_multi(b->expr, b->flags, b->ids, (unsigned)b->n, HS_MODE_STREAM,
-				      NULL, db, &ce);
+		                      NULL, db, &ce);
 	if (rc != HS_SUCCESS) {
 		map_error(rs, b, ce, err, errlen);
 		hs_free_compile_error(ce);
@@ -96,7 +96,7 @@ void match_src_free(struct match_src *src)
 }
 
 int match_src_build(const struct ruleset *rs, unsigned norm_flags, unsigned opts,
-		    struct match_src *src, char *err, size_t errlen)
+                    struct match_src *src, char *err, size_t errlen)
 {
 	size_t cnt[MATCH_LAYERS] = {0};
 	memset(src, 0, sizeof(*src));
@@ -137,9 +137,9 @@ int match_src_build(const struct ruleset *rs, unsigned norm_flags, unsigned opts
 				char where[512];
 				ruleset_where(rs, r, where, sizeof(where));
 				snprintf(err, errlen,
-					 "%s: pattern of rule %u is empty after normalization "
-					 "(only separators or invisible characters)",
-					 where, r->id);
+				         "%s: pattern of rule %u is empty after normalization "
+				         "(only separators or invisible characters)",
+				         where, r->id);
 				free(out);
 				goto fail;
 			}
@@ -199,7 +199,7 @@ struct matcher *matcher_new_empty(const struct ruleset *rs, unsigned norm_flags)
 }
 
 struct matcher *matcher_build_opts(const struct ruleset *rs, unsigned norm_flags, unsigned opts,
-				   char *err, size_t errlen)
+                                   char *err, size_t errlen)
 {
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -221,7 +221,7 @@ struct matcher *matcher_build_opts(const struct ruleset *rs, unsigned norm_flags
 	if (src.nlit) {
 		/* Literal texts are normalized (case-folded) bytes: exact compare. */
 		m->lit = litidx_build((const uint8_t *const *)src.lit, src.litlen, src.litid,
-				      src.nlit, err, errlen);
+		                      src.nlit, err, errlen);
 		if (!m->lit)
 			goto fail;
 		m->nlit = src.nlit;
@@ -237,7 +237,7 @@ fail:
 }
 
 struct matcher *matcher_build(const struct ruleset *rs, unsigned norm_flags, char *err,
-			      size_t errlen)
+                              size_t errlen)
 {
 	return matcher_build_opts(rs, norm_flags, 0, err, errlen);
 }

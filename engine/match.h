@@ -40,10 +40,10 @@ struct matcher {
 	hs_database_t *db[MATCH_LAYERS];
 	size_t nrules[MATCH_LAYERS];
 	double compile_s;
-	uint64_t version;  /* rule set version (bundles); 0 when built from rule files */
-	int owns_rs;       /* free rs (and the struct) with the matcher */
-	int refs;          /* matcher_ref/unref; 1 at creation */
-	uint64_t *hits;    /* verdicts per rule index (atomic increments) */
+	uint64_t version;   /* rule set version (bundles); 0 when built from rule files */
+	int owns_rs;        /* free rs (and the struct) with the matcher */
+	int refs;           /* matcher_ref/unref; 1 at creation */
+	uint64_t *hits;     /* verdicts per rule index (atomic increments) */
 	struct litidx *lit; /* literal-index tier on normalized text (may be NULL) */
 	size_t nlit;        /* literals in it */
 };
@@ -69,20 +69,20 @@ struct match_src {
 };
 
 int match_src_build(const struct ruleset *rs, unsigned norm_flags, unsigned opts,
-		    struct match_src *src, char *err, size_t errlen);
+                    struct match_src *src, char *err, size_t errlen);
 void match_src_free(struct match_src *src);
 /* Compiles one layer (streaming mode); errors name the rule. */
 int match_compile_layer(const struct ruleset *rs, const struct match_layer_src *b,
-			hs_database_t **db, char *err, size_t errlen);
+                        hs_database_t **db, char *err, size_t errlen);
 /* A matcher with no databases yet (refs 1, hits allocated). */
 struct matcher *matcher_new_empty(const struct ruleset *rs, unsigned norm_flags);
 struct matcher *matcher_build_opts(const struct ruleset *rs, unsigned norm_flags, unsigned opts,
-				   char *err, size_t errlen);
+                                   char *err, size_t errlen);
 
 /* Compiles rs (which must outlive the matcher).  On error returns NULL with
  * "file:line:col: message" (or a plain message) in err. */
 struct matcher *matcher_build(const struct ruleset *rs, unsigned norm_flags, char *err,
-			      size_t errlen);
+                              size_t errlen);
 void matcher_free(struct matcher *m);
 
 /* Reference counting: a hot-swapped rule set is freed when the last flow

@@ -131,7 +131,7 @@ static enum pkt_result parse_ipv6(const uint8_t *p, size_t len, struct tsf_pkt *
 }
 
 static enum pkt_result parse_ethertype(uint16_t type, const uint8_t *p, size_t len,
-				       struct tsf_pkt *out)
+                                       struct tsf_pkt *out)
 {
 	if (type == 0x0800)
 		return parse_ipv4(p, len, out);

@@ -12,10 +12,10 @@
 
 /* Link types (pcap DLT_/LINKTYPE_ numbers). */
 #define TSF_LINK_ETHERNET 1
-#define TSF_LINK_RAW 101  /* raw IPv4/IPv6, no link header */
+#define TSF_LINK_RAW 101    /* raw IPv4/IPv6, no link header */
 #define TSF_LINK_RAW_ALT 12 /* DLT_RAW on some BSDs/OpenBSD */
-#define TSF_LINK_SLL 113  /* Linux cooked v1 */
-#define TSF_LINK_SLL2 276 /* Linux cooked v2 */
+#define TSF_LINK_SLL 113    /* Linux cooked v1 */
+#define TSF_LINK_SLL2 276   /* Linux cooked v2 */
 #define TSF_LINK_IPV4 228
 #define TSF_LINK_IPV6 229
 
@@ -29,12 +29,12 @@
 #define TSF_TCP_ACK 0x10
 
 struct tsf_pkt {
-	uint64_t ts_ns;   /* capture time, ns since the epoch */
-	uint8_t ipver;    /* 4 or 6 */
-	uint8_t proto;    /* TSF_PROTO_TCP or TSF_PROTO_UDP */
+	uint64_t ts_ns; /* capture time, ns since the epoch */
+	uint8_t ipver;  /* 4 or 6 */
+	uint8_t proto;  /* TSF_PROTO_TCP or TSF_PROTO_UDP */
 	uint8_t tcp_flags;
 	uint8_t ifindex_dir; /* live capture: 0 ingress, 1 egress; pcap: 0 */
-	uint8_t src[16];  /* IPv4 addresses use the first 4 bytes, rest zero */
+	uint8_t src[16];     /* IPv4 addresses use the first 4 bytes, rest zero */
 	uint8_t dst[16];
 	uint16_t sport, dport;
 	uint32_t seq; /* TCP sequence number of payload[0] */

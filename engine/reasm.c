@@ -45,7 +45,7 @@ static void deliver(struct reasm *r, const uint8_t *p, size_t len, const struct 
 
 /* Delivers buffered segments that are now in order. */
 static void drain(struct reasm *r, const struct reasm_limits *lim, const struct reasm_out *out,
-		  struct tsf_stats *st)
+                  struct tsf_stats *st)
 {
 	while (r->ooo && r->ooo->off <= r->next) {
 		struct reasm_seg *s = r->ooo;
@@ -62,8 +62,8 @@ static void drain(struct reasm *r, const struct reasm_limits *lim, const struct 
 }
 
 /* Skips the hole before the first buffered segment. */
-static void skip_gap(struct reasm *r, const struct reasm_limits *lim,
-		     const struct reasm_out *out, struct tsf_stats *st)
+static void skip_gap(struct reasm *r, const struct reasm_limits *lim, const struct reasm_out *out,
+                     struct tsf_stats *st)
 {
 	if (!r->ooo)
 		return;
@@ -90,7 +90,7 @@ static int over_cap(const struct reasm *r, const struct reasm_limits *lim, size_
  * already buffered win (first copy wins).  Returns -1 when a memcap stopped
  * it (pieces before that point stay buffered). */
 static int insert(struct reasm *r, uint64_t off, const uint8_t *p, size_t len,
-		  const struct reasm_limits *lim, struct tsf_stats *st)
+                  const struct reasm_limits *lim, struct tsf_stats *st)
 {
 	struct reasm_seg **pp = &r->ooo;
 	uint64_t cur = off, end = off + len;
@@ -141,8 +141,8 @@ static int insert(struct reasm *r, uint64_t off, const uint8_t *p, size_t len,
 }
 
 void reasm_segment(struct reasm *r, uint32_t seq, const uint8_t *p, size_t len,
-		   const struct reasm_limits *lim, const struct reasm_out *out,
-		   struct tsf_stats *st)
+                   const struct reasm_limits *lim, const struct reasm_out *out,
+                   struct tsf_stats *st)
 {
 	if (len == 0)
 		return;
@@ -192,7 +192,7 @@ void reasm_segment(struct reasm *r, uint32_t seq, const uint8_t *p, size_t len,
 }
 
 void reasm_flush(struct reasm *r, const struct reasm_limits *lim, const struct reasm_out *out,
-		 struct tsf_stats *st)
+                 struct tsf_stats *st)
 {
 	while (r->ooo)
 		skip_gap(r, lim, out, st);

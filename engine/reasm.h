@@ -19,9 +19,9 @@
 struct reasm_seg;
 
 struct reasm {
-	uint64_t next;       /* stream offset of the next byte to deliver */
-	uint32_t next_seq;   /* TCP sequence number of that byte */
-	uint8_t init;        /* next/next_seq valid */
+	uint64_t next;         /* stream offset of the next byte to deliver */
+	uint32_t next_seq;     /* TCP sequence number of that byte */
+	uint8_t init;          /* next/next_seq valid */
 	struct reasm_seg *ooo; /* out-of-order segments, sorted, non-overlapping */
 	size_t ooo_bytes;
 };
@@ -34,8 +34,8 @@ struct reasm_out {
 };
 
 struct reasm_limits {
-	size_t memcap_flow;    /* per direction */
-	size_t *global_used;   /* shared by a worker's flows (may be NULL) */
+	size_t memcap_flow;  /* per direction */
+	size_t *global_used; /* shared by a worker's flows (may be NULL) */
 	size_t memcap_global;
 };
 
@@ -44,11 +44,11 @@ void reasm_init(struct reasm *r);
 void reasm_syn(struct reasm *r, uint32_t isn);
 /* A segment with payload. */
 void reasm_segment(struct reasm *r, uint32_t seq, const uint8_t *p, size_t len,
-		   const struct reasm_limits *lim, const struct reasm_out *out,
-		   struct tsf_stats *st);
+                   const struct reasm_limits *lim, const struct reasm_out *out,
+                   struct tsf_stats *st);
 /* End of stream: deliver what waits, skipping holes.  Frees everything. */
 void reasm_flush(struct reasm *r, const struct reasm_limits *lim, const struct reasm_out *out,
-		 struct tsf_stats *st);
+                 struct tsf_stats *st);
 /* Frees buffered segments without delivering them. */
 void reasm_free(struct reasm *r, const struct reasm_limits *lim);
 

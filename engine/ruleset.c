@@ -134,7 +134,8 @@ static int cattab_rebuild(struct ruleset *rs, size_t cap)
 	if (!t)
 		return -1;
 	for (size_t i = 0; i < rs->ncats; i++) {
-		size_t h = fnv1a(0xcbf29ce484222325ull, rs->cats[i], strlen(rs->cats[i])) & (cap - 1);
+		size_t h =
+		    fnv1a(0xcbf29ce484222325ull, rs->cats[i], strlen(rs->cats[i])) & (cap - 1);
 		while (t[h])
 			h = (h + 1) & (cap - 1);
 		t[h] = (uint32_t)i + 1;
@@ -186,8 +187,8 @@ struct pctx {
 
 static int perr(struct pctx *c, const char *at, const char *fmt, ...)
 {
-	int n = snprintf(c->err, c->errlen, "%s:%u:%u: ", c->name, c->line,
-			 (unsigned)(at - c->ls) + 1);
+	int n =
+	    snprintf(c->err, c->errlen, "%s:%u:%u: ", c->name, c->line, (unsigned)(at - c->ls) + 1);
 	if (n > 0 && (size_t)n < c->errlen) {
 		va_list ap;
 		va_start(ap, fmt);
@@ -279,10 +280,12 @@ static int parse_quoted(struct pctx *c, const char **pp, const char *e, uint8_t 
 				q++, nd++;
 			}
 			if (q >= e || *q != '}' || nd == 0 || nd > 6)
-				return perr(c, esc, "bad escape: expected \\u{HEX} with 1 to 6 hex digits");
+				return perr(c, esc,
+				            "bad escape: expected \\u{HEX} with 1 to 6 hex digits");
 			if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-				return perr(c, esc, "bad escape: \\u{%X} is not a Unicode scalar value",
-					    cp);
+				return perr(c, esc,
+				            "bad escape: \\u{%X} is not a Unicode scalar value",
+				            cp);
 			o += utf8_encode(out + o, cp);
 			p = q + 1;
 			break;
@@ -338,7 +341,8 @@ static int parse_line(struct pctx *c, const char *p, const char *e)
 	if (p - tok > MAX_CATEGORY)
 		return perr(c, tok, "category longer than %d characters", MAX_CATEGORY);
 	for (const char *q = tok; q < p; q++)
-		if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_' || *q == '-'))
+		if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_' ||
+		      *q == '-'))
 			return perr(c, q, "invalid character in category (allowed: a-z 0-9 _ -)");
 	long cat = cat_intern(rs, tok, (size_t)(p - tok));
 	if (cat < 0)
@@ -444,7 +448,7 @@ static int parse_line(struct pctx *c, const char *p, const char *e)
 			while (p < e && !is_space(*p))
 				p++;
 			return perr(c, tok, "unknown option '%.*s' (known: sev=N raw msg=\"...\")",
-				    (int)(p - tok), tok);
+			            (int)(p - tok), tok);
 		}
 	}
 
@@ -490,8 +494,8 @@ static int parse_line(struct pctx *c, const char *p, const char *e)
 	return 0;
 }
 
-int ruleset_add_buffer(struct ruleset *rs, const char *name, const char *buf, size_t len,
-		       char *err, size_t errlen)
+int ruleset_add_buffer(struct ruleset *rs, const char *name, const char *buf, size_t len, char *err,
+                       size_t errlen)
 {
 	if (!rs->idtab && idtab_rebuild(rs, 1024)) {
 		snprintf(err, errlen, "%s: out of memory", name);
@@ -520,7 +524,7 @@ int ruleset_add_buffer(struct ruleset *rs, const char *name, const char *buf, si
 		c.ls = c.line == 1 ? buf : p;
 		if (memchr(p, 0, (size_t)(e - p))) {
 			rc = perr(&c, (const char *)memchr(p, 0, (size_t)(e - p)),
-				  "NUL byte in rule file");
+			          "NUL byte in rule file");
 			break;
 		}
 		const char *q = skip_ws(p, e);
@@ -579,8 +583,14 @@ void ruleset_finish(struct ruleset *rs)
 	uint64_t h = 0xcbf29ce484222325ull;
 	for (size_t i = 0; i < rs->n; i++) {
 		const struct rule *r = &rs->rules[i];
-		uint8_t hdr[8] = {(uint8_t)r->id, (uint8_t)(r->id >> 8), (uint8_t)(r->id >> 16),
-				  (uint8_t)(r->id >> 24), r->kind, r->sev, r->raw, r->flags};
+		uint8_t hdr[8] = {(uint8_t)r->id,
+		                  (uint8_t)(r->id >> 8),
+		                  (uint8_t)(r->id >> 16),
+		                  (uint8_t)(r->id >> 24),
+		                  r->kind,
+		                  r->sev,
+		                  r->raw,
+		                  r->flags};
 		h = fnv1a(h, hdr, sizeof(hdr));
 		h = fnv1a(h, rs->cats[r->cat], strlen(rs->cats[r->cat]) + 1);
 		h = fnv1a(h, r->pat, r->patlen + 1);
@@ -591,5 +601,5 @@ void ruleset_finish(struct ruleset *rs)
 void ruleset_where(const struct ruleset *rs, const struct rule *r, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s:%u:%u", r->file < rs->nfiles ? rs->files[r->file] : "?", r->line,
-		 r->col);
+	         r->col);
 }

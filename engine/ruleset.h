@@ -56,8 +56,8 @@ void ruleset_free(struct ruleset *rs);
  * -1 with "file:line:col: message" in err; on an I/O error -2 with
  * "file: reason".  Either way rs holds exactly what it held before. */
 int ruleset_add_file(struct ruleset *rs, const char *path, char *err, size_t errlen);
-int ruleset_add_buffer(struct ruleset *rs, const char *name, const char *buf, size_t len,
-		       char *err, size_t errlen);
+int ruleset_add_buffer(struct ruleset *rs, const char *name, const char *buf, size_t len, char *err,
+                       size_t errlen);
 
 /* Computes rs->hash.  Call once all files are added. */
 void ruleset_finish(struct ruleset *rs);

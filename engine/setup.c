@@ -13,36 +13,36 @@
 #include "publish.h"
 
 const char setup_common_help[] =
-	"  -r, --rules FILE        rule file (repeatable; at least one)\n"
-	"  -f, --format json|text  verdict output format (default json)\n"
-	"  -q, --quiet             no verdicts on stdout\n"
-	"      --no-stats          no statistics on stderr at the end\n"
-	"      --rule-stats N      with the statistics, the N rules with the most verdicts\n"
-	"  -t, --threads N         worker threads (default: one per CPU)\n"
-	"      --normalize STEPS   nfkc,ignorable,separators,t2s,confusables | all | none\n"
-	"      --matcher M         tiered (default: literals in the index from 300k on),\n"
-	"                          index (every literal of 6-255 bytes in the index), hs\n"
-	"      --max-flows N       flows per worker before the oldest is evicted\n"
-	"      --stream-depth N    bytes inspected per flow direction (0 = all)\n"
-	"      --reasm-memcap N    out-of-order bytes buffered per flow direction\n"
-	"      --reasm-memcap-global N  ... per worker\n"
-	"      --tcp-timeout S     idle timeout of TCP flows (seconds)\n"
-	"      --udp-timeout S     idle timeout of UDP flows (seconds)\n"
-	"      --publish EP        publish verdicts on a ZeroMQ endpoint (tcp://, ipc://)\n"
-	"      --publish-wait N    wait (up to 5 s) for N subscribers before publishing\n"
-	"      --publish-hwm N     send high-water mark, batches per subscriber (100000)\n"
-	"      --journal DIR       keep published verdicts in a journal for replay\n"
-	"      --journal-max BYTES journal size cap (default 1 GiB)\n"
-	"      --journal-fsync none|batch|always  (default batch)\n"
-	"      --replay-endpoint EP  serve journal replay requests on EP\n"
-	"      --sensor ID         sensor id in published verdicts (default host name)\n"
-	"      --curve-secret FILE CURVE secret key of this sensor (encrypts --publish)\n"
-	"      --curve-allow FILE  public keys of admitted subscribers\n"
-	"      --bundle FILE       a compiled rule bundle instead of --rules (docs/bundles.md)\n"
-	"      --trust PATH        trusted author keys (.pub file or directory; repeatable):\n"
-	"                          with any, only bundles signed by one of them load\n"
-	"      --allow-recompile   recompile a bundle built for another Hyperscan/CPU\n"
-	"  -c, --config FILE       read options from FILE (\"key value\" lines)\n";
+    "  -r, --rules FILE        rule file (repeatable; at least one)\n"
+    "  -f, --format json|text  verdict output format (default json)\n"
+    "  -q, --quiet             no verdicts on stdout\n"
+    "      --no-stats          no statistics on stderr at the end\n"
+    "      --rule-stats N      with the statistics, the N rules with the most verdicts\n"
+    "  -t, --threads N         worker threads (default: one per CPU)\n"
+    "      --normalize STEPS   nfkc,ignorable,separators,t2s,confusables | all | none\n"
+    "      --matcher M         tiered (default: literals in the index from 300k on),\n"
+    "                          index (every literal of 6-255 bytes in the index), hs\n"
+    "      --max-flows N       flows per worker before the oldest is evicted\n"
+    "      --stream-depth N    bytes inspected per flow direction (0 = all)\n"
+    "      --reasm-memcap N    out-of-order bytes buffered per flow direction\n"
+    "      --reasm-memcap-global N  ... per worker\n"
+    "      --tcp-timeout S     idle timeout of TCP flows (seconds)\n"
+    "      --udp-timeout S     idle timeout of UDP flows (seconds)\n"
+    "      --publish EP        publish verdicts on a ZeroMQ endpoint (tcp://, ipc://)\n"
+    "      --publish-wait N    wait (up to 5 s) for N subscribers before publishing\n"
+    "      --publish-hwm N     send high-water mark, batches per subscriber (100000)\n"
+    "      --journal DIR       keep published verdicts in a journal for replay\n"
+    "      --journal-max BYTES journal size cap (default 1 GiB)\n"
+    "      --journal-fsync none|batch|always  (default batch)\n"
+    "      --replay-endpoint EP  serve journal replay requests on EP\n"
+    "      --sensor ID         sensor id in published verdicts (default host name)\n"
+    "      --curve-secret FILE CURVE secret key of this sensor (encrypts --publish)\n"
+    "      --curve-allow FILE  public keys of admitted subscribers\n"
+    "      --bundle FILE       a compiled rule bundle instead of --rules (docs/bundles.md)\n"
+    "      --trust PATH        trusted author keys (.pub file or directory; repeatable):\n"
+    "                          with any, only bundles signed by one of them load\n"
+    "      --allow-recompile   recompile a bundle built for another Hyperscan/CPU\n"
+    "  -c, --config FILE       read options from FILE (\"key value\" lines)\n";
 
 void setup_opts_default(struct setup_opts *o)
 {
@@ -381,7 +381,8 @@ int setup_init(struct setup *s, const struct setup_opts *o, int for_offline)
 		}
 		int rc = EXIT_FAIL;
 		/* A bundle carries its own normalization and matcher layout. */
-		s->m = bundle_open_for_setup(o->bundle, o->trust, o->ntrust, o->allow_recompile, &rc);
+		s->m =
+		    bundle_open_for_setup(o->bundle, o->trust, o->ntrust, o->allow_recompile, &rc);
 		if (!s->m)
 			return rc;
 		return setup_sinks(s, o, for_offline);
@@ -459,15 +460,15 @@ int setup_gateway_start(struct setup *s, const struct setup_opts *o)
 	if (!o->control_ep && !o->rules_dir)
 		return EXIT_OK;
 	struct gateway_rules_opts go = {
-		.control_ep = o->control_ep,
-		.rules_dir = o->rules_dir,
-		.trust = o->trust,
-		.ntrust = o->ntrust,
-		.allow_rollback = o->allow_rollback,
-		.allow_recompile = o->allow_recompile,
-		.curve_secret_file = o->control_curve_secret,
-		.curve_allow_file = o->control_curve_allow,
-		.live_version = s->m->version,
+	    .control_ep = o->control_ep,
+	    .rules_dir = o->rules_dir,
+	    .trust = o->trust,
+	    .ntrust = o->ntrust,
+	    .allow_rollback = o->allow_rollback,
+	    .allow_recompile = o->allow_recompile,
+	    .curve_secret_file = o->control_curve_secret,
+	    .curve_allow_file = o->control_curve_allow,
+	    .live_version = s->m->version,
 	};
 	s->gw = gateway_rules_start(&go, err, sizeof(err));
 	if (!s->gw) {
@@ -488,7 +489,7 @@ void setup_poll_swap(struct setup *s, struct engine *e)
 		s->m = nm;
 		s->swaps++;
 		fprintf(stderr, "tapsift: rule set %s version %llu is live\n", nm->rs->hash,
-			(unsigned long long)nm->version);
+		        (unsigned long long)nm->version);
 	} else {
 		gateway_rules_swap_failed(s->gw, s->m->version);
 		matcher_unref(nm);
@@ -538,7 +539,7 @@ static void print_rule_stats(FILE *f, const struct matcher *m, int top)
 	for (int k = 0; k < nbest; k++) {
 		const struct rule *r = &rs->rules[best[k]];
 		fprintf(f, "    rule %-10u %-16s %12llu\n", r->id, rs->cats[r->cat],
-			(unsigned long long)matcher_hits(m, best[k]));
+		        (unsigned long long)matcher_hits(m, best[k]));
 	}
 	free(best);
 }
@@ -548,15 +549,16 @@ void setup_print_stats(FILE *f, struct setup *s, const struct tsf_stats *st0, do
 	struct tsf_stats st = *st0;
 	if (s->pub)
 		publish_stats(s->pub, &st);
-	fprintf(f, "tapsift: ruleset %s version %llu, %zu rules (%zu literal of which %zu indexed, "
-		   "%zu regex, %zu raw), compiled in %.2f s, %llu live swap(s)\n",
-		s->m->rs->hash, (unsigned long long)s->m->version, s->m->rs->n,
-		s->m->nrules[MATCH_NORM] + s->m->nlit, s->m->nlit, s->m->nrules[MATCH_TEXT],
-		s->m->nrules[MATCH_RAW], s->m->compile_s, (unsigned long long)s->swaps);
+	fprintf(f,
+	        "tapsift: ruleset %s version %llu, %zu rules (%zu literal of which %zu indexed, "
+	        "%zu regex, %zu raw), compiled in %.2f s, %llu live swap(s)\n",
+	        s->m->rs->hash, (unsigned long long)s->m->version, s->m->rs->n,
+	        s->m->nrules[MATCH_NORM] + s->m->nlit, s->m->nlit, s->m->nrules[MATCH_TEXT],
+	        s->m->nrules[MATCH_RAW], s->m->compile_s, (unsigned long long)s->swaps);
 	stats_print(f, &st, 0);
 	double mb = (double)st.payload_bytes / 1e6;
 	fprintf(f, "  %-22s %12.3f\n  %-22s %12.1f\n", "seconds", secs, "payload_MB_per_s",
-		secs > 0 ? mb / secs : 0.0);
+	        secs > 0 ? mb / secs : 0.0);
 	if (s->rule_stats > 0)
 		print_rule_stats(f, s->m, s->rule_stats);
 }

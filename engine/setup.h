@@ -16,9 +16,9 @@ struct setup_opts {
 	const char *rules[SETUP_MAX_RULES];
 	int nrules;
 	enum verdict_format fmt;
-	int quiet;          /* no verdict lines on stdout (stats only) */
-	int no_stats;       /* no end-of-run stats on stderr */
-	int rule_stats;     /* print the N rules with the most verdicts (0 = none) */
+	int quiet;      /* no verdict lines on stdout (stats only) */
+	int no_stats;   /* no end-of-run stats on stderr */
+	int rule_stats; /* print the N rules with the most verdicts (0 = none) */
 	unsigned norm_flags;
 	unsigned match_opts; /* MATCH_HS_ONLY: --matcher hs */
 	struct engine_config ecfg;

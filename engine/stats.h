@@ -48,19 +48,19 @@
 	X(charset_invalid, "invalid byte sequences replaced by U+FFFD")                            \
 	X(charset_unknown, "unknown charset labels (decoded as UTF-8)")                            \
 	X(verdicts, "verdicts emitted")                                                            \
-	X(verdicts_dup, "matches suppressed as duplicates (same flow direction and rule)")          \
-	X(swap_failed, "rule set swaps a worker refused (old set kept)")        \
+	X(verdicts_dup, "matches suppressed as duplicates (same flow direction and rule)")         \
+	X(swap_failed, "rule set swaps a worker refused (old set kept)")                           \
 	X(bus_queued, "verdicts handed to the bus publisher")                                      \
 	X(bus_queue_dropped, "verdicts lost: publisher queue full (never numbered)")               \
 	X(bus_published, "verdicts sent on the bus")                                               \
-	X(bus_unsent, "verdicts not sent: subscriber at its high-water mark (in the journal)")      \
+	X(bus_unsent, "verdicts not sent: subscriber at its high-water mark (in the journal)")     \
 	X(bus_batches, "verdict batches sent on the bus")                                          \
 	X(bus_journaled, "verdicts written to the journal")                                        \
 	X(bus_journal_errors, "journal write or sync errors")                                      \
 	X(bus_replay_requests, "replay requests answered")                                         \
 	X(bus_replay_errors, "replay requests refused (malformed, out of range)")                  \
 	X(bus_subscriptions, "subscribe/unsubscribe messages from subscribers")                    \
-	X(bus_auth_denied, "CURVE clients refused by the allow-list")          \
+	X(bus_auth_denied, "CURVE clients refused by the allow-list")                              \
 	X(bpf_seen, "live: packets the BPF program ran on")                                        \
 	X(bpf_skipped, "live: packets without TCP/UDP payload, not IP, or fragments")              \
 	X(bpf_port_filtered, "live: packets refused by the port allow/deny lists")                 \

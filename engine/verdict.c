@@ -102,27 +102,29 @@ int verdict_to_json(const struct tsf_verdict *v, char *buf, size_t cap)
 	int n;
 	if (v->file) {
 		json_escape(file, sizeof(file), v->file, strlen(v->file));
-		n = snprintf(buf, cap, "{\"ts\":%.6f,\"file\":\"%s\"", (double)v->ts_ns / 1e9, file);
+		n = snprintf(buf, cap, "{\"ts\":%.6f,\"file\":\"%s\"", (double)v->ts_ns / 1e9,
+		             file);
 	} else {
 		addr_pair(v, src, dst);
 		n = snprintf(buf, cap,
-			     "{\"ts\":%.6f,\"proto\":\"%s\",\"src_ip\":\"%s\",\"src_port\":%u,"
-			     "\"dst_ip\":\"%s\",\"dst_port\":%u",
-			     (double)v->ts_ns / 1e9, v->proto == TSF_PROTO_TCP ? "tcp" : "udp", src,
-			     v->sport, dst, v->dport);
+		             "{\"ts\":%.6f,\"proto\":\"%s\",\"src_ip\":\"%s\",\"src_port\":%u,"
+		             "\"dst_ip\":\"%s\",\"dst_port\":%u",
+		             (double)v->ts_ns / 1e9, v->proto == TSF_PROTO_TCP ? "tcp" : "udp", src,
+		             v->sport, dst, v->dport);
 	}
 	if (n < 0 || (size_t)n >= cap)
 		return -1;
-	int m = snprintf(buf + n, cap - (size_t)n,
-			 ",\"rule_id\":%" PRIu32 ",\"category\":\"%s\",\"sev\":%u,\"offset\":%" PRIu64
-			 ",\"excerpt\":\"%s\",\"ruleset\":\"%s\"",
-			 v->rule_id, cat, v->sev, v->offset, ex, v->ruleset ? v->ruleset : "");
+	int m =
+	    snprintf(buf + n, cap - (size_t)n,
+	             ",\"rule_id\":%" PRIu32 ",\"category\":\"%s\",\"sev\":%u,\"offset\":%" PRIu64
+	             ",\"excerpt\":\"%s\",\"ruleset\":\"%s\"",
+	             v->rule_id, cat, v->sev, v->offset, ex, v->ruleset ? v->ruleset : "");
 	if (m < 0 || (size_t)(n + m) >= cap)
 		return -1;
 	n += m;
 	if (v->ruleset_version) {
 		m = snprintf(buf + n, cap - (size_t)n, ",\"ruleset_version\":%" PRIu64,
-			     v->ruleset_version);
+		             v->ruleset_version);
 		if (m < 0 || (size_t)(n + m) >= cap)
 			return -1;
 		n += m;
@@ -150,12 +152,14 @@ int verdict_to_text(const struct tsf_verdict *v, char *buf, size_t cap)
 		snprintf(where, sizeof(where), "%s", v->file);
 	} else {
 		addr_pair(v, src, dst);
-		snprintf(where, sizeof(where), v->ipver == 6 ? "%s [%s]:%u -> [%s]:%u" : "%s %s:%u -> %s:%u",
-			 v->proto == TSF_PROTO_TCP ? "tcp" : "udp", src, v->sport, dst, v->dport);
+		snprintf(where, sizeof(where),
+		         v->ipver == 6 ? "%s [%s]:%u -> [%s]:%u" : "%s %s:%u -> %s:%u",
+		         v->proto == TSF_PROTO_TCP ? "tcp" : "udp", src, v->sport, dst, v->dport);
 	}
-	int n = snprintf(buf, cap, "%.6f rule %" PRIu32 " %s sev %u %s offset %" PRIu64 " \"%s\"%s%s\n",
-			 (double)v->ts_ns / 1e9, v->rule_id, v->category, v->sev, where, v->offset,
-			 ex, v->msg ? " msg: " : "", v->msg ? v->msg : "");
+	int n =
+	    snprintf(buf, cap, "%.6f rule %" PRIu32 " %s sev %u %s offset %" PRIu64 " \"%s\"%s%s\n",
+	             (double)v->ts_ns / 1e9, v->rule_id, v->category, v->sev, where, v->offset, ex,
+	             v->msg ? " msg: " : "", v->msg ? v->msg : "");
 	return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
@@ -172,7 +176,7 @@ static void stdio_emit(struct vsink *s, const struct tsf_verdict *v)
 	char buf[4096];
 	/* Format outside the lock: workers only serialise on the write itself. */
 	int n = ss->fmt == VFMT_JSON ? verdict_to_json(v, buf, sizeof(buf))
-				     : verdict_to_text(v, buf, sizeof(buf));
+	                             : verdict_to_text(v, buf, sizeof(buf));
 	if (n < 0)
 		return;
 	pthread_mutex_lock(&ss->mu);

@@ -16,11 +16,11 @@
 #define TSF_EXCERPT_MAX 64
 
 struct tsf_verdict {
-	uint64_t ts_ns;    /* capture time of the packet that completed the match */
-	uint8_t ipver;     /* 4 or 6; 0 for text-file input */
-	uint8_t proto;     /* TSF_PROTO_TCP / TSF_PROTO_UDP; 0 for text input */
-	uint8_t sev;       /* 1..5 */
-	uint8_t dir;       /* 0: client->server (or first sender), 1: reverse */
+	uint64_t ts_ns; /* capture time of the packet that completed the match */
+	uint8_t ipver;  /* 4 or 6; 0 for text-file input */
+	uint8_t proto;  /* TSF_PROTO_TCP / TSF_PROTO_UDP; 0 for text input */
+	uint8_t sev;    /* 1..5 */
+	uint8_t dir;    /* 0: client->server (or first sender), 1: reverse */
 	uint8_t src[16], dst[16];
 	uint16_t sport, dport;
 	uint32_t rule_id;
@@ -29,7 +29,8 @@ struct tsf_verdict {
 	const char *file;     /* text input: the file name; NULL for traffic */
 	const char *ruleset;  /* short hash of the loaded rules */
 	uint64_t ruleset_version;
-	uint64_t offset; /* end of the match in the decoded stream (raw rules: in the byte stream) */
+	uint64_t
+	    offset; /* end of the match in the decoded stream (raw rules: in the byte stream) */
 	uint16_t excerpt_len;
 	char excerpt[TSF_EXCERPT_MAX]; /* valid UTF-8 */
 };
