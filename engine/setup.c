@@ -3,6 +3,7 @@
 #include "setup.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,26 +89,52 @@ static int opt_val(const char *name, char shortc, int argc, char **argv, int *i,
 	return 1;
 }
 
+/* Options that only set a flag, or only keep their string value. */
+static const struct {
+	const char *name;
+	size_t off;
+} flag_opts[] =
+    {
+        {"quiet", offsetof(struct setup_opts, quiet)},
+        {"no-stats", offsetof(struct setup_opts, no_stats)},
+        {"allow-recompile", offsetof(struct setup_opts, allow_recompile)},
+        {"allow-rollback", offsetof(struct setup_opts, allow_rollback)},
+},
+  str_opts[] = {
+      {"publish", offsetof(struct setup_opts, publish)},
+      {"journal", offsetof(struct setup_opts, journal_dir)},
+      {"replay-endpoint", offsetof(struct setup_opts, replay_ep)},
+      {"sensor", offsetof(struct setup_opts, sensor)},
+      {"curve-secret", offsetof(struct setup_opts, curve_secret)},
+      {"curve-allow", offsetof(struct setup_opts, curve_allow)},
+      {"bundle", offsetof(struct setup_opts, bundle)},
+      {"control", offsetof(struct setup_opts, control_ep)},
+      {"rules-dir", offsetof(struct setup_opts, rules_dir)},
+      {"control-curve-secret", offsetof(struct setup_opts, control_curve_secret)},
+      {"control-curve-allow", offsetof(struct setup_opts, control_curve_allow)},
+};
+
 int setup_parse_opt(struct setup_opts *o, int argc, char **argv, int *i)
 {
 	const char *a = argv[*i], *v = NULL;
 	uint64_t x;
 	int r;
-	if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+	if (!strcmp(a, "-q")) {
 		o->quiet = 1;
 		return 1;
 	}
-	if (!strcmp(a, "--no-stats")) {
-		o->no_stats = 1;
-		return 1;
-	}
-	if (!strcmp(a, "--allow-recompile")) {
-		o->allow_recompile = 1;
-		return 1;
-	}
-	if (!strcmp(a, "--allow-rollback")) {
-		o->allow_rollback = 1;
-		return 1;
+	for (size_t k = 0; k < sizeof(flag_opts) / sizeof(flag_opts[0]); k++)
+		if (a[0] == '-' && a[1] == '-' && !strcmp(a + 2, flag_opts[k].name)) {
+			*(int *)((char *)o + flag_opts[k].off) = 1;
+			return 1;
+		}
+	for (size_t k = 0; k < sizeof(str_opts) / sizeof(str_opts[0]); k++) {
+		if ((r = opt_val(str_opts[k].name, 0, argc, argv, i, &v)) < 0)
+			return -1;
+		if (r) {
+			*(const char **)((char *)o + str_opts[k].off) = v;
+			return 1;
+		}
 	}
 /* VAL(name, c) { ... }: the block runs when argv[*i] is that option. */
 #define VAL(name, c)                                                                               \
@@ -213,16 +240,6 @@ int setup_parse_opt(struct setup_opts *o, int argc, char **argv, int *i)
 		o->ecfg.udp_timeout_s = (uint32_t)x;
 		return 1;
 	}
-	VAL("publish", 0)
-	{
-		o->publish = v;
-		return 1;
-	}
-	VAL("journal", 0)
-	{
-		o->journal_dir = v;
-		return 1;
-	}
 	VAL("journal-max", 0)
 	{
 		if (parse_u64("--journal-max", v, UINT64_MAX, &o->journal_max))
@@ -253,56 +270,11 @@ int setup_parse_opt(struct setup_opts *o, int argc, char **argv, int *i)
 		o->publish_hwm = (int)x;
 		return 1;
 	}
-	VAL("replay-endpoint", 0)
-	{
-		o->replay_ep = v;
-		return 1;
-	}
-	VAL("sensor", 0)
-	{
-		o->sensor = v;
-		return 1;
-	}
-	VAL("curve-secret", 0)
-	{
-		o->curve_secret = v;
-		return 1;
-	}
-	VAL("curve-allow", 0)
-	{
-		o->curve_allow = v;
-		return 1;
-	}
-	VAL("bundle", 0)
-	{
-		o->bundle = v;
-		return 1;
-	}
 	VAL("trust", 0)
 	{
 		if (o->ntrust == SETUP_MAX_RULES)
 			return -1;
 		o->trust[o->ntrust++] = v;
-		return 1;
-	}
-	VAL("control", 0)
-	{
-		o->control_ep = v;
-		return 1;
-	}
-	VAL("rules-dir", 0)
-	{
-		o->rules_dir = v;
-		return 1;
-	}
-	VAL("control-curve-secret", 0)
-	{
-		o->control_curve_secret = v;
-		return 1;
-	}
-	VAL("control-curve-allow", 0)
-	{
-		o->control_curve_allow = v;
 		return 1;
 	}
 	VAL("config", 'c')
