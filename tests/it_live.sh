@@ -12,82 +12,8 @@ if start_tapsift dump --debug dump --poll-ms 20; then
 	ok "live: tapsift attaches"
 else
 	nok "live: tapsift attaches"
-	# --- the whole pipeline: engine, rules, verdicts (rules/sample.rules).
-RULES=$ROOT/rules/sample.rules
-if start_tapsift verdicts --rules "$RULES" --format json --poll-ms 20; then
-	nsa $TOOL tcp-server $A4 8080 --reply 'HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\ndouble your bitcoin' >/dev/null &
-	BG_PIDS="$BG_PIDS $!"
-	# The signature sits behind 200 KB: it arrives inside a GSO chunk.
-	nsb $TOOL tcp-client $A4 8080 --data 'POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 200026\r\n\r\n' \
-		--bulk 200000 --tail ' please verify your wallet'
-	nsa $TOOL tcp-server $A6 8081 --reply 'HTTP/1.1 204 No Content\r\n\r\n' >/dev/null &
-	BG_PIDS="$BG_PIDS $!"
-	nsb $TOOL tcp-client $A6 8081 --data 'POST /g HTTP/1.1\r\nHost: b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 17\r\n\r\nAI换脸定制'
-	udp_server $A4 5353
-	u4=$UDP_PID
-	udp_server $A6 5354
-	u6=$UDP_PID
-	nsb $TOOL udp-send $A4 5353 --data 'claim your free bonus'
-	nsb $TOOL udp-send $A6 5354 --data 'seed phrase airdrop'
-	wait $u4 $u6
-	# SIGUSR1: statistics while running, and tapsift goes on.
-	kill -USR1 "$TS_PID"
-	for _ in $(seq 200); do grep -q bpf_seen "$TMP/verdicts.err" && break; sleep 0.025; done
-	check "live verdicts: SIGUSR1 prints stats and keeps running" \
-		sh -c "grep -q bpf_seen '$TMP/verdicts.err' && kill -0 $TS_PID"
-	stop_tapsift TERM
-	check "live verdicts: exit status 0 after SIGTERM" [ "$TS_RC" -eq 0 ]
-	python3 - "$TMP/verdicts.out" >"$TMP/verdicts.got" <<'PY'
-import json, sys
-for line in open(sys.argv[1]):
-    v = json.loads(line)
-    print(v["rule_id"], v["proto"], v["src_ip"], v["dst_port"] if v["dst_port"] < 9000 else v["src_port"])
-PY
-	sort -u "$TMP/verdicts.got" >"$TMP/verdicts.sorted"
-	printf '%s\n' "2001 tcp $B4 8080" "2002 udp $B4 5353" "2005 tcp $A4 8080" "3001 tcp $B6 8081" \
-		"2007 udp $B6 5354" | sort >"$TMP/verdicts.want"
-	if cmp -s "$TMP/verdicts.want" "$TMP/verdicts.sorted"; then
-		ok "live verdicts: TCP/HTTP and UDP, IPv4 and IPv6, both directions"
-	else
-		nok "live verdicts: TCP/HTTP and UDP, IPv4 and IPv6, both directions"
-		diff "$TMP/verdicts.want" "$TMP/verdicts.sorted" | sed 's/^/  | /'
-		sed 's/^/  | /' "$TMP/verdicts.err"
-	fi
-	check "live verdicts: capture counters in the stats" accounting verdicts
-else
-	nok "live verdicts: tapsift run --rules starts"
-fi
-check "live verdicts: no program left after exit" no_program_left
-
-# --- the bundled sample capture replayed onto the veth (addresses rewritten
-# into test ranges): live capture must find what `tapsift scan` finds in the
-# file, including flows whose first segments arrive out of order (the kernel
-# passes SYN/FIN/RST so reassembly knows where each stream starts).
-if start_tapsift replay --rules "$RULES" --format text --poll-ms 20; then
-	n=$(nsb python3 "$ROOT/tests/live_replay.py" "$ROOT/rules/sample.pcap" "$IFB" 2>&1 | awk '{print $2}')
-	# Frames still in the receive backlog when tapsift detaches would be
-	# missed: wait (bounded) until the program has seen them all.
-	for _ in $(seq 200); do
-		kill -USR1 "$TS_PID"
-		sleep 0.05
-		[ "$(stat replay bpf_seen)" -ge "${n:-1}" ] && break
-	done
-	stop_tapsift INT
-	"$BIN" scan --rules "$RULES" --pcap "$ROOT/rules/sample.pcap" --format text 2>/dev/null |
-		awk '{print $3}' | sort >"$TMP/scan.rules"
-	awk '{print $3}' "$TMP/replay.out" | sort >"$TMP/replay.rules"
-	if [ -s "$TMP/scan.rules" ] && cmp -s "$TMP/scan.rules" "$TMP/replay.rules"; then
-		ok "live replay: same verdicts as tapsift scan on the same traffic ($(wc -l <"$TMP/scan.rules"))"
-	else
-		nok "live replay: same verdicts as tapsift scan on the same traffic"
-		diff "$TMP/scan.rules" "$TMP/replay.rules" | sed 's/^/  | /'
-	fi
-	check "live replay: counters add up" accounting replay
-else
-	nok "live replay: tapsift starts"
-fi
-
-live_done
+	# nothing else can run without an attached program
+	live_done
 fi
 check "live: attached through a tcx link" grep -q "(tcx)" "$TMP/dump.err"
 check "live: programs loaded while running" sh -c "bpftool prog show | grep -q 'name tsf_tc_ingress'"
