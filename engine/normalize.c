@@ -13,6 +13,7 @@
 
 #include "normalize.h"
 #include "normtab.h"
+#include "utf8.h"
 
 _Static_assert(NT_MAX_EXPANSION_NUM <= NORM_MAX_EXPANSION * NT_MAX_EXPANSION_DEN,
                "generated data expands more than NORM_MAX_EXPANSION");
@@ -109,30 +110,6 @@ static int u8_width(uint32_t c)
 	return c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
 }
 
-static int u8_put(uint8_t *o, uint32_t c)
-{
-	if (c < 0x80) {
-		o[0] = (uint8_t)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		o[0] = (uint8_t)(0xc0 | c >> 6);
-		o[1] = (uint8_t)(0x80 | (c & 0x3f));
-		return 2;
-	}
-	if (c < 0x10000) {
-		o[0] = (uint8_t)(0xe0 | c >> 12);
-		o[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
-		o[2] = (uint8_t)(0x80 | (c & 0x3f));
-		return 3;
-	}
-	o[0] = (uint8_t)(0xf0 | c >> 18);
-	o[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3f));
-	o[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
-	o[3] = (uint8_t)(0x80 | (c & 0x3f));
-	return 4;
-}
-
 /* The steps composed for one code point of inlen input bytes; must match
  * compose() in gen_normtab.c.  buf holds at least NORM_MAX_EXPANSION * 4. */
 static int norm_slow_cp(unsigned flags, uint32_t cp, int inlen, uint8_t *buf)
@@ -174,7 +151,7 @@ static int norm_slow_cp(unsigned flags, uint32_t cp, int inlen, uint8_t *buf)
 		 * U+FDFA only, see NT_CAPPED). */
 		if (len + u8_width(c) > NORM_MAX_EXPANSION * inlen)
 			break;
-		len += u8_put(buf + len, c);
+		len += (int)utf8_encode(buf + len, c);
 	}
 	return len;
 }

@@ -11,7 +11,7 @@ NORMTAB      := $(BUILD)/gen/normtab.h
 NORMGEN_LIBS  = $(shell pkg-config --libs icu-uc icu-i18n)
 NORMGEN_CFLAGS = $(shell pkg-config --cflags icu-uc icu-i18n)
 
-$(NORMGEN): engine/gen/gen_normtab.c engine/normalize.h | $(BUILD)/gen
+$(NORMGEN): engine/gen/gen_normtab.c engine/normalize.h engine/utf8.h | $(BUILD)/gen
 	$(HOSTCC) -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Iengine $(NORMGEN_CFLAGS) \
 	  -o $@ $< $(NORMGEN_LIBS)
 

@@ -8,6 +8,7 @@
 
 #include "normalize.h"
 #include "unit.h"
+#include "utf8.h"
 
 #define ALL NORM_ALL
 
@@ -21,30 +22,6 @@ static const char *N(unsigned flags, const char *s)
 	size_t n = norm_string(flags, (const uint8_t *)s, len, out);
 	out[n] = 0;
 	return (const char *)out;
-}
-
-static int u8_put(uint8_t *o, uint32_t c)
-{
-	if (c < 0x80) {
-		o[0] = (uint8_t)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		o[0] = (uint8_t)(0xc0 | c >> 6);
-		o[1] = (uint8_t)(0x80 | (c & 0x3f));
-		return 2;
-	}
-	if (c < 0x10000) {
-		o[0] = (uint8_t)(0xe0 | c >> 12);
-		o[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
-		o[2] = (uint8_t)(0x80 | (c & 0x3f));
-		return 3;
-	}
-	o[0] = (uint8_t)(0xf0 | c >> 18);
-	o[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3f));
-	o[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
-	o[3] = (uint8_t)(0x80 | (c & 0x3f));
-	return 4;
 }
 
 static void test_nfkc_fullwidth_and_case(void)
@@ -220,7 +197,7 @@ static size_t random_text(uint8_t *buf, size_t n)
 	while (o + 8 < n) {
 		uint32_t r = rnd() % 40;
 		if (r < 28) {
-			o += (size_t)u8_put(buf + o, pick[r]);
+			o += utf8_encode(buf + o, pick[r]);
 		} else if (r < 36) {
 			const char *j = junk[r - 28];
 			memcpy(buf + o, j, strlen(j));
@@ -439,7 +416,7 @@ static void test_output_bound(void)
 		for (uint32_t cp = 0; cp < 0x110000; cp++) {
 			if (cp >= 0xd800 && cp <= 0xdfff)
 				continue;
-			int k = u8_put(in, cp);
+			int k = (int)utf8_encode(in, cp);
 			size_t n = norm_string(f, in, (size_t)k, out);
 			if (n > NORM_MAX_EXPANSION * (size_t)k) {
 				CHECK_EQ_INT(cp, -1);
@@ -463,7 +440,7 @@ static void test_table_equals_steps(void)
 	for (uint32_t cp = 0; cp < 0x110000 && bad < 5; cp++) {
 		if (cp >= 0xd800 && cp <= 0xdfff)
 			continue;
-		int k = u8_put(in, cp);
+		int k = (int)utf8_encode(in, cp);
 		size_t n1 = norm_string(ALL, in, (size_t)k, o1);
 		size_t n2 = norm_string(ALL | NORM_FORCE_SLOW, in, (size_t)k, o2);
 		if (n1 != n2 || memcmp(o1, o2, n1)) {
@@ -512,7 +489,7 @@ static void test_idempotent(void)
 	for (uint32_t cp = 0x80; cp < 0x110000; cp++) {
 		if (cp >= 0xd800 && cp <= 0xdfff)
 			continue;
-		int k = u8_put(in, cp);
+		int k = (int)utf8_encode(in, cp);
 		size_t n1 = norm_string(ALL, in, (size_t)k, o1);
 		size_t n2 = norm_string(ALL, o1, n1, o2);
 		if (n1 != n2 || memcmp(o1, o2, n1)) {

@@ -37,6 +37,7 @@
 #include <unicode/uversion.h>
 
 #include "normalize.h"
+#include "utf8.h"
 
 #define NCP 0x110000
 #define BLK 256
@@ -67,30 +68,6 @@ static void die(const char *what, UErrorCode st)
 static int is_surrogate(uint32_t cp)
 {
 	return cp >= 0xd800 && cp <= 0xdfff;
-}
-
-static int utf8_put(uint8_t *o, uint32_t c)
-{
-	if (c < 0x80) {
-		o[0] = (uint8_t)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		o[0] = (uint8_t)(0xc0 | c >> 6);
-		o[1] = (uint8_t)(0x80 | (c & 0x3f));
-		return 2;
-	}
-	if (c < 0x10000) {
-		o[0] = (uint8_t)(0xe0 | c >> 12);
-		o[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
-		o[2] = (uint8_t)(0x80 | (c & 0x3f));
-		return 3;
-	}
-	o[0] = (uint8_t)(0xf0 | c >> 18);
-	o[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3f));
-	o[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
-	o[3] = (uint8_t)(0x80 | (c & 0x3f));
-	return 4;
 }
 
 static int utf8_get(const uint8_t *s, uint32_t *c)
@@ -191,7 +168,7 @@ static void derive(void)
 				uint32_t cps[MAXSEQ];
 				int nc = u16_to_cps(a, an, cps, MAXSEQ), len = 0;
 				for (int i = 0; i < nc; i++)
-					len += utf8_put(nfkc[cp] + len, cps[i]);
+					len += (int)utf8_encode(nfkc[cp] + len, cps[i]);
 				nfkc_len[cp] = (uint8_t)len;
 			}
 		}
@@ -291,7 +268,7 @@ static int compose(unsigned flags, uint32_t cp, uint8_t *out, int *capped)
 			*capped = 1;
 			break;
 		}
-		len += utf8_put(out + len, c);
+		len += (int)utf8_encode(out + len, c);
 	}
 	return len;
 }
@@ -421,7 +398,7 @@ int main(int argc, char **argv)
 			continue;
 		}
 		int capped, n = compose(NORM_ALL, cp, out, &capped);
-		int sl = utf8_put(src, cp);
+		int sl = (int)utf8_encode(src, cp);
 		/* Up to 3 bytes inline even when unchanged: one branch-free store
 		 * on the hot path for all of the BMP.  Identity is only used for
 		 * unchanged 4-byte characters, whose blocks then deduplicate. */
