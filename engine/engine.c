@@ -311,14 +311,20 @@ static int fins_complete(const struct flow *f)
 	return 1;
 }
 
+/* The flow of p (hash h) and p's direction in it, or NULL. */
+static struct flow *flow_find(struct worker *w, const struct tsf_pkt *p, uint64_t h, int *dir)
+{
+	for (struct flow *f = w->buckets[h & (w->nbuckets - 1)]; f; f = f->hnext)
+		if (f->hash == h && (*dir = flow_dir(f, p)) >= 0)
+			return f;
+	return NULL;
+}
+
 static void handle_tcp(struct worker *w, const struct tsf_pkt *p)
 {
 	uint64_t h = flow_hash(p);
-	struct flow *f = w->buckets[h & (w->nbuckets - 1)];
 	int dir = -1;
-	for (; f; f = f->hnext)
-		if (f->hash == h && (dir = flow_dir(f, p)) >= 0)
-			break;
+	struct flow *f = flow_find(w, p, h, &dir);
 	int syn_only = (p->tcp_flags & (TSF_TCP_SYN | TSF_TCP_ACK)) == TSF_TCP_SYN;
 	if (f && f->state == F_CLOSED) {
 		if (!syn_only) {
@@ -368,11 +374,8 @@ static void handle_udp(struct worker *w, const struct tsf_pkt *p)
 	if (!p->len)
 		return;
 	uint64_t h = flow_hash(p);
-	struct flow *f = w->buckets[h & (w->nbuckets - 1)];
 	int dir = -1;
-	for (; f; f = f->hnext)
-		if (f->hash == h && (dir = flow_dir(f, p)) >= 0)
-			break;
+	struct flow *f = flow_find(w, p, h, &dir);
 	if (!f) {
 		f = flow_new(w, p, h);
 		if (!f)
