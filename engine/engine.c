@@ -676,6 +676,9 @@ struct engine *engine_new(const struct engine_config *cfg, struct matcher *m, st
 			engine_free(e);
 			return NULL;
 		}
+		char name[16];
+		snprintf(name, sizeof(name), "tsf-worker%d", i % 1000);
+		pthread_setname_np(w->th, name); /* for top -H and perf */
 	}
 	return e;
 }
