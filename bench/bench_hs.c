@@ -24,7 +24,7 @@ static double now(void)
 }
 
 static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned fl,
-		    void *ctx)
+                    void *ctx)
 {
 	(void)id, (void)from, (void)to, (void)fl;
 	++*(unsigned long long *)ctx;
@@ -69,7 +69,7 @@ int main(int argc, char **argv)
 	hs_database_t *db = NULL;
 	hs_compile_error_t *ce = NULL;
 	if (hs_compile_lit_multi(expr, flags, ids, lens, (unsigned)n, HS_MODE_BLOCK, NULL, &db,
-				 &ce) != HS_SUCCESS) {
+	                         &ce) != HS_SUCCESS) {
 		fprintf(stderr, "compile: %s\n", ce ? ce->message : "?");
 		return 1;
 	}

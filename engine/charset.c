@@ -175,7 +175,8 @@ static void utf8_feed(struct charset *c, const uint8_t *in, size_t len, tsf_out_
 		while (i + 3 <= len) {
 			uint8_t b0 = in[i], b1 = in[i + 1], b2 = in[i + 2];
 			if ((b0 & 0xF0) == 0xE0 && (b1 & 0xC0) == 0x80 && (b2 & 0xC0) == 0x80) {
-				uint32_t cp = (uint32_t)(b0 & 0x0F) << 12 | (uint32_t)(b1 & 0x3F) << 6;
+				uint32_t cp = (uint32_t)(b0 & 0x0F) << 12 | (uint32_t)(b1 & 0x3F)
+				                                                << 6;
 				if (cp < 0x800 || (cp >= 0xD800 && cp < 0xE000))
 					break; /* overlong or surrogate */
 				i += 3;
@@ -183,7 +184,8 @@ static void utf8_feed(struct charset *c, const uint8_t *in, size_t len, tsf_out_
 				i += 2;
 			} else if (b0 < 0x80) {
 				i++;
-				if (i + 8 <= len && !((in[i] | in[i + 1] | in[i + 2] | in[i + 3]) & 0x80))
+				if (i + 8 <= len &&
+				    !((in[i] | in[i + 1] | in[i + 2] | in[i + 3]) & 0x80))
 					break; /* back to the 8-byte ASCII loop */
 			} else {
 				break;

@@ -31,7 +31,8 @@ static const int links[4] = {TSF_LINK_ETHERNET, TSF_LINK_RAW, TSF_LINK_SLL, TSF_
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!m) {
-		static const char rules[] = "1 a \"free\"\n2 b \"免费领取\"\n3 c /ab+c/i\n4 d \"GET\" raw\n";
+		static const char rules[] =
+		    "1 a \"free\"\n2 b \"免费领取\"\n3 c /ab+c/i\n4 d \"GET\" raw\n";
 		char err[256];
 		ruleset_init(&rs);
 		ruleset_add_buffer(&rs, "f", rules, sizeof(rules) - 1, err, sizeof(err));

@@ -211,8 +211,10 @@ static void test_cache(void)
 	snprintf(cache, sizeof(cache), "%s/cache/sub", tmpdir);
 	load_rules(&rs, NULL);
 	/* MATCH_INDEX_ALL: a test-sized set would otherwise stay in Hyperscan alone. */
-	struct bundle_compile_opts o = {
-	    .norm_flags = NORM_ALL, .match_opts = MATCH_INDEX_ALL, .version = 7, .cache_dir = cache};
+	struct bundle_compile_opts o = {.norm_flags = NORM_ALL,
+	                                .match_opts = MATCH_INDEX_ALL,
+	                                .version = 7,
+	                                .cache_dir = cache};
 	struct bundle_compile_stats st;
 	memset(&st, 0, sizeof(st));
 	CHECK_EQ_INT(bundle_compile(&rs, &o, path_in("c1.tsb"), &st, err, sizeof(err)), 0);

@@ -39,9 +39,9 @@ static struct collect *collect_new(void)
 }
 
 static const char *RULES = "1 fraud \"免费领取\"\n"
-			   "2 scam_en \"verify wallet\"\n"
-			   "3 regex /recovery\\s+phrase\\s*:\\s*\\d{4}/i\n"
-			   "4 marker \"RAWMARK\" raw\n";
+                           "2 scam_en \"verify wallet\"\n"
+                           "3 regex /recovery\\s+phrase\\s*:\\s*\\d{4}/i\n"
+                           "4 marker \"RAWMARK\" raw\n";
 
 struct env {
 	struct ruleset rs;
@@ -84,7 +84,7 @@ static void env_free(struct env *v)
 static uint64_t clock_ns = 1700000000000000000ull;
 
 static void pkt(struct engine *e, int client, int flow, int dir, uint32_t seq, uint8_t flags,
-		const char *data, size_t len, uint8_t proto)
+                const char *data, size_t len, uint8_t proto)
 {
 	struct tsf_pkt p;
 	memset(&p, 0, sizeof(p));
@@ -112,7 +112,7 @@ static void handshake(struct engine *e, int client, int flow)
 }
 
 static void send_split(struct engine *e, int client, int flow, int dir, uint32_t *seq,
-		       const char *s, size_t step)
+                       const char *s, size_t step)
 {
 	size_t n = strlen(s);
 	for (size_t i = 0; i < n; i += step) {
@@ -164,7 +164,7 @@ static void test_split_dedup_directions(void)
 			CHECK_EQ_INT(x->offset, strlen("hello 免费领取"));
 			CHECK(x->excerpt_len >= strlen("免费领取"));
 			CHECK(!memcmp(x->excerpt + x->excerpt_len - strlen("免费领取"), "免费领取",
-				      strlen("免费领取")));
+			              strlen("免费领取")));
 		}
 		if (x->rule_id == 1 && x->dir == 1) {
 			CHECK_EQ_INT(x->sport, 80);
@@ -215,7 +215,7 @@ static void test_udp_and_layers(void)
 	env_start(&v, 1, 0);
 	pkt(v.e, 3, 1, 0, 0, 0, "please verify wallet", 20, TSF_PROTO_UDP);
 	pkt(v.e, 3, 1, 0, 0, 0, "again verify wallet", 19, TSF_PROTO_UDP); /* dedup */
-	pkt(v.e, 3, 1, 1, 0, 0, "VERIFY WALLET", 13, TSF_PROTO_UDP); /* other direction */
+	pkt(v.e, 3, 1, 1, 0, 0, "VERIFY WALLET", 13, TSF_PROTO_UDP);       /* other direction */
 	uint32_t cs = 1001, ss = 5001;
 	handshake(v.e, 3, 2);
 	send_split(v.e, 3, 2, 0, &cs, "my Recovery  Phrase: 1234 and RAWMARK", 3);
@@ -229,7 +229,8 @@ static void test_udp_and_layers(void)
 		if (v.c->v[i].rule_id == 3)
 			CHECK_EQ_INT(v.c->v[i].offset, strlen("my Recovery  Phrase: 1234"));
 		if (v.c->v[i].rule_id == 4)
-			CHECK_EQ_INT(v.c->v[i].offset, strlen("my Recovery  Phrase: 1234 and RAWMARK"));
+			CHECK_EQ_INT(v.c->v[i].offset,
+			             strlen("my Recovery  Phrase: 1234 and RAWMARK"));
 	}
 	env_free(&v);
 }
@@ -283,7 +284,8 @@ static void run_many(struct env *v)
 	for (int f = 0; f < 200; f++) {
 		uint32_t cs = 1001, ss = 5001;
 		handshake(v->e, 5, f);
-		send_split(v->e, 5, f, 0, &cs, f % 3 ? "verify wallet 免费领取" : "nothing", 1 + f % 7);
+		send_split(v->e, 5, f, 0, &cs, f % 3 ? "verify wallet 免费领取" : "nothing",
+		           1 + f % 7);
 		send_split(v->e, 5, f, 1, &ss, f % 2 ? "免费领取" : "none", 2);
 		fin_both(v->e, 5, f, cs, ss);
 	}
@@ -320,7 +322,8 @@ static void test_hot_swap(void)
 	struct ruleset ra, rb;
 	ruleset_init(&ra);
 	ruleset_init(&rb);
-	const char *a = "10 old \"verify wallet\"\n", *b = "20 new \"免费领取\"\n21 new2 \"verify wallet\"\n";
+	const char *a = "10 old \"verify wallet\"\n",
+	           *b = "20 new \"免费领取\"\n21 new2 \"verify wallet\"\n";
 	ruleset_add_buffer(&ra, "a", a, strlen(a), err, sizeof(err));
 	ruleset_add_buffer(&rb, "b", b, strlen(b), err, sizeof(err));
 	ruleset_finish(&ra);

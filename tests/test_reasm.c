@@ -113,8 +113,8 @@ static void test_overlap_first_wins(void)
 	free(f);
 
 	f = fx_new(0, 1 << 20, 1 << 20);
-	seg(f, 5, "EF");     /* buffered [5,7) */
-	seg(f, 9, "IJ");     /* buffered [9,11) */
+	seg(f, 5, "EF");      /* buffered [5,7) */
+	seg(f, 9, "IJ");      /* buffered [9,11) */
 	seg(f, 3, "cdXYghZ"); /* [3,10): fills holes 3-5 and 7-9 only */
 	CHECK_EQ_INT(f->s.len, 0);
 	seg(f, 1, "ab");
@@ -153,7 +153,7 @@ static void test_memcap_flow(void)
 	memset(big, 'x', 100);
 	big[100] = 0;
 	seg(f, 1, "a");
-	seg(f, 10, big); /* buffered: 100 + overhead */
+	seg(f, 10, big);  /* buffered: 100 + overhead */
 	seg(f, 200, big); /* over the cap: gap before 10 is given up */
 	CHECK(f->st.reasm_memcap_flow >= 1);
 	CHECK(f->s.gaps >= 1);
@@ -249,8 +249,8 @@ static void test_random_orders(void)
 		}
 		for (int i = 0; i < total; i++)
 			reasm_segment(&f->r, 12346u + (uint32_t)segs[i].off,
-				      (const uint8_t *)stream + segs[i].off, (size_t)segs[i].len,
-				      &f->lim, &f->out, &f->st);
+			              (const uint8_t *)stream + segs[i].off, (size_t)segs[i].len,
+			              &f->lim, &f->out, &f->st);
 		fx_end(f);
 		if (f->s.len != 2000 || memcmp(f->s.buf, stream, 2000) || f->s.gaps) {
 			CHECK(!"random order round delivered a different stream");

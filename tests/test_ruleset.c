@@ -33,13 +33,14 @@ static void test_basic(void)
 {
 	struct ruleset rs;
 	ruleset_init(&rs);
-	const char *text = "# comment\n"
-			   "\n"
-			   "100001 fraud \"免费领取AI换脸\"\n"
-			   "  100002 phishing /verify\\s+your\\s+(wallet|account)/i sev=4\n"
-			   "100003 marker \"\\xEF\\xBB\\xBFAIGC\" raw\n"
-			   "100004 scam_en \"a\\\"b\\\\c\\n\\r\\t\\u{4E2D}\" msg=\"quoted \\\"msg\\\"\" sev=1\n"
-			   "100005 re /a\\/b/ism\n";
+	const char *text =
+	    "# comment\n"
+	    "\n"
+	    "100001 fraud \"免费领取AI换脸\"\n"
+	    "  100002 phishing /verify\\s+your\\s+(wallet|account)/i sev=4\n"
+	    "100003 marker \"\\xEF\\xBB\\xBFAIGC\" raw\n"
+	    "100004 scam_en \"a\\\"b\\\\c\\n\\r\\t\\u{4E2D}\" msg=\"quoted \\\"msg\\\"\" sev=1\n"
+	    "100005 re /a\\/b/ism\n";
 	CHECK_EQ_INT(load(&rs, text), 0);
 	CHECK_EQ_INT(rs.n, 5);
 	CHECK_EQ_INT(rs.rules[0].id, 100001);
@@ -54,7 +55,10 @@ static void test_basic(void)
 	CHECK_EQ_INT(rs.rules[1].col, 19);
 	CHECK_EQ_INT(rs.rules[2].raw, 1);
 	CHECK_EQ_INT(rs.rules[2].patlen, 7);
-	CHECK(!memcmp(rs.rules[2].pat, "\xEF\xBB\xBF" "AIGC", 7));
+	CHECK(!memcmp(rs.rules[2].pat,
+	              "\xEF\xBB\xBF"
+	              "AIGC",
+	              7));
 	CHECK_EQ_INT(rs.rules[3].patlen, 11);
 	CHECK(!memcmp(rs.rules[3].pat, "a\"b\\c\n\r\t\xe4\xb8\xad", 11));
 	CHECK_STR(rs.rules[3].msg, "quoted \"msg\"");
@@ -72,22 +76,22 @@ static void test_errors(void)
 	expect_error("1 fraud \"a\\q\"\n", "t.rules:1:11: bad escape '\\q'");
 	expect_error("1 fraud \"a\\xZ1\"\n", "t.rules:1:11: bad escape: \\x needs two hex digits");
 	expect_error("1 fraud \"\\u{D800}\"\n",
-		     "t.rules:1:10: bad escape: \\u{D800} is not a Unicode scalar value");
+	             "t.rules:1:10: bad escape: \\u{D800} is not a Unicode scalar value");
 	expect_error("1 fraud \"\\u{110000}\"\n",
-		     "t.rules:1:10: bad escape: \\u{110000} is not a Unicode scalar value");
+	             "t.rules:1:10: bad escape: \\u{110000} is not a Unicode scalar value");
 	expect_error("1 fraud \"\\u123\"\n", "t.rules:1:10: bad escape: expected \\u{HEX}");
 	expect_error("1 fraud \"abc\" colour=red\n",
-		     "t.rules:1:15: unknown option 'colour=red' (known: sev=N raw msg=\"...\")");
+	             "t.rules:1:15: unknown option 'colour=red' (known: sev=N raw msg=\"...\")");
 	expect_error("1 fraud \"\"\n", "t.rules:1:9: empty pattern");
 	expect_error("1 fraud //\n", "t.rules:1:9: empty pattern");
 	expect_error("0 fraud \"x\"\n", "t.rules:1:1: rule id out of range (1..4294967295)");
 	expect_error("4294967296 fraud \"x\"\n",
-		     "t.rules:1:1: rule id out of range (1..4294967295)");
+	             "t.rules:1:1: rule id out of range (1..4294967295)");
 	expect_error("12a fraud \"x\"\n", "t.rules:1:1: expected a numeric rule id");
 	expect_error("5 Bad! \"x\"\n",
-		     "t.rules:1:3: invalid character in category (allowed: a-z 0-9 _ -)");
+	             "t.rules:1:3: invalid character in category (allowed: a-z 0-9 _ -)");
 	expect_error("5 abcdefghijabcdefghijabcdefghijabc \"x\"\n",
-		     "t.rules:1:3: category longer than 32 characters");
+	             "t.rules:1:3: category longer than 32 characters");
 	expect_error("5 fraud \"x\" sev=9\n", "t.rules:1:13: sev must be 1..5");
 	expect_error("5 fraud \"x\" sev=\n", "t.rules:1:13: sev must be 1..5");
 	expect_error("5 fraud \"abc\n", "t.rules:1:9: unterminated string");
@@ -99,7 +103,7 @@ static void test_errors(void)
 	expect_error("5 fraud \"x\"raw\n", "t.rules:1:12: expected whitespace before option");
 	expect_error("5 fraud \"x\" msg=abc\n", "t.rules:1:17: msg needs a quoted string");
 	expect_error("1 a \"x\"\n2 a \"y\"\n1 b \"z\"\n",
-		     "t.rules:3:1: duplicate rule id 1 (first defined at t.rules:1:5)");
+	             "t.rules:3:1: duplicate rule id 1 (first defined at t.rules:1:5)");
 	/* Hyperscan's reason, mapped to the rule */
 	struct ruleset rs;
 	ruleset_init(&rs);
@@ -140,7 +144,8 @@ static void test_file_errors(void)
 	CHECK_EQ_INT(ruleset_add_file(&rs, "/nonexistent/x.rules", err, sizeof(err)), -2);
 	CHECK(strstr(err, "/nonexistent/x.rules: ") == err);
 	const char nul[] = "1 a \"x\0y\"\n";
-	CHECK_EQ_INT(ruleset_add_buffer(&rs, "n.rules", nul, sizeof(nul) - 1, err, sizeof(err)), -1);
+	CHECK_EQ_INT(ruleset_add_buffer(&rs, "n.rules", nul, sizeof(nul) - 1, err, sizeof(err)),
+	             -1);
 	CHECK_STR(err, "n.rules:1:7: NUL byte in rule file");
 	ruleset_free(&rs);
 }
@@ -155,7 +160,7 @@ static void test_compile_errors(void)
 	struct matcher *m = matcher_build(&rs, NORM_ALL, err, sizeof(err));
 	CHECK(m == NULL);
 	CHECK_STR(err, "t.rules:2:5: pattern of rule 2 is empty after normalization (only "
-		       "separators or invisible characters)");
+	               "separators or invisible characters)");
 	/* with separators kept, the same rule compiles */
 	m = matcher_build(&rs, NORM_NFKC_CF, err, sizeof(err));
 	CHECK(m != NULL);

@@ -25,7 +25,7 @@ static int unit_passed, unit_failed;
 		long long _a = (long long)(a), _b = (long long)(b);                                \
 		if (_a != _b) {                                                                    \
 			fprintf(stderr, "  %s:%d: %s == %lld, expected %s == %lld\n", __FILE__,    \
-				__LINE__, #a, _a, #b, _b);                                         \
+			        __LINE__, #a, _a, #b, _b);                                         \
 			unit_failed_checks++;                                                      \
 		}                                                                                  \
 	} while (0)
@@ -35,7 +35,7 @@ static int unit_passed, unit_failed;
 		const char *_a = (a), *_b = (b);                                                   \
 		if (!_a || !_b || strcmp(_a, _b)) {                                                \
 			fprintf(stderr, "  %s:%d: \"%s\" != \"%s\"\n", __FILE__, __LINE__,         \
-				_a ? _a : "(null)", _b ? _b : "(null)");                           \
+			        _a ? _a : "(null)", _b ? _b : "(null)");                           \
 			unit_failed_checks++;                                                      \
 		}                                                                                  \
 	} while (0)
