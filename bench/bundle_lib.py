@@ -79,17 +79,24 @@ def progress(msg):
 
 
 def write_regexes(path):
-    """A few hundred regexes in the style of real fraud signatures."""
+    """A few hundred regexes in the style of real fraud signatures (the file
+    is rewritten only when they change: run_swap.py keeps bundles newer
+    than their inputs)."""
     words = ["wallet", "bitcoin", "password", "account", "refund", "verify", "prize", "gift",
              "免费", "领取", "中奖", "验证", "账户", "客服", "退款"]
+    lines = []
+    for i in range(NREGEX):
+        a, b = words[i % len(words)], words[(i * 7 + 3) % len(words)]
+        kind = i % 3
+        if kind == 0:
+            rx = f"/{a}\\s*[:：]?\\s*{b}\\d{{{2 + i % 4}}}/i"
+        elif kind == 1:
+            rx = f"/{a}.{{0,{8 + i % 16}}}{b}/"
+        else:
+            rx = f"/(?:{a}|{b})[a-z0-9]{{{3 + i % 5}}}-{i}/i"
+        lines.append(f"{90000000 + i} regex_{i % 7} {rx}\n")
+    text = "".join(lines)
+    if os.path.exists(path) and open(path, encoding="utf-8").read() == text:
+        return
     with open(path, "w", encoding="utf-8") as f:
-        for i in range(NREGEX):
-            a, b = words[i % len(words)], words[(i * 7 + 3) % len(words)]
-            kind = i % 3
-            if kind == 0:
-                rx = f"/{a}\\s*[:：]?\\s*{b}\\d{{{2 + i % 4}}}/i"
-            elif kind == 1:
-                rx = f"/{a}.{{0,{8 + i % 16}}}{b}/"
-            else:
-                rx = f"/(?:{a}|{b})[a-z0-9]{{{3 + i % 5}}}-{i}/i"
-            f.write(f"{90000000 + i} regex_{i % 7} {rx}\n")
+        f.write(text)
