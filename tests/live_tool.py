@@ -13,6 +13,7 @@ which the tests put on veths in namespaces they create.
   udp-server ADDR PORT --count N
   udp-flood ADDR PORT --rate PPS --flows N --data TEXT [--probe TEXT --probe-ms MS]
             --stop-file F [--max-seconds S] [--probe-log FILE] [--probe-port P]
+            [--flood-port P] [--flow-life S]
       steady datagrams until F exists; a probe from a new socket every MS
   udp-sink ADDR PORT [--ready F]   count datagrams until SIGTERM
   raw-send IFACE SRC DST --data TEXT [--vlan ID ...] [--ipv6 [--hbh]] [--frag]
@@ -135,28 +136,50 @@ def udp_server(a):
 
 def udp_flood(a):
     """Datagrams at a steady rate (paced per millisecond) over --flows
-    sockets until the stop file appears; every --probe-ms one --probe
-    datagram from a socket of its own (a new flow, so it gets its own
-    verdicts).  Prints {"sent", "probes", "seconds"} as JSON; --probe-log
-    gets one line per probe: source port and CLOCK_MONOTONIC send time."""
+    sockets until the stop file appears; with --flow-life S the sockets are
+    replaced every S seconds (flows that end, as real ones do).  Every
+    --probe-ms one --probe datagram from a socket of its own (a new flow, so
+    it gets its own verdicts).  --probe-port / --flood-port: source ports
+    from P on (20000 of them, never reused while the flow may be alive)
+    instead of ephemeral ones.  Prints {"sent", "probes", "seconds"} as
+    JSON; --probe-log gets one line per probe: source port and
+    CLOCK_MONOTONIC send time."""
     fam = family(a.addr)
-    socks = [socket.socket(fam, socket.SOCK_DGRAM) for _ in range(a.flows)]
+    gen = [0]
+
+    def flood_socks():
+        out = []
+        for i in range(a.flows):
+            fs = socket.socket(fam, socket.SOCK_DGRAM)
+            if a.flood_port:
+                fs.bind(("", a.flood_port + (gen[0] * a.flows + i) % 20000))
+            out.append(fs)
+        gen[0] += 1
+        return out
+
+    socks = flood_socks()
     data, probe = unescape(a.data), unescape(a.probe) if a.probe else b""
     dst = (a.addr, a.port)
     log = open(a.probe_log, "w") if a.probe_log else None
     t0 = time.monotonic()
     sent = probes = 0
     next_probe, next_check = t0, t0
+    next_flows = t0 + a.flow_life if a.flow_life else float("inf")
     while True:
         now = time.monotonic()
         if now >= next_check:
             if os.path.exists(a.stop_file) or now - t0 > a.max_seconds:
                 break
             next_check = now + 0.01
+        if now >= next_flows:
+            for fs in socks:
+                fs.close()
+            socks = flood_socks()
+            next_flows += a.flow_life
         if probe and now >= next_probe:
             ps = socket.socket(fam, socket.SOCK_DGRAM)
-            if a.probe_port:  # never a reused port: each probe its own flow
-                ps.bind(("", a.probe_port + probes % (60000 - a.probe_port)))
+            if a.probe_port:
+                ps.bind(("", a.probe_port + probes % 20000))
             ps.sendto(probe, dst)
             if log:
                 log.write("%d %.6f\n" % (ps.getsockname()[1], time.monotonic()))
@@ -324,7 +347,9 @@ def main():
     s.add_argument("--probe")
     s.add_argument("--probe-ms", type=float, default=10)
     s.add_argument("--probe-log")
-    s.add_argument("--probe-port", type=int, default=0, help="first source port of the probes")
+    s.add_argument("--probe-port", type=int, default=0)
+    s.add_argument("--flood-port", type=int, default=0)
+    s.add_argument("--flow-life", type=float, default=0)
     s.add_argument("--stop-file", required=True)
     s.add_argument("--max-seconds", type=float, default=300)
     s = sub.add_parser("udp-sink")
