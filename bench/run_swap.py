@@ -39,9 +39,10 @@ QUICK = os.environ.get("BENCH_QUICK") or os.environ.get("CI")
 SIZES = os.environ.get("BENCH_SWAP_SIZES", "100k,1m" if QUICK else "100k,1m,10m").split(",")
 RATE = int(os.environ.get("BENCH_SWAP_RATE", "20000"))
 PRE = float(os.environ.get("BENCH_SWAP_PRE", "2"))
-POST = float(os.environ.get("BENCH_SWAP_POST", "2"))
+POST = float(os.environ.get("BENCH_SWAP_POST", "4"))
 PROBE_MS = 10
 FLOWS = 16
+FLOW_LIFE = 1  # seconds; tapsift runs with --udp-timeout 1
 MARK_A, MARK_B = 91000001, 92000001
 MARK_A_TEXT, MARK_B_TEXT = "zzswapsetalpha", "zzswapsetbravo"
 TOOL = [sys.executable, os.path.join(ROOT, "tests", "live_tool.py")]
@@ -174,14 +175,20 @@ def stats(path):
 class RssSampler(threading.Thread):
     def __init__(self, pid):
         super().__init__(daemon=True)
-        self.pid, self.peak, self.stop = pid, 0, False
+        self.pid, self.peak, self.stop, self.trace = pid, 0, False, []
 
     def run(self):
+        last = 0
         while not self.stop:
             try:
-                self.peak = max(self.peak, proc_kb(self.pid, "VmRSS"))
+                kb = proc_kb(self.pid, "VmRSS")
             except OSError:
                 return
+            self.peak = max(self.peak, kb)
+            now = time.monotonic()
+            if now - last >= 0.1:  # a coarse timeline for the JSON
+                self.trace.append((now, kb))
+                last = now
             time.sleep(0.01)
 
 
@@ -251,7 +258,8 @@ def one_size(n, rx, key):
         progress(f"{n}: tapsift run with bundle A (version 1)")
         t0 = time.monotonic()
         ts = start([B.tsf, "run", "--iface", IFA, "--bundle", tsb_a, "--trust", key + ".pub",
-                    "--control", ep, "--format", "json"], f("run.out"), f("run.err"), NSA)
+                    "--control", ep, "--format", "json", "--udp-timeout", str(FLOW_LIFE)],
+                   f("run.out"), f("run.err"), NSA)
         wait_for(lambda: grep(f("run.err"), "capturing on"), 600, "tapsift run to attach", ts)
         r["start_s"] = round(time.monotonic() - t0, 2)
         sink = start(TOOL + ["udp-sink", A4, str(PORT), "--ready", f("sink.ready")],
@@ -262,7 +270,7 @@ def one_size(n, rx, key):
         gen = start(TOOL + ["udp-flood", A4, str(PORT), "--rate", str(RATE), "--flows",
                             str(FLOWS), "--data", FILLER, "--probe", probe, "--probe-ms",
                             str(PROBE_MS), "--probe-log", f("probes.log"), "--probe-port", "20000",
-                            "--stop-file",
+                            "--flood-port", "40000", "--flow-life", str(FLOW_LIFE), "--stop-file",
                             f("stop"), "--max-seconds", "900"],
                     f("gen.out"), f("gen.err"), NSB)
         time.sleep(PRE)
@@ -286,6 +294,7 @@ def one_size(n, rx, key):
             return grep(f("run.err"), "version 2 is live")
 
         t_live = wait_for(live, 900, "version 2 to go live", ts)
+        rss_live = proc_kb(ts.pid, "VmRSS")
         push.wait(timeout=600)
         t_reply = replied[0] if replied else time.monotonic()
         if push.returncode != 0 or ": ok 2 " not in open(f("push.out")).read():
@@ -301,7 +310,14 @@ def one_size(n, rx, key):
         r["rss_before_MiB"] = round(rss_before / 1024)
         r["rss_peak_MiB"] = round(peak / 1024)
         r["rss_after_MiB"] = round(rss_after / 1024)
+        r["rss_at_live_MiB"] = round(rss_live / 1024)
         r["extra_MiB"] = round((peak - rss_before) / 1024)
+        # at the "live" line the old set is still held by the flows that
+        # started under it: RSS = base + old + new, the load's own transient
+        # memory is gone
+        r["new_set_resident_MiB"] = round((rss_live - rss_before) / 1024)
+        r["load_transient_MiB"] = round((peak - rss_live) / 1024)
+        r["rss_timeline"] = [(round(t - t_push, 2), round(kb / 1024)) for t, kb in sampler.trace]
         r["extra_le_set"] = r["extra_MiB"] <= r["new_set_MiB"]
         open(f("stop"), "w").close()
         gen.wait(timeout=60)
@@ -357,17 +373,22 @@ def main():
     print("hot swap under live traffic (%d datagrams/s over a veth + a probe flow every %d ms; "
           "bundle B pushed to tapsift run --control)" % (RATE, PROBE_MS))
     hdr = ("literals", "swap s", "reply s", "sent", "received", "lost", "ring drops",
-           "RSS before", "peak", "after", "extra MiB", "new set MiB", "extra<=set",
-           "verdicts A/B", "verdicts ok")
-    fmt = "%-8s %7s %7s %8s %8s %5s %10s %10s %6s %6s %9s %11s %10s %12s %11s"
+           "RSS before", "peak", "at live", "after", "extra MiB", "new set MiB", "extra<=set",
+           "set in RAM", "transient", "verdicts A/B", "verdicts ok")
+    fmt = ("%-8s %6s %7s %7s %8s %4s %10s %10s %5s %7s %5s %9s %11s %10s %10s %9s %12s "
+           "%11s")
     print(fmt % hdr)
     for r in results["sizes"]:
         v = r["verdicts"]
         print(fmt % (r["literals"], "%.2f" % r["swap_s"], "%.2f" % r["push_reply_s"], r["sent"],
                      r["received"], r["lost"], r["ring_drops"], r["rss_before_MiB"],
-                     r["rss_peak_MiB"], r["rss_after_MiB"], r["extra_MiB"], r["new_set_MiB"],
-                     "yes" if r["extra_le_set"] else "NO", "%d/%d" % (v["by_A"], v["by_B"]),
-                     "yes" if v["ok"] else "NO"))
+                     r["rss_peak_MiB"], r["rss_at_live_MiB"], r["rss_after_MiB"], r["extra_MiB"],
+                     r["new_set_MiB"], "yes" if r["extra_le_set"] else "NO",
+                     r["new_set_resident_MiB"], r["load_transient_MiB"],
+                     "%d/%d" % (v["by_A"], v["by_B"]), "yes" if v["ok"] else "NO"))
+    print("(RSS in MiB: before the push, peak during it, at the \"live\" line, %g s later; "
+          "extra = peak - before; new set = bundle B's size; set in RAM = at live - before; "
+          "transient = peak - at live)" % POST)
     bad = [r["literals"] for r in results["sizes"] if r["lost"] or r["ring_drops"]]
     if bad:
         print("packets lost during the swap at: " + ", ".join(bad))
