@@ -8,16 +8,20 @@ of their own: set A version 1, set B version 2).  Then, in a throwaway pair of
 network namespaces joined by a veth (as tests/live_lib.sh builds it):
   - `tapsift run --bundle A --trust --control ipc://...` captures side a
   - side b sends steady UDP to side a (tests/live_tool.py udp-flood,
-    BENCH_SWAP_RATE datagrams/s, default 20000, text that hits no rule) plus a
-    probe every 10 ms from a new flow, carrying literal 1 (in both sets) and
-    both markers
+    BENCH_SWAP_RATE datagrams/s, default 20000, text that hits no rule, 16
+    flows replaced every second; tapsift runs with --udp-timeout 1 so the
+    flows that hold the old set end during the run) plus a probe every 10 ms
+    from a new flow, carrying literal 1 (in both sets) and both markers
   - after BENCH_SWAP_PRE seconds (default 2) `tapsift rules push B` while the
     traffic flows; swap time = push start -> tapsift's "version 2 is live"
     line (the moment the capture loop hands the set to the workers); the
     push's own answer time is reported too
   - the gateway's RSS: VmRSS before the push, then its peak during the swap
     (VmHWM, reset with /proc/PID/clear_refs just before the push, and
-    sampled every 10 ms), and VmRSS BENCH_SWAP_POST seconds after (default 2)
+    sampled every 10 ms), VmRSS at the "live" line (old + new set: the
+    flows that started under A still hold it) and BENCH_SWAP_POST seconds
+    later (default 4: the old set freed); extra = peak - before, next to
+    bundle B's size
   - packets: sent by the generator vs received in userspace (tapsift's
     bpf_received: one record per datagram here) vs the kernel's counters;
     lost = sent - received, ring drops = bpf_ringbuf_full (both must be 0)
@@ -26,8 +30,9 @@ network namespaces joined by a veth (as tests/live_lib.sh builds it):
     if sent after the "live" line (either one in between)
 Prints a table and writes bench/results/swap.json.  Namespaces, processes and
 BPF programs are removed on exit, also on Ctrl-C.  Root only (skips
-otherwise).  10m: ~5 GB RAM, ~3 minutes (compiles cached in the data
-directory: a second run reuses the bundles).
+otherwise).  10m: compiling needs ~3 GB, the gateway ~2.5 GB during the
+swap; ~2 minutes in all the first time, ~40 s once the bundles exist (they
+are kept in the data directory while newer than their inputs).
 """
 import json, os, re, signal, subprocess, sys, threading, time
 
@@ -247,13 +252,13 @@ def one_size(n, rx, key):
     lit1 = first_literal(B.rules(n))
     tmp = os.path.join(B.data, "swap-run")
     os.makedirs(tmp, exist_ok=True)
-    for f in os.listdir(tmp):
-        os.unlink(os.path.join(tmp, f))
+    for old in os.listdir(tmp):
+        os.unlink(os.path.join(tmp, old))
     f = lambda name: os.path.join(tmp, name)  # noqa: E731
     r = {"literals": n, "rate_pps": RATE, "bundle_A_MiB": round(os.path.getsize(tsb_a) / 2**20, 1),
          "new_set_MiB": round(os.path.getsize(tsb_b) / 2**20, 1)}
-    net_up()
     try:
+        net_up()
         ep = "ipc://" + f("ctl.sock")
         progress(f"{n}: tapsift run with bundle A (version 1)")
         t0 = time.monotonic()
@@ -367,7 +372,8 @@ def main():
             print(json.dumps(r), flush=True)
     except KeyboardInterrupt:
         cleanup()
-        raise SystemExit("interrupted (namespaces and processes removed)")
+        left = leftovers()
+        raise SystemExit("interrupted; left behind: " + (", ".join(left) if left else "nothing"))
 
     print()
     print("hot swap under live traffic (%d datagrams/s over a veth + a probe flow every %d ms; "
