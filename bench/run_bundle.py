@@ -13,83 +13,24 @@ of gen_bench.py, Chinese and English literals) plus 300 regexes:
 Prints a table and writes bench/results/bundle.json.  10m needs ~3 GB while
 compiling and ~4 minutes (generating the literals takes 100 s of that).
 """
-import json, os, re, subprocess, sys, time
+import json, os, re, subprocess, sys
+
+from bundle_lib import NREGEX, ROOT, Bench, progress
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD_ABS = BUILD if os.path.isabs(BUILD) else os.path.join(ROOT, BUILD)
-DATA = os.environ.get("BENCH_BUNDLE_DATA", os.path.join(BUILD_ABS, "bench-data-bundle"))
+B = Bench(BUILD)
+DATA, TSF = B.data, B.tsf
 SIZES = os.environ.get("BENCH_BUNDLE_SIZES", "100k,1m,10m").split(",")
-TSF = os.path.join(BUILD_ABS, "tapsift")
-NREGEX = 300
 # sizes also compiled with every literal in Hyperscan (--matcher hs), for comparison;
 # Hyperscan refuses more than 8M patterns and needs ~2.4 GB and ~1 min at 1M
 HS_SIZES = os.environ.get("BENCH_BUNDLE_HS_SIZES", "100k,1m").split(",")
-
-
-def progress(msg):
-    print(f"  .. {msg}", flush=True)
-
-
-def run_rss(cmd, env=None):
-    """Runs cmd; returns stdout, stderr, wall seconds, peak RSS (MiB) of the child."""
-    t0 = time.monotonic()
-    outp, errp = os.path.join(DATA, "cmd.out"), os.path.join(DATA, "cmd.err")
-    pid = os.fork()
-    if pid == 0:
-        try:
-            out = os.open(outp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-            err = os.open(errp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-            os.dup2(out, 1)
-            os.dup2(err, 2)
-            if env:
-                os.execvpe(cmd[0], cmd, env)
-            os.execvp(cmd[0], cmd)
-        finally:
-            os._exit(127)
-    _, status, ru = os.wait4(pid, 0)
-    wall = time.monotonic() - t0
-    out = open(outp, errors="replace").read()
-    err = open(errp, errors="replace").read()
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        sys.stderr.write(out + err)
-        raise SystemExit(f"failed: {' '.join(cmd)} (exit {code})")
-    run_rss.cpu = ru.ru_utime + ru.ru_stime
-    return out, err, wall, ru.ru_maxrss / 1024.0
-
-
-def write_regexes(path):
-    """A few hundred regexes in the style of real fraud signatures."""
-    words = ["wallet", "bitcoin", "password", "account", "refund", "verify", "prize", "gift",
-             "免费", "领取", "中奖", "验证", "账户", "客服", "退款"]
-    with open(path, "w", encoding="utf-8") as f:
-        for i in range(NREGEX):
-            a, b = words[i % len(words)], words[(i * 7 + 3) % len(words)]
-            kind = i % 3
-            if kind == 0:
-                rx = f"/{a}\\s*[:：]?\\s*{b}\\d{{{2 + i % 4}}}/i"
-            elif kind == 1:
-                rx = f"/{a}.{{0,{8 + i % 16}}}{b}/"
-            else:
-                rx = f"/(?:{a}|{b})[a-z0-9]{{{3 + i % 5}}}-{i}/i"
-            f.write(f"{90000000 + i} regex_{i % 7} {rx}\n")
+run_rss = B.run_rss
 
 
 def main():
-    os.makedirs(DATA, exist_ok=True)
-    missing = [n for n in SIZES if not os.path.exists(os.path.join(DATA, f"rules-{n}.rules"))]
-    if missing:
-        progress(f"generating literal sets {','.join(missing)} in {DATA}")
-        subprocess.check_call([sys.executable, os.path.join(ROOT, "bench", "gen_bench.py"), DATA,
-                               "--sizes", ",".join(SIZES), "--mb", "1"])
-    rx = os.path.join(DATA, "regexes.rules")
-    write_regexes(rx)
-    keys = os.path.join(DATA, "keys")
-    os.makedirs(keys, exist_ok=True)
-    key = os.path.join(keys, "bench")
-    if not os.path.exists(key + ".key"):
-        subprocess.check_call([TSF, "rules", "keygen", "-o", key], stdout=subprocess.DEVNULL)
+    B.ensure_sets(SIZES)
+    rx = B.regexes()
+    key = B.key()
     cache = os.path.join(DATA, "cache")
     subprocess.run(["rm", "-rf", cache])
     results = {"cpus": os.cpu_count(), "regexes": NREGEX, "sizes": []}
@@ -102,7 +43,7 @@ def main():
                                        "--version", "1", "--no-cache", "-q"])
         r["rules"] = int(re.search(r": (\d+) rules", out).group(1))
         r["compile_cold_s"] = round(wall, 2)
-        r["compile_cold_cpu_s"] = round(run_rss.cpu, 2)  # wall inflates on a busy host
+        r["compile_cold_cpu_s"] = round(B.cpu, 2)  # wall inflates on a busy host
         r["compile_peak_rss_MiB"] = round(rss)
         r["bundle_MB"] = round(os.path.getsize(out_tsb) / 1e6, 1)
         progress(f"{n}: rules compile, filling the cache")
@@ -129,7 +70,7 @@ def main():
         r["resident_after_load_MiB"] = int(m.group(4))
         # CPU of the whole `rules info --load` process (describe + load): wall
         # is inflated when other jobs share the two cores
-        r["info_load_process_cpu_s"] = round(run_rss.cpu, 2)
+        r["info_load_process_cpu_s"] = round(B.cpu, 2)
         r["load_process_peak_rss_MiB"] = round(rss)
         r["load_process_wall_s"] = round(wall, 2)
         if n in HS_SIZES:
@@ -137,7 +78,7 @@ def main():
             progress(f"{n}: rules compile --matcher hs (Hyperscan only, for comparison)")
             out, err, wall, rss = run_rss([TSF, "rules", "compile", rules, rx, "-o", hs_tsb,
                                            "--version", "1", "--no-cache", "-q", "--matcher", "hs"])
-            r["hs_only"] = {"compile_s": round(wall, 2), "compile_cpu_s": round(run_rss.cpu, 2),
+            r["hs_only"] = {"compile_s": round(wall, 2), "compile_cpu_s": round(B.cpu, 2),
                             "compile_peak_rss_MiB": round(rss),
                             "bundle_MB": round(os.path.getsize(hs_tsb) / 1e6, 1)}
             out, err, wall, rss = run_rss([TSF, "rules", "info", hs_tsb, "--load"])

@@ -11,6 +11,11 @@ which the tests put on veths in namespaces they create.
       --go-file: after the first send, wait until F exists, then send --after bytes
   udp-send ADDR PORT --data TEXT [--count N]
   udp-server ADDR PORT --count N
+  udp-flood ADDR PORT --rate PPS --flows N --data TEXT [--probe TEXT --probe-ms MS]
+            --stop-file F [--max-seconds S] [--probe-log FILE] [--probe-port P]
+            [--flood-port P] [--flow-life S]
+      steady datagrams until F exists; a probe from a new socket every MS
+  udp-sink ADDR PORT [--ready F]   count datagrams until SIGTERM
   raw-send IFACE SRC DST --data TEXT [--vlan ID ...] [--ipv6 [--hbh]] [--frag]
   dump-check FILE ...   (see the functions below)
 """
@@ -129,6 +134,94 @@ def udp_server(a):
         s.recvfrom(65536)
 
 
+def udp_flood(a):
+    """Datagrams at a steady rate (paced per millisecond) over --flows
+    sockets until the stop file appears; with --flow-life S the sockets are
+    replaced every S seconds (flows that end, as real ones do).  Every
+    --probe-ms one --probe datagram from a socket of its own (a new flow, so
+    it gets its own verdicts).  --probe-port / --flood-port: source ports
+    from P on (20000 of them, never reused while the flow may be alive)
+    instead of ephemeral ones.  Prints {"sent", "probes", "seconds"} as
+    JSON; --probe-log gets one line per probe: source port and
+    CLOCK_MONOTONIC send time."""
+    fam = family(a.addr)
+    gen = [0]
+
+    def flood_socks():
+        out = []
+        for i in range(a.flows):
+            fs = socket.socket(fam, socket.SOCK_DGRAM)
+            if a.flood_port:
+                fs.bind(("", a.flood_port + (gen[0] * a.flows + i) % 20000))
+            out.append(fs)
+        gen[0] += 1
+        return out
+
+    socks = flood_socks()
+    data, probe = unescape(a.data), unescape(a.probe) if a.probe else b""
+    dst = (a.addr, a.port)
+    log = open(a.probe_log, "w") if a.probe_log else None
+    t0 = time.monotonic()
+    sent = probes = 0
+    next_probe, next_check = t0, t0
+    next_flows = t0 + a.flow_life if a.flow_life else float("inf")
+    while True:
+        now = time.monotonic()
+        if now >= next_check:
+            if os.path.exists(a.stop_file) or now - t0 > a.max_seconds:
+                break
+            next_check = now + 0.01
+        if now >= next_flows:
+            for fs in socks:
+                fs.close()
+            socks = flood_socks()
+            next_flows += a.flow_life
+        if probe and now >= next_probe:
+            ps = socket.socket(fam, socket.SOCK_DGRAM)
+            if a.probe_port:
+                ps.bind(("", a.probe_port + probes % 20000))
+            ps.sendto(probe, dst)
+            if log:
+                log.write("%d %.6f\n" % (ps.getsockname()[1], time.monotonic()))
+            ps.close()
+            probes += 1
+            next_probe += a.probe_ms / 1000.0
+        due = int((now - t0) * a.rate) - sent
+        if due <= 0:
+            time.sleep(0.0005)
+            continue
+        for _ in range(min(due, 200)):
+            socks[sent % a.flows].sendto(data, dst)
+            sent += 1
+    secs = time.monotonic() - t0
+    if log:
+        log.close()
+    print(json.dumps({"sent": sent, "probes": probes, "seconds": round(secs, 3)}))
+
+
+def udp_sink(a):
+    import signal
+    s = socket.socket(family(a.addr), socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    s.bind((a.addr, a.port))
+    n = [0]
+    stop = [False]
+
+    def on_term(*_):
+        stop[0] = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    s.settimeout(0.2)
+    ready(a)
+    while not stop[0]:
+        try:
+            s.recv(65536)
+            n[0] += 1
+        except (socket.timeout, InterruptedError):
+            pass
+    print(n[0], flush=True)
+
+
 def raw_send(a):
     """One hand-made UDP frame onto an interface (AF_PACKET): VLAN tags,
     IPv6 hop-by-hop options, IPv4 fragments - shapes the peer stack would
@@ -245,6 +338,24 @@ def main():
     s.add_argument("port", type=int)
     s.add_argument("--count", type=int, default=1)
     s.add_argument("--ready")
+    s = sub.add_parser("udp-flood")
+    s.add_argument("addr")
+    s.add_argument("port", type=int)
+    s.add_argument("--rate", type=int, default=20000)
+    s.add_argument("--flows", type=int, default=16)
+    s.add_argument("--data", required=True)
+    s.add_argument("--probe")
+    s.add_argument("--probe-ms", type=float, default=10)
+    s.add_argument("--probe-log")
+    s.add_argument("--probe-port", type=int, default=0)
+    s.add_argument("--flood-port", type=int, default=0)
+    s.add_argument("--flow-life", type=float, default=0)
+    s.add_argument("--stop-file", required=True)
+    s.add_argument("--max-seconds", type=float, default=300)
+    s = sub.add_parser("udp-sink")
+    s.add_argument("addr")
+    s.add_argument("port", type=int)
+    s.add_argument("--ready")
     s = sub.add_parser("raw-send")
     s.add_argument("iface")
     s.add_argument("src")
@@ -260,7 +371,8 @@ def main():
     s.add_argument("file")
     a = p.parse_args()
     {"tcp-server": tcp_server, "tcp-client": tcp_client, "udp-send": udp_send,
-     "udp-server": udp_server, "raw-send": raw_send, "summary": summary}[a.cmd](a)
+     "udp-server": udp_server, "udp-flood": udp_flood,
+     "udp-sink": udp_sink, "raw-send": raw_send, "summary": summary}[a.cmd](a)
 
 
 if __name__ == "__main__":
