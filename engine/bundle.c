@@ -695,6 +695,10 @@ int bundle_compile(const struct ruleset *rs, const struct bundle_compile_opts *o
  * read: the kernel keeps them in the page cache, but they stop counting
  * against the gateway, so loading a 1 GB bundle does not hold 1 GB of file
  * pages on top of the set it builds.  No-op for ordinary memory. */
+/* Sections are copied and checked in windows of this size when pages are
+ * dropped behind (drop_pages), bounding what is resident twice. */
+#define LOAD_WINDOW (16u << 20)
+
 static void drop_pages(int drop, const void *p, uint64_t len)
 {
 	if (!drop || !len)
@@ -1034,12 +1038,21 @@ static struct ruleset *load_ruleset(const struct parsed *p, const struct bundle_
 		     (unsigned long long)bl);
 		goto bad;
 	}
-	memcpy(rs->blob, p->sec[BSEC_BLOB], bl);
-	drop_pages(p->drop, p->sec[BSEC_BLOB], bl);
+	/* Copy and convert window by window, dropping the file's pages behind
+	 * us: a swap then never holds a section twice (file pages + copy). */
+	for (uint64_t o = 0; o < bl; o += LOAD_WINDOW) {
+		uint64_t k = bl - o < LOAD_WINDOW ? bl - o : LOAD_WINDOW;
+		memcpy(rs->blob + o, p->sec[BSEC_BLOB] + o, k);
+		drop_pages(p->drop, p->sec[BSEC_BLOB] + o, k);
+	}
 	const uint8_t *blob = rs->blob;
 	*why = BUNDLE_E_RULE;
 	const uint8_t *rec = p->sec[BSEC_RULES];
+	const size_t per_window = LOAD_WINDOW / RULE_REC_LEN;
 	for (size_t i = 0; i < n; i++, rec += RULE_REC_LEN) {
+		if (i && i % per_window == 0)
+			drop_pages(p->drop, rec - per_window * RULE_REC_LEN,
+			           per_window * RULE_REC_LEN);
 		struct rule *r = &rs->rules[i];
 		memset(r, 0, sizeof(*r));
 		r->id = ld32(rec);
