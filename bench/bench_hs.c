@@ -5,7 +5,7 @@
  * Literals are normalized exactly as the matcher does (norm_string,
  * NORM_ALL) and compiled in block mode; the text file (the capture's
  * payloads, concatenated) is scanned in blocks of BLOCK bytes (default 1400,
- * one packet's worth).  Prints one JSON object.
+ * one packet's worth), best of 3 passes.  Prints one JSON object.
  */
 #include <hs.h>
 #include <stdio.h>
@@ -90,18 +90,24 @@ int main(int argc, char **argv)
 	fclose(f);
 	hs_scratch_t *scratch = NULL;
 	hs_alloc_scratch(db, &scratch);
+	/* Best of 3 passes: the figure is a ceiling, and this VM is noisy. */
 	unsigned long long matches = 0;
-	double t3 = now();
-	for (size_t off = 0; off < len; off += block) {
-		size_t k = len - off < block ? len - off : block;
-		hs_scan(db, text + off, (unsigned)k, 0, scratch, on_match, &matches);
+	double best = 1e30;
+	for (int pass = 0; pass < 3; pass++) {
+		matches = 0;
+		double t3 = now();
+		for (size_t off = 0; off < len; off += block) {
+			size_t k = len - off < block ? len - off : block;
+			hs_scan(db, text + off, (unsigned)k, 0, scratch, on_match, &matches);
+		}
+		if (now() - t3 < best)
+			best = now() - t3;
 	}
-	double t4 = now();
 	size_t dbsize = 0;
 	hs_database_size(db, &dbsize);
 	printf("{\"literals\":%zu,\"parse_s\":%.3f,\"compile_s\":%.3f,\"db_bytes\":%zu,"
 	       "\"bytes\":%zu,\"scan_s\":%.3f,\"MBps\":%.1f,\"matches\":%llu}\n",
-	       n, t1 - t0, t2 - t1, dbsize, len, t4 - t3, (double)len / 1e6 / (t4 - t3), matches);
+	       n, t1 - t0, t2 - t1, dbsize, len, best, (double)len / 1e6 / best, matches);
 	hs_free_scratch(scratch);
 	hs_free_database(db);
 	for (size_t i = 0; i < n; i++)
