@@ -2,6 +2,7 @@
  * tracking and the relay loop: everything the publisher and the bus
  * subcommands share. */
 #include "bus.h"
+#include "keyfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -147,22 +148,15 @@ int bus_key_load(const char *path, char z85[41], char *err, size_t errlen)
 		return -1;
 	}
 	char line[256];
+	size_t n = 0;
 	int ok = -1;
-	while (fgets(line, sizeof(line), f)) {
-		char *p = line;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '#' || *p == '\n' || *p == '\r' || !*p)
-			continue;
-		size_t n = strcspn(p, " \t\r\n");
+	const char *p = keyfile_word(f, line, sizeof(line), &n, NULL);
+	if (p && n == 40) {
 		uint8_t bin[32];
-		if (n == 40) {
-			memcpy(z85, p, 40);
-			z85[40] = 0;
-			if (zmq_z85_decode(bin, z85))
-				ok = 0;
-		}
-		break;
+		memcpy(z85, p, 40);
+		z85[40] = 0;
+		if (zmq_z85_decode(bin, z85))
+			ok = 0;
 	}
 	fclose(f);
 	if (ok)
@@ -319,16 +313,10 @@ struct bus_zap *bus_zap_start(void *ctx, const char *allow_file, char *err, size
 			free(z);
 			return NULL;
 		}
-		char line[256];
+		char line[256], *p;
+		size_t n;
 		int lineno = 0;
-		while (fgets(line, sizeof(line), f)) {
-			lineno++;
-			char *p = line;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if (*p == '#' || *p == '\n' || *p == '\r' || !*p)
-				continue;
-			size_t n = strcspn(p, " \t\r\n");
+		while ((p = keyfile_word(f, line, sizeof(line), &n, &lineno))) {
 			p[n] = 0;
 			uint8_t(*k)[32] = realloc(z->keys, (z->nkeys + 1) * sizeof(*k));
 			if (!k || n != 40 || !zmq_z85_decode(k[z->nkeys], p)) {
