@@ -834,6 +834,16 @@ static int get_key(struct rd *r, uint64_t *key)
 	return -1;
 }
 
+/* A length prefix, read as protobuf-c reads it: at most 5 bytes, and no more
+ * than what is left. */
+static int get_prefix(struct rd *r, uint64_t *n)
+{
+	const uint8_t *start = r->p;
+	if (get_varint(r, n) || r->p - start > 5 || *n > (uint64_t)(r->end - r->p))
+		return -1;
+	return 0;
+}
+
 /* Skips a field of an unknown number (groups are refused, as protobuf-c does
  * for proto3). */
 static int skip_field(struct rd *r, unsigned wt)
@@ -848,7 +858,7 @@ static int skip_field(struct rd *r, unsigned wt)
 		r->p += 8;
 		return 0;
 	case 2:
-		if (get_varint(r, &n) || n > (uint64_t)(r->end - r->p))
+		if (get_prefix(r, &n))
 			return -1;
 		r->p += n;
 		return 0;
@@ -865,7 +875,7 @@ static int skip_field(struct rd *r, unsigned wt)
 static int get_len(struct rd *r, const uint8_t **data, size_t *len)
 {
 	uint64_t n;
-	if (get_varint(r, &n) || n > (uint64_t)(r->end - r->p))
+	if (get_prefix(r, &n))
 		return -1;
 	*data = r->p;
 	*len = (size_t)n;
