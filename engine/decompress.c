@@ -218,8 +218,9 @@ static int emit(struct dcmp *d, int i, const uint8_t *p, size_t n, tsf_out_fn ou
 	return 0;
 }
 
-/* One inflate call into the layer's buffer, what it wrote passed on: -1 when
- * that failed, else 0 with inflate's result in *r and the bytes in *got. */
+/* One inflate call into the layer's buffer: what it wrote (*got bytes) is
+ * passed on, the end of the stream noted, an error refused.  Returns -1 after
+ * a failure, else 0 with inflate's result in *r. */
 static int inflate_once(struct dcmp *d, int i, tsf_out_fn out, void *ud, int *r, size_t *got)
 {
 	struct layer *L = &d->l[i];
@@ -229,7 +230,13 @@ static int inflate_once(struct dcmp *d, int i, tsf_out_fn out, void *ud, int *r,
 	*r = inflate(&L->z, Z_NO_FLUSH);
 	*got = DC_BUF - L->z.avail_out;
 	L->in += before - L->z.avail_in;
-	return *got && emit(d, i, tl_buf[i], *got, out, ud) < 0 ? -1 : 0;
+	if (*got && emit(d, i, tl_buf[i], *got, out, ud) < 0)
+		return -1;
+	if (*r == Z_STREAM_END)
+		L->st = L_DONE;
+	else if (*r != Z_OK && *r != Z_BUF_ERROR)
+		return fail(d, 0);
+	return 0;
 }
 
 static int feed_zlib(struct dcmp *d, int i, const uint8_t *in, size_t len, tsf_out_fn out, void *ud)
@@ -257,12 +264,8 @@ static int feed_zlib(struct dcmp *d, int i, const uint8_t *in, size_t len, tsf_o
 		size_t got;
 		if (inflate_once(d, i, out, ud, &r, &got))
 			return -1;
-		if (r == Z_STREAM_END)
-			L->st = L_DONE;
-		else if (r == Z_BUF_ERROR && got == 0)
+		if (r == Z_BUF_ERROR && got == 0)
 			break; /* no progress possible: needs more input */
-		else if (r != Z_OK && r != Z_BUF_ERROR)
-			return fail(d, 0);
 	}
 	/* inflate may hold output it could not write (avail_out was 0). */
 	while (L->st == L_RUN) {
@@ -270,10 +273,6 @@ static int feed_zlib(struct dcmp *d, int i, const uint8_t *in, size_t len, tsf_o
 		size_t got;
 		if (inflate_once(d, i, out, ud, &r, &got))
 			return -1;
-		if (r == Z_STREAM_END)
-			L->st = L_DONE;
-		else if (r != Z_OK && r != Z_BUF_ERROR)
-			return fail(d, 0);
 		if (got < DC_BUF)
 			break;
 	}
