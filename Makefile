@@ -83,7 +83,7 @@ fuzz: deps
 	  SAN="-fsanitize=fuzzer-no-link,address,undefined" \
 	  $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZ_SRCS))
 
-build-fuzz/fuzz_%: fuzz/fuzz_%.c build-fuzz/libtapsift.a
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard fuzz/*.h) build-fuzz/libtapsift.a
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
 	  build-fuzz/libtapsift.a $(PKG_LIBS)
 

@@ -2,6 +2,7 @@
  * tracking and the relay loop: everything the publisher and the bus
  * subcommands share. */
 #include "bus.h"
+#include "keyfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -147,22 +148,15 @@ int bus_key_load(const char *path, char z85[41], char *err, size_t errlen)
 		return -1;
 	}
 	char line[256];
+	size_t n = 0;
 	int ok = -1;
-	while (fgets(line, sizeof(line), f)) {
-		char *p = line;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '#' || *p == '\n' || *p == '\r' || !*p)
-			continue;
-		size_t n = strcspn(p, " \t\r\n");
+	const char *p = keyfile_word(f, line, sizeof(line), &n, NULL);
+	if (p && n == 40) {
 		uint8_t bin[32];
-		if (n == 40) {
-			memcpy(z85, p, 40);
-			z85[40] = 0;
-			if (zmq_z85_decode(bin, z85))
-				ok = 0;
-		}
-		break;
+		memcpy(z85, p, 40);
+		z85[40] = 0;
+		if (zmq_z85_decode(bin, z85))
+			ok = 0;
 	}
 	fclose(f);
 	if (ok)
@@ -319,16 +313,10 @@ struct bus_zap *bus_zap_start(void *ctx, const char *allow_file, char *err, size
 			free(z);
 			return NULL;
 		}
-		char line[256];
+		char line[256], *p;
+		size_t n;
 		int lineno = 0;
-		while (fgets(line, sizeof(line), f)) {
-			lineno++;
-			char *p = line;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if (*p == '#' || *p == '\n' || *p == '\r' || !*p)
-				continue;
-			size_t n = strcspn(p, " \t\r\n");
+		while ((p = keyfile_word(f, line, sizeof(line), &n, &lineno))) {
 			p[n] = 0;
 			uint8_t(*k)[32] = realloc(z->keys, (z->nkeys + 1) * sizeof(*k));
 			if (!k || n != 40 || !zmq_z85_decode(k[z->nkeys], p)) {
@@ -732,15 +720,37 @@ static size_t excerpt_len(const struct tsf_verdict *v)
 	return v->excerpt_len <= TSF_EXCERPT_MAX ? v->excerpt_len : TSF_EXCERPT_MAX;
 }
 
+/* The Verdict fields in wire order, for the sizer and the writer alike:
+ * U(number, value) a varint, B(number, data, length) bytes or a string. */
+#define VERDICT_FIELDS(U, B, x, seq, cs)                                                           \
+	U(1, seq)                                                                                  \
+	U(2, (x)->ts_ns)                                                                           \
+	U(3, (x)->ipver)                                                                           \
+	U(4, (x)->proto)                                                                           \
+	B(5, (x)->src, alen_of(x))                                                                 \
+	B(6, (x)->dst, alen_of(x))                                                                 \
+	U(7, (x)->sport)                                                                           \
+	U(8, (x)->dport)                                                                           \
+	U(9, (x)->dir)                                                                             \
+	U(10, (x)->rule_id)                                                                        \
+	B(11, (x)->category, slen((x)->category))                                                  \
+	U(12, (x)->sev)                                                                            \
+	B(13, (x)->msg, slen((x)->msg))                                                            \
+	B(14, (x)->file, slen((x)->file))                                                          \
+	B(15, (x)->ruleset, slen((x)->ruleset))                                                    \
+	U(16, (x)->ruleset_version)                                                                \
+	U(17, (x)->offset)                                                                         \
+	B(18, (x)->excerpt, excerpt_len(x))                                                        \
+	U(19, cs)
+
+#define SIZE_U(f, val) +sz_u(f, val)
+#define SIZE_B(f, b, len) +sz_b(f, len)
+#define PUT_U(f, val) p = put_u(p, f, val);
+#define PUT_B(f, b, len) p = put_b(p, f, b, len);
+
 static size_t verdict_body(const struct tsf_verdict *v, uint64_t seq, uint64_t cs)
 {
-	size_t a = alen_of(v);
-	return sz_u(1, seq) + sz_u(2, v->ts_ns) + sz_u(3, v->ipver) + sz_u(4, v->proto) +
-	       sz_b(5, a) + sz_b(6, a) + sz_u(7, v->sport) + sz_u(8, v->dport) + sz_u(9, v->dir) +
-	       sz_u(10, v->rule_id) + sz_b(11, slen(v->category)) + sz_u(12, v->sev) +
-	       sz_b(13, slen(v->msg)) + sz_b(14, slen(v->file)) + sz_b(15, slen(v->ruleset)) +
-	       sz_u(16, v->ruleset_version) + sz_u(17, v->offset) + sz_b(18, excerpt_len(v)) +
-	       sz_u(19, cs);
+	return 0 VERDICT_FIELDS(SIZE_U, SIZE_B, v, seq, cs);
 }
 
 size_t bus_batch_size(const struct bus_batch_hdr *h, const struct tsf_verdict *v,
@@ -765,28 +775,9 @@ size_t bus_batch_pack(uint8_t *out, const struct bus_batch_hdr *h, const struct 
 	for (size_t i = 0; i < n; i++) {
 		const struct tsf_verdict *x = &v[i];
 		uint64_t seq = first_seq + i, cs = cat_seq ? cat_seq[i] : 0;
-		size_t a = alen_of(x);
 		*p++ = 4 << 3 | 2;
 		p = put_varint(p, verdict_body(x, seq, cs));
-		p = put_u(p, 1, seq);
-		p = put_u(p, 2, x->ts_ns);
-		p = put_u(p, 3, x->ipver);
-		p = put_u(p, 4, x->proto);
-		p = put_b(p, 5, x->src, a);
-		p = put_b(p, 6, x->dst, a);
-		p = put_u(p, 7, x->sport);
-		p = put_u(p, 8, x->dport);
-		p = put_u(p, 9, x->dir);
-		p = put_u(p, 10, x->rule_id);
-		p = put_b(p, 11, x->category, slen(x->category));
-		p = put_u(p, 12, x->sev);
-		p = put_b(p, 13, x->msg, slen(x->msg));
-		p = put_b(p, 14, x->file, slen(x->file));
-		p = put_b(p, 15, x->ruleset, slen(x->ruleset));
-		p = put_u(p, 16, x->ruleset_version);
-		p = put_u(p, 17, x->offset);
-		p = put_b(p, 18, x->excerpt, excerpt_len(x));
-		p = put_u(p, 19, cs);
+		VERDICT_FIELDS(PUT_U, PUT_B, x, seq, cs)
 	}
 	p = put_u(p, 5, h->queue_dropped);
 	return (size_t)(p - out);
@@ -843,6 +834,16 @@ static int get_key(struct rd *r, uint64_t *key)
 	return -1;
 }
 
+/* A length prefix, read as protobuf-c reads it: at most 5 bytes, and no more
+ * than what is left. */
+static int get_prefix(struct rd *r, uint64_t *n)
+{
+	const uint8_t *start = r->p;
+	if (get_varint(r, n) || r->p - start > 5 || *n > (uint64_t)(r->end - r->p))
+		return -1;
+	return 0;
+}
+
 /* Skips a field of an unknown number (groups are refused, as protobuf-c does
  * for proto3). */
 static int skip_field(struct rd *r, unsigned wt)
@@ -857,7 +858,7 @@ static int skip_field(struct rd *r, unsigned wt)
 		r->p += 8;
 		return 0;
 	case 2:
-		if (get_varint(r, &n) || n > (uint64_t)(r->end - r->p))
+		if (get_prefix(r, &n))
 			return -1;
 		r->p += n;
 		return 0;
@@ -874,7 +875,7 @@ static int skip_field(struct rd *r, unsigned wt)
 static int get_len(struct rd *r, const uint8_t **data, size_t *len)
 {
 	uint64_t n;
-	if (get_varint(r, &n) || n > (uint64_t)(r->end - r->p))
+	if (get_prefix(r, &n))
 		return -1;
 	*data = r->p;
 	*len = (size_t)n;
@@ -892,6 +893,36 @@ static char *arena_str(struct bus_arena *a, const uint8_t *s, size_t n)
 	return d;
 }
 
+/* A known field's value: length-delimited ones as data and length, the others
+ * as a varint; -1 for the wrong wire type or a value cut short. */
+static int get_value(struct rd *r, unsigned wt, int is_len, uint64_t *x, const uint8_t **d,
+                     size_t *n)
+{
+	if (wt != (is_len ? 2u : 0u))
+		return -1;
+	return is_len ? get_len(r, d, n) : get_varint(r, x);
+}
+
+/* The Verdict fields by number: how each is read and where it is kept. */
+enum { VF_UNKNOWN, VF_U64, VF_U32, VF_BYTES, VF_STR };
+#define AT(member) offsetof(Tsf__Verdict, member)
+static const struct {
+	uint8_t kind;
+	uint16_t off;
+} verdict_fields[21] = {
+    [1] = {VF_U64, AT(seq)},       [2] = {VF_U64, AT(ts_ns)},
+    [3] = {VF_U32, AT(ipver)},     [4] = {VF_U32, AT(proto)},
+    [5] = {VF_BYTES, AT(src)},     [6] = {VF_BYTES, AT(dst)},
+    [7] = {VF_U32, AT(sport)},     [8] = {VF_U32, AT(dport)},
+    [9] = {VF_U32, AT(dir)},       [10] = {VF_U32, AT(rule_id)},
+    [11] = {VF_STR, AT(category)}, [12] = {VF_U32, AT(sev)},
+    [13] = {VF_STR, AT(msg)},      [14] = {VF_STR, AT(file)},
+    [15] = {VF_STR, AT(ruleset)},  [16] = {VF_U64, AT(ruleset_version)},
+    [17] = {VF_U64, AT(offset)},   [18] = {VF_BYTES, AT(excerpt)},
+    [19] = {VF_U64, AT(cat_seq)},  [20] = {VF_STR, AT(sensor)},
+};
+#undef AT
+
 static int decode_verdict(struct bus_arena *a, const uint8_t *buf, size_t len, Tsf__Verdict *v)
 {
 	struct rd r = {buf, buf + len};
@@ -903,85 +934,29 @@ static int decode_verdict(struct bus_arena *a, const uint8_t *buf, size_t len, T
 		unsigned f = (unsigned)(key >> 3), wt = key & 7;
 		const uint8_t *d = NULL;
 		size_t n = 0;
-		if (f == 0 || f > 20) { /* unknown (protobuf-c skips field 0 too) */
+		unsigned kind = f < 21 ? verdict_fields[f].kind : VF_UNKNOWN;
+		if (kind == VF_UNKNOWN) { /* protobuf-c skips field 0 too */
 			if (skip_field(&r, wt))
 				return -1;
 			continue;
 		}
-		int is_len =
-		    f == 5 || f == 6 || f == 11 || (f >= 13 && f <= 15) || f == 18 || f == 20;
-		if (wt != (is_len ? 2u : 0u))
-			return -1; /* known field, wrong wire type */
-		if (is_len) {
-			if (get_len(&r, &d, &n))
-				return -1;
-		} else if (get_varint(&r, &x)) {
+		if (get_value(&r, wt, kind >= VF_BYTES, &x, &d, &n))
 			return -1;
-		}
-		char *str = NULL;
-		if (f == 11 || (f >= 13 && f <= 15) || f == 20)
-			if (!(str = arena_str(a, d, n)))
+		char *at = (char *)v + verdict_fields[f].off;
+		switch (kind) {
+		case VF_U64:
+			*(uint64_t *)at = x;
+			break;
+		case VF_U32:
+			*(uint32_t *)at = (uint32_t)x;
+			break;
+		case VF_BYTES:
+			((ProtobufCBinaryData *)at)->data = (uint8_t *)d;
+			((ProtobufCBinaryData *)at)->len = n;
+			break;
+		case VF_STR:
+			if (!(*(char **)at = arena_str(a, d, n)))
 				return -1;
-		switch (f) {
-		case 1:
-			v->seq = x;
-			break;
-		case 2:
-			v->ts_ns = x;
-			break;
-		case 3:
-			v->ipver = (uint32_t)x;
-			break;
-		case 4:
-			v->proto = (uint32_t)x;
-			break;
-		case 5:
-			v->src.data = (uint8_t *)d, v->src.len = n;
-			break;
-		case 6:
-			v->dst.data = (uint8_t *)d, v->dst.len = n;
-			break;
-		case 7:
-			v->sport = (uint32_t)x;
-			break;
-		case 8:
-			v->dport = (uint32_t)x;
-			break;
-		case 9:
-			v->dir = (uint32_t)x;
-			break;
-		case 10:
-			v->rule_id = (uint32_t)x;
-			break;
-		case 11:
-			v->category = str;
-			break;
-		case 12:
-			v->sev = (uint32_t)x;
-			break;
-		case 13:
-			v->msg = str;
-			break;
-		case 14:
-			v->file = str;
-			break;
-		case 15:
-			v->ruleset = str;
-			break;
-		case 16:
-			v->ruleset_version = x;
-			break;
-		case 17:
-			v->offset = x;
-			break;
-		case 18:
-			v->excerpt.data = (uint8_t *)d, v->excerpt.len = n;
-			break;
-		case 19:
-			v->cat_seq = x;
-			break;
-		case 20:
-			v->sensor = str;
 			break;
 		}
 	}
@@ -1023,13 +998,8 @@ Tsf__VerdictBatch *bus_batch_unpack(struct bus_arena *a, const uint8_t *buf, siz
 			skip_field(&r, wt);
 			continue;
 		}
-		if (wt != ((f == 2 || f == 4) ? 2u : 0u))
+		if (get_value(&r, wt, f == 2 || f == 4, &x, &d, &n))
 			return NULL;
-		if (f == 2 || f == 4) {
-			get_len(&r, &d, &n);
-		} else {
-			get_varint(&r, &x);
-		}
 		switch (f) {
 		case 1:
 			b->schema = (uint32_t)x;

@@ -37,11 +37,71 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static int want_help(int argc, char **argv)
+/* Prints the usage to stdout if -h or --help is among the arguments. */
+static int want_help(int argc, char **argv, const char *use)
 {
 	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(use, stdout);
 			return 1;
+		}
+	return 0;
+}
+
+/* An option of a rules subcommand: a flag sets the int at dst to 1; the
+ * others take the next argument, which a string keeps at dst, a list adds to
+ * the struct arglist at dst, and a call hands to set(dst, value) (nonzero:
+ * refused, and set said why).  Without its value an option matches nothing,
+ * so it is refused like any other unknown argument. */
+struct opt {
+	const char *name, *alias;
+	enum { OPT_FLAG, OPT_STR, OPT_LIST, OPT_CALL } kind;
+	void *dst;
+	int (*set)(void *dst, const char *val);
+};
+
+struct arglist {
+	const char **v; /* room for argc entries */
+	int n;
+};
+
+/* Parses the arguments of `tapsift rules SUB` by opts (ended by {0}).
+ * Other arguments are operands: any number of them, added to files, when
+ * files is given (then an unknown option is one that starts with '-' but is
+ * not "-"); else one at most, kept in *operand (no operands when NULL).
+ * Returns 0, or -1 after a message: a usage error. */
+static int parse_opts(const char *sub, const char *use, const struct opt *opts, int argc,
+                      char **argv, const char **operand, struct arglist *files)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const struct opt *o = opts;
+		while (o->name && strcmp(a, o->name) && !(o->alias && !strcmp(a, o->alias)))
+			o++;
+		if (o->name && o->kind == OPT_FLAG) {
+			*(int *)o->dst = 1;
+		} else if (o->name && i + 1 < argc) {
+			const char *v = argv[++i];
+			if (o->kind == OPT_STR) {
+				*(const char **)o->dst = v;
+			} else if (o->kind == OPT_LIST) {
+				struct arglist *l = o->dst;
+				l->v[l->n++] = v;
+			} else if (o->set(o->dst, v)) {
+				return -1;
+			}
+		} else if (files && !(a[0] == '-' && a[1])) {
+			files->v[files->n++] = a;
+		} else if (files) {
+			fprintf(stderr, "tapsift rules %s: unknown option '%s'\n%s", sub, a, use);
+			return -1;
+		} else if (operand && a[0] != '-' && !*operand) {
+			*operand = a;
+		} else {
+			fprintf(stderr, "tapsift rules %s: unexpected '%s'\n%s", sub, a, use);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -56,6 +116,40 @@ static int parse_u64(const char *s, uint64_t *v)
 	return 0;
 }
 
+static int set_version(void *version, const char *v)
+{
+	if (parse_u64(v, version) || !*(uint64_t *)version) {
+		fprintf(stderr, "tapsift: --version needs a positive integer\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int set_normalize(void *norm_flags, const char *v)
+{
+	const char *bad = NULL;
+	if (norm_parse_flags(v, norm_flags, &bad)) {
+		fprintf(stderr, "tapsift: --normalize: unknown step '%s'\n", bad ? bad : v);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_matcher(void *match_opts, const char *v)
+{
+	unsigned *m = match_opts;
+	*m &= ~(MATCH_HS_ONLY | MATCH_INDEX_ALL);
+	if (!strcmp(v, "hs")) {
+		*m |= MATCH_HS_ONLY;
+	} else if (!strcmp(v, "index")) {
+		*m |= MATCH_INDEX_ALL;
+	} else if (strcmp(v, "tiered")) {
+		fprintf(stderr, "tapsift: --matcher must be tiered, index or hs\n");
+		return -1;
+	}
+	return 0;
+}
+
 static int rules_compile(int argc, char **argv)
 {
 	static const char use[] =
@@ -66,65 +160,35 @@ static int rules_compile(int argc, char **argv)
 	    "a version older than their live one.  Compiled databases are cached per\n"
 	    "layer in --cache DIR (default $XDG_CACHE_HOME/tapsift or ~/.cache/tapsift):\n"
 	    "recompiling an unchanged layer is a load.  Unsigned: see 'rules sign'.\n";
-	if (want_help(argc, argv)) {
-		fputs(use, stdout);
+	if (want_help(argc, argv, use))
 		return EXIT_OK;
-	}
 	struct bundle_compile_opts o = {.norm_flags = NORM_ALL};
-	const char *out = NULL;
+	const char *out = NULL, *jobs = NULL;
 	char cache[4096], err[1024];
 	int no_cache = 0, quiet = 0;
 	const char *cache_dir = NULL;
 	struct ruleset rs;
 	ruleset_init(&rs);
-	const char **files = calloc((size_t)argc, sizeof(*files));
-	int nf = 0, rc = EXIT_USAGE;
-	if (!files)
+	struct arglist files = {calloc((size_t)argc, sizeof(*files.v)), 0};
+	int rc = EXIT_USAGE;
+	if (!files.v)
 		return EXIT_FAIL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		int has = i + 1 < argc;
-		if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && has) {
-			out = argv[++i];
-		} else if (!strcmp(a, "--version") && has) {
-			if (parse_u64(argv[++i], &o.version) || !o.version) {
-				fprintf(stderr, "tapsift: --version needs a positive integer\n");
-				goto done;
-			}
-		} else if (!strcmp(a, "--normalize") && has) {
-			const char *bad = NULL;
-			if (norm_parse_flags(argv[++i], &o.norm_flags, &bad)) {
-				fprintf(stderr, "tapsift: --normalize: unknown step '%s'\n",
-				        bad ? bad : argv[i]);
-				goto done;
-			}
-		} else if (!strcmp(a, "--matcher") && has) {
-			const char *v = argv[++i];
-			o.match_opts &= ~(MATCH_HS_ONLY | MATCH_INDEX_ALL);
-			if (!strcmp(v, "hs")) {
-				o.match_opts |= MATCH_HS_ONLY;
-			} else if (!strcmp(v, "index")) {
-				o.match_opts |= MATCH_INDEX_ALL;
-			} else if (strcmp(v, "tiered")) {
-				fprintf(stderr, "tapsift: --matcher must be tiered, index or hs\n");
-				goto done;
-			}
-		} else if (!strcmp(a, "--cache") && has) {
-			cache_dir = argv[++i];
-		} else if (!strcmp(a, "--no-cache")) {
-			no_cache = 1;
-		} else if (!strcmp(a, "--jobs") && has) {
-			o.jobs = atoi(argv[++i]);
-		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-			quiet = 1;
-		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "tapsift rules compile: unknown option '%s'\n%s", a, use);
-			goto done;
-		} else {
-			files[nf++] = a;
-		}
-	}
-	if (!nf || !out) {
+	const struct opt opts[] = {
+	    {"-o", "--output", OPT_STR, &out, NULL},
+	    {"--version", NULL, OPT_CALL, &o.version, set_version},
+	    {"--normalize", NULL, OPT_CALL, &o.norm_flags, set_normalize},
+	    {"--matcher", NULL, OPT_CALL, &o.match_opts, set_matcher},
+	    {"--cache", NULL, OPT_STR, &cache_dir, NULL},
+	    {"--no-cache", NULL, OPT_FLAG, &no_cache, NULL},
+	    {"--jobs", NULL, OPT_STR, &jobs, NULL},
+	    {"-q", "--quiet", OPT_FLAG, &quiet, NULL},
+	    {0},
+	};
+	if (parse_opts("compile", use, opts, argc, argv, NULL, &files))
+		goto done;
+	if (jobs)
+		o.jobs = atoi(jobs);
+	if (!files.n || !out) {
 		fputs(use, stderr);
 		goto done;
 	}
@@ -133,10 +197,10 @@ static int rules_compile(int argc, char **argv)
 		    cache_dir ? cache_dir : bundle_default_cache_dir(cache, sizeof(cache));
 	o.progress = quiet ? NULL : stderr;
 	double t0 = now_s();
-	for (int i = 0; i < nf; i++) {
+	for (int i = 0; i < files.n; i++) {
 		if (!quiet)
-			fprintf(stderr, "parse: %s\n", files[i]);
-		int r = ruleset_add_file(&rs, files[i], err, sizeof(err));
+			fprintf(stderr, "parse: %s\n", files.v[i]);
+		int r = ruleset_add_file(&rs, files.v[i], err, sizeof(err));
 		if (r) {
 			fprintf(stderr, "%s\n", err);
 			rc = r == -2 ? EXIT_FAIL : EXIT_USAGE;
@@ -175,12 +239,12 @@ static int rules_compile(int argc, char **argv)
 	       st.write_s, ru.ru_maxrss / 1024);
 	rc = EXIT_OK;
 done:
-	free(files);
+	free(files.v);
 	ruleset_free(&rs);
 	return rc;
 }
 
-static int add_trust(struct bundle_trust *t, const char *path)
+static int set_trust(void *t, const char *path)
 {
 	char err[1024];
 	if (trust_add(t, path, err, sizeof(err))) {
@@ -198,27 +262,19 @@ static int rules_info(int argc, char **argv)
 	    "layer, categories, section sizes, Hyperscan version and CPU features.  The\n"
 	    "hash is always verified, the signature when present.  --load also loads it\n"
 	    "the way a gateway does and reports the time and resident memory.\n";
-	if (want_help(argc, argv)) {
-		fputs(use, stdout);
+	if (want_help(argc, argv, use))
 		return EXIT_OK;
-	}
 	struct bundle_trust t;
 	trust_init(&t);
 	const char *path = NULL;
 	int load = 0, rc = EXIT_USAGE;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--trust") && i + 1 < argc) {
-			if (add_trust(&t, argv[++i]))
-				goto done;
-		} else if (!strcmp(argv[i], "--load")) {
-			load = 1;
-		} else if (argv[i][0] == '-' || path) {
-			fprintf(stderr, "tapsift rules info: unexpected '%s'\n%s", argv[i], use);
-			goto done;
-		} else {
-			path = argv[i];
-		}
-	}
+	const struct opt opts[] = {
+	    {"--trust", NULL, OPT_CALL, &t, set_trust},
+	    {"--load", NULL, OPT_FLAG, &load, NULL},
+	    {0},
+	};
+	if (parse_opts("info", use, opts, argc, argv, &path, NULL))
+		goto done;
 	if (!path) {
 		fputs(use, stderr);
 		goto done;
@@ -270,6 +326,15 @@ done:
 	return rc;
 }
 
+static int set_min_version(void *min_version, const char *v)
+{
+	if (parse_u64(v, min_version)) {
+		fprintf(stderr, "tapsift: --min-version needs an integer\n");
+		return -1;
+	}
+	return 0;
+}
+
 static int rules_verify(int argc, char **argv)
 {
 	static const char use[] =
@@ -277,33 +342,21 @@ static int rules_verify(int argc, char **argv)
 	    "                            [--allow-recompile]\n\n"
 	    "Verifies and loads a bundle exactly as a gateway would; prints 'ok VERSION\n"
 	    "HASH' or the reason it would be rejected (exit 2).\n";
-	if (want_help(argc, argv)) {
-		fputs(use, stdout);
+	if (want_help(argc, argv, use))
 		return EXIT_OK;
-	}
 	struct bundle_trust t;
 	trust_init(&t);
 	struct bundle_load_opts o = {.trust = &t};
 	const char *path = NULL;
 	int rc = EXIT_USAGE;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--trust") && i + 1 < argc) {
-			if (add_trust(&t, argv[++i]))
-				goto done;
-		} else if (!strcmp(argv[i], "--min-version") && i + 1 < argc) {
-			if (parse_u64(argv[++i], &o.min_version)) {
-				fprintf(stderr, "tapsift: --min-version needs an integer\n");
-				goto done;
-			}
-		} else if (!strcmp(argv[i], "--allow-recompile")) {
-			o.allow_recompile = 1;
-		} else if (argv[i][0] == '-' || path) {
-			fprintf(stderr, "tapsift rules verify: unexpected '%s'\n%s", argv[i], use);
-			goto done;
-		} else {
-			path = argv[i];
-		}
-	}
+	const struct opt opts[] = {
+	    {"--trust", NULL, OPT_CALL, &t, set_trust},
+	    {"--min-version", NULL, OPT_CALL, &o.min_version, set_min_version},
+	    {"--allow-recompile", NULL, OPT_FLAG, &o.allow_recompile, NULL},
+	    {0},
+	};
+	if (parse_opts("verify", use, opts, argc, argv, &path, NULL))
+		goto done;
 	if (!path) {
 		fputs(use, stderr);
 		goto done;
@@ -331,21 +384,12 @@ static int rules_keygen(int argc, char **argv)
 	                          "Writes NAME.key (Ed25519 secret key, mode 0600, never "
 	                          "overwritten) and NAME.pub\n"
 	                          "(give it to gateways: --trust).\n";
-	if (want_help(argc, argv)) {
-		fputs(use, stdout);
+	if (want_help(argc, argv, use))
 		return EXIT_OK;
-	}
 	const char *out = NULL;
-	for (int i = 1; i < argc; i++) {
-		if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc)
-			out = argv[++i];
-		else if (!out && argv[i][0] != '-')
-			out = argv[i];
-		else {
-			fprintf(stderr, "tapsift rules keygen: unexpected '%s'\n%s", argv[i], use);
-			return EXIT_USAGE;
-		}
-	}
+	const struct opt opts[] = {{"-o", "--output", OPT_STR, &out, NULL}, {0}};
+	if (parse_opts("keygen", use, opts, argc, argv, &out, NULL))
+		return EXIT_USAGE;
 	if (!out) {
 		fputs(use, stderr);
 		return EXIT_USAGE;
@@ -364,21 +408,12 @@ static int rules_sign(int argc, char **argv)
 	static const char use[] = "usage: tapsift rules sign BUNDLE --key NAME.key\n\n"
 	                          "Adds (or replaces) the bundle's Ed25519 signature block, in "
 	                          "place and atomically.\n";
-	if (want_help(argc, argv)) {
-		fputs(use, stdout);
+	if (want_help(argc, argv, use))
 		return EXIT_OK;
-	}
 	const char *path = NULL, *key = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--key") && i + 1 < argc)
-			key = argv[++i];
-		else if (!path && argv[i][0] != '-')
-			path = argv[i];
-		else {
-			fprintf(stderr, "tapsift rules sign: unexpected '%s'\n%s", argv[i], use);
-			return EXIT_USAGE;
-		}
-	}
+	const struct opt opts[] = {{"--key", NULL, OPT_STR, &key, NULL}, {0}};
+	if (parse_opts("sign", use, opts, argc, argv, &path, NULL))
+		return EXIT_USAGE;
 	if (!path || !key) {
 		fputs(use, stderr);
 		return EXIT_USAGE;
@@ -412,40 +447,34 @@ static int rules_push(int argc, char **argv)
 	    "ephemeral key).  Bundles larger than --chunk-bytes (default 16 MiB) go in\n"
 	    "chunks that the gateway spools to a file.  Exit 0 only if every gateway\n"
 	    "accepted.\n";
-	if (want_help(argc, argv)) {
-		fputs(use, stdout);
+	if (want_help(argc, argv, use))
 		return EXIT_OK;
-	}
 	const char *path = NULL, *server_key = NULL, *client_key = NULL;
-	const char **eps = calloc((size_t)argc, sizeof(*eps));
-	int neps = 0;
+	const char *timeout_s = NULL, *chunk_s = NULL;
+	struct arglist eps = {calloc((size_t)argc, sizeof(*eps.v)), 0};
 	double timeout = 30;
 	size_t chunk = 0;
-	if (!eps)
+	if (!eps.v)
 		return EXIT_FAIL;
-	for (int i = 1; i < argc; i++) {
-		int has = i + 1 < argc;
-		if (!strcmp(argv[i], "--to") && has) {
-			eps[neps++] = argv[++i];
-		} else if (!strcmp(argv[i], "--timeout") && has) {
-			timeout = atof(argv[++i]);
-		} else if (!strcmp(argv[i], "--curve-server-key") && has) {
-			server_key = argv[++i];
-		} else if (!strcmp(argv[i], "--curve-key") && has) {
-			client_key = argv[++i];
-		} else if (!strcmp(argv[i], "--chunk-bytes") && has) {
-			chunk = (size_t)strtoull(argv[++i], NULL, 10);
-		} else if (!path && argv[i][0] != '-') {
-			path = argv[i];
-		} else {
-			fprintf(stderr, "tapsift rules push: unexpected '%s'\n%s", argv[i], use);
-			free(eps);
-			return EXIT_USAGE;
-		}
+	const struct opt opts[] = {
+	    {"--to", NULL, OPT_LIST, &eps, NULL},
+	    {"--timeout", NULL, OPT_STR, &timeout_s, NULL},
+	    {"--curve-server-key", NULL, OPT_STR, &server_key, NULL},
+	    {"--curve-key", NULL, OPT_STR, &client_key, NULL},
+	    {"--chunk-bytes", NULL, OPT_STR, &chunk_s, NULL},
+	    {0},
+	};
+	if (parse_opts("push", use, opts, argc, argv, &path, NULL)) {
+		free(eps.v);
+		return EXIT_USAGE;
 	}
-	if (!path || !neps || timeout <= 0) {
+	if (timeout_s)
+		timeout = atof(timeout_s);
+	if (chunk_s)
+		chunk = (size_t)strtoull(chunk_s, NULL, 10);
+	if (!path || !eps.n || timeout <= 0) {
 		fputs(use, stderr);
-		free(eps);
+		free(eps.v);
 		return EXIT_USAGE;
 	}
 	char err[1024];
@@ -453,24 +482,24 @@ static int rules_push(int argc, char **argv)
 	const uint8_t *buf = bundle_map_file(path, &len, err, sizeof(err));
 	if (!buf) {
 		fprintf(stderr, "tapsift: %s\n", err);
-		free(eps);
+		free(eps.v);
 		return EXIT_FAIL;
 	}
 	int ok = 0;
-	for (int i = 0; i < neps; i++) {
+	for (int i = 0; i < eps.n; i++) {
 		char reply[1024];
 		struct control_push_opts po = {.timeout_ms = (int)(timeout * 1000),
 		                               .server_key_file = server_key,
 		                               .client_key_file = client_key,
 		                               .chunk_bytes = chunk};
-		int r = control_push(eps[i], &po, buf, len, reply, sizeof(reply));
-		printf("%s: %s\n", eps[i], reply);
+		int r = control_push(eps.v[i], &po, buf, len, reply, sizeof(reply));
+		printf("%s: %s\n", eps.v[i], reply);
 		fflush(stdout);
 		ok += r == 0;
 	}
 	bundle_unmap_file(buf, len);
-	free(eps);
-	return ok == neps ? EXIT_OK : EXIT_FAIL;
+	free(eps.v);
+	return ok == eps.n ? EXIT_OK : EXIT_FAIL;
 }
 
 static volatile sig_atomic_t serve_stop;
@@ -501,47 +530,37 @@ static int rules_serve(int argc, char **argv)
 	    "directory) and prints 'live VERSION RULESET RULES' for each set that becomes\n"
 	    "live; stops on SIGINT/SIGTERM or after --count sets.  --bundle: the set live\n"
 	    "at start (its version is the rollback floor).\n";
-	if (want_help(argc, argv)) {
-		fputs(use, stdout);
+	if (want_help(argc, argv, use))
 		return EXIT_OK;
-	}
 	struct gateway_rules_opts go = {.log = serve_log};
-	const char **trust = calloc((size_t)argc, sizeof(*trust));
-	const char *initial = NULL;
+	struct arglist trust = {calloc((size_t)argc, sizeof(*trust.v)), 0};
+	const char *initial = NULL, *count_s = NULL, *interval_s = NULL;
 	long count = 0;
 	int rc = EXIT_USAGE;
 	struct matcher *live = NULL;
-	if (!trust)
+	if (!trust.v)
 		return EXIT_FAIL;
-	go.trust = trust;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		int has = i + 1 < argc;
-		if (!strcmp(a, "--control") && has)
-			go.control_ep = argv[++i];
-		else if (!strcmp(a, "--rules-dir") && has)
-			go.rules_dir = argv[++i];
-		else if (!strcmp(a, "--trust") && has)
-			trust[go.ntrust++] = argv[++i];
-		else if (!strcmp(a, "--bundle") && has)
-			initial = argv[++i];
-		else if (!strcmp(a, "--allow-rollback"))
-			go.allow_rollback = 1;
-		else if (!strcmp(a, "--allow-recompile"))
-			go.allow_recompile = 1;
-		else if (!strcmp(a, "--curve-secret") && has)
-			go.curve_secret_file = argv[++i];
-		else if (!strcmp(a, "--curve-allow") && has)
-			go.curve_allow_file = argv[++i];
-		else if (!strcmp(a, "--count") && has)
-			count = atol(argv[++i]);
-		else if (!strcmp(a, "--interval-ms") && has)
-			go.dir_interval_ms = (unsigned)atoi(argv[++i]);
-		else {
-			fprintf(stderr, "tapsift rules serve: unexpected '%s'\n%s", a, use);
-			goto done;
-		}
-	}
+	const struct opt opts[] = {
+	    {"--control", NULL, OPT_STR, &go.control_ep, NULL},
+	    {"--rules-dir", NULL, OPT_STR, &go.rules_dir, NULL},
+	    {"--trust", NULL, OPT_LIST, &trust, NULL},
+	    {"--bundle", NULL, OPT_STR, &initial, NULL},
+	    {"--allow-rollback", NULL, OPT_FLAG, &go.allow_rollback, NULL},
+	    {"--allow-recompile", NULL, OPT_FLAG, &go.allow_recompile, NULL},
+	    {"--curve-secret", NULL, OPT_STR, &go.curve_secret_file, NULL},
+	    {"--curve-allow", NULL, OPT_STR, &go.curve_allow_file, NULL},
+	    {"--count", NULL, OPT_STR, &count_s, NULL},
+	    {"--interval-ms", NULL, OPT_STR, &interval_s, NULL},
+	    {0},
+	};
+	if (parse_opts("serve", use, opts, argc, argv, NULL, NULL))
+		goto done;
+	go.trust = trust.v;
+	go.ntrust = trust.n;
+	if (count_s)
+		count = atol(count_s);
+	if (interval_s)
+		go.dir_interval_ms = (unsigned)atoi(interval_s);
 	if (!go.control_ep && !go.rules_dir) {
 		fputs(use, stderr);
 		goto done;
@@ -586,7 +605,7 @@ static int rules_serve(int argc, char **argv)
 	rc = EXIT_OK;
 done:
 	matcher_unref(live);
-	free(trust);
+	free(trust.v);
 	return rc;
 }
 

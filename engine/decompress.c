@@ -218,6 +218,27 @@ static int emit(struct dcmp *d, int i, const uint8_t *p, size_t n, tsf_out_fn ou
 	return 0;
 }
 
+/* One inflate call into the layer's buffer: what it wrote (*got bytes) is
+ * passed on, the end of the stream noted, an error refused.  Returns -1 after
+ * a failure, else 0 with inflate's result in *r. */
+static int inflate_once(struct dcmp *d, int i, tsf_out_fn out, void *ud, int *r, size_t *got)
+{
+	struct layer *L = &d->l[i];
+	L->z.next_out = tl_buf[i];
+	L->z.avail_out = DC_BUF;
+	uInt before = L->z.avail_in;
+	*r = inflate(&L->z, Z_NO_FLUSH);
+	*got = DC_BUF - L->z.avail_out;
+	L->in += before - L->z.avail_in;
+	if (*got && emit(d, i, tl_buf[i], *got, out, ud) < 0)
+		return -1;
+	if (*r == Z_STREAM_END)
+		L->st = L_DONE;
+	else if (*r != Z_OK && *r != Z_BUF_ERROR)
+		return fail(d, 0);
+	return 0;
+}
+
 static int feed_zlib(struct dcmp *d, int i, const uint8_t *in, size_t len, tsf_out_fn out, void *ud)
 {
 	struct layer *L = &d->l[i];
@@ -239,35 +260,19 @@ static int feed_zlib(struct dcmp *d, int i, const uint8_t *in, size_t len, tsf_o
 				return fail(d, 0);
 			L->st = L_RUN;
 		}
-		L->z.next_out = tl_buf[i];
-		L->z.avail_out = DC_BUF;
-		uInt before = L->z.avail_in;
-		int r = inflate(&L->z, Z_NO_FLUSH);
-		size_t got = DC_BUF - L->z.avail_out;
-		L->in += before - L->z.avail_in;
-		if (got && emit(d, i, tl_buf[i], got, out, ud) < 0)
+		int r;
+		size_t got;
+		if (inflate_once(d, i, out, ud, &r, &got))
 			return -1;
-		if (r == Z_STREAM_END)
-			L->st = L_DONE;
-		else if (r == Z_BUF_ERROR && got == 0)
+		if (r == Z_BUF_ERROR && got == 0)
 			break; /* no progress possible: needs more input */
-		else if (r != Z_OK && r != Z_BUF_ERROR)
-			return fail(d, 0);
 	}
 	/* inflate may hold output it could not write (avail_out was 0). */
 	while (L->st == L_RUN) {
-		L->z.next_out = tl_buf[i];
-		L->z.avail_out = DC_BUF;
-		uInt before = L->z.avail_in;
-		int r = inflate(&L->z, Z_NO_FLUSH);
-		size_t got = DC_BUF - L->z.avail_out;
-		L->in += before - L->z.avail_in;
-		if (got && emit(d, i, tl_buf[i], got, out, ud) < 0)
+		int r;
+		size_t got;
+		if (inflate_once(d, i, out, ud, &r, &got))
 			return -1;
-		if (r == Z_STREAM_END)
-			L->st = L_DONE;
-		else if (r != Z_OK && r != Z_BUF_ERROR)
-			return fail(d, 0);
 		if (got < DC_BUF)
 			break;
 	}

@@ -1,5 +1,6 @@
 /* sign.c - Ed25519 keys and trust lists (see sign.h). */
 #include "sign.h"
+#include "keyfile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -84,19 +85,11 @@ static int load_hex(const char *path, uint8_t *out, size_t n, const char *what, 
 		return -1;
 	}
 	char line[512];
+	size_t l = 0, got = 0;
 	int ok = -1;
-	while (fgets(line, sizeof(line), f)) {
-		char *p = line;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '#' || *p == '\n' || *p == '\r' || !*p)
-			continue;
-		size_t l = strcspn(p, " \t\r\n");
-		size_t got = 0;
-		if (l == 2 * n && !sodium_hex2bin(out, n, p, l, NULL, &got, NULL) && got == n)
-			ok = 0;
-		break;
-	}
+	const char *p = keyfile_word(f, line, sizeof(line), &l, NULL);
+	if (p && l == 2 * n && !sodium_hex2bin(out, n, p, l, NULL, &got, NULL) && got == n)
+		ok = 0;
 	sodium_memzero(line, sizeof(line));
 	fclose(f);
 	if (ok)

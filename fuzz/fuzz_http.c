@@ -12,62 +12,7 @@
 #include <string.h>
 
 #include "decode.h"
-
-struct out {
-	uint8_t *p;
-	size_t n, cap;
-};
-
-static void put(struct out *o, const uint8_t *p, size_t n)
-{
-	if (o->n + n > o->cap) {
-		size_t cap = o->cap ? o->cap * 2 : 4096;
-		while (cap < o->n + n)
-			cap *= 2;
-		o->p = realloc(o->p, cap);
-		if (!o->p)
-			abort();
-		o->cap = cap;
-	}
-	memcpy(o->p + o->n, p, n);
-	o->n += n;
-}
-
-static int utf8_ok(const uint8_t *s, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		uint8_t b = s[i];
-		size_t k;
-		uint32_t cp;
-		if (b < 0x80) {
-			i++;
-			continue;
-		} else if (b >= 0xC2 && b <= 0xDF) {
-			k = 1;
-			cp = b & 0x1F;
-		} else if (b >= 0xE0 && b <= 0xEF) {
-			k = 2;
-			cp = b & 0x0F;
-		} else if (b >= 0xF0 && b <= 0xF4) {
-			k = 3;
-			cp = b & 0x07;
-		} else {
-			return 0;
-		}
-		if (i + k >= n)
-			return 0;
-		for (size_t j = 1; j <= k; j++) {
-			if ((s[i + j] & 0xC0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i + j] & 0x3F);
-		}
-		if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-		    (cp >= 0xD800 && cp <= 0xDFFF))
-			return 0;
-		i += k + 1;
-	}
-	return 1;
-}
+#include "fuzz_util.h"
 
 /* Text is checked per segment (between resets): a segment is one unit. */
 struct run {
@@ -78,8 +23,8 @@ struct run {
 static void on_text(void *ud, const uint8_t *p, size_t n)
 {
 	struct run *r = ud;
-	put(&r->all, p, n);
-	put(&r->seg, p, n);
+	out_put(&r->all, p, n);
+	out_put(&r->seg, p, n);
 }
 
 static void on_reset(void *ud)
@@ -88,7 +33,7 @@ static void on_reset(void *ud)
 	if (!utf8_ok(r->seg.p, r->seg.n))
 		abort();
 	r->seg.n = 0;
-	put(&r->all, (const uint8_t *)"\0RESET\0", 7);
+	out_put(&r->all, (const uint8_t *)"\0RESET\0", 7);
 }
 
 static void decode(const uint8_t *s, size_t n, size_t piece, size_t gap_at, int small,

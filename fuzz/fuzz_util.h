@@ -1,0 +1,67 @@
+/* fuzz_util.h - shared by the fuzz targets: a growing output buffer and the
+ * UTF-8 validity oracle (well-formed, shortest form, no surrogates, nothing
+ * above U+10FFFF), written apart from the engine's own UTF-8 code. */
+#ifndef TSF_FUZZ_UTIL_H
+#define TSF_FUZZ_UTIL_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct out {
+	uint8_t *p;
+	size_t n, cap;
+};
+
+static inline void out_put(struct out *o, const uint8_t *p, size_t n)
+{
+	if (o->n + n > o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 4096;
+		while (cap < o->n + n)
+			cap *= 2;
+		o->p = realloc(o->p, cap);
+		if (!o->p)
+			abort();
+		o->cap = cap;
+	}
+	memcpy(o->p + o->n, p, n);
+	o->n += n;
+}
+
+static inline int utf8_ok(const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		uint8_t b = s[i];
+		size_t k;
+		uint32_t cp;
+		if (b < 0x80) {
+			i++;
+			continue;
+		} else if (b >= 0xC2 && b <= 0xDF) {
+			k = 1;
+			cp = b & 0x1F;
+		} else if (b >= 0xE0 && b <= 0xEF) {
+			k = 2;
+			cp = b & 0x0F;
+		} else if (b >= 0xF0 && b <= 0xF4) {
+			k = 3;
+			cp = b & 0x07;
+		} else {
+			return 0;
+		}
+		if (i + k >= n)
+			return 0;
+		for (size_t j = 1; j <= k; j++) {
+			if ((s[i + j] & 0xC0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + j] & 0x3F);
+		}
+		if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+		    (cp >= 0xD800 && cp <= 0xDFFF))
+			return 0;
+		i += k + 1;
+	}
+	return 1;
+}
+
+#endif
