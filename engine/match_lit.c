@@ -482,195 +482,183 @@ static inline int f_set(const struct lsub *x, uint64_t hh)
 	return (x->filter[f >> x->fw_shift] & m) == m;
 }
 
-/* One block of LIT_BLOCK positions moving through the scan pipeline, per
- * length class. */
+/* The scan works on chunks of LIT_CHUNK positions in three passes:
+ *   1. every position: hash the 8 bytes once per class and test the
+ *      prefilter word (or, for indexes with one, the first-level filter);
+ *      positions that pass are appended to a short list.  Branch-free:
+ *      positions whose byte starts no anchor test word 0 and are masked
+ *      off, so the loop has no data-dependent branches and the
+ *      out-of-order core overlaps the (independent) filter loads itself.
+ *   2. (first-level filter only) the survivors are tested against the
+ *      bitmap.
+ *   3. the few that pass walk their bucket: bounds, keys and literal bytes,
+ *      each step over the whole list with the next step's lines
+ *      prefetched, so these misses overlap too.
+ */
 #define LIT_NSUB 2
-struct lit_blk {
-	size_t at;                           /* buffer offset of the block's first position */
-	unsigned n1[LIT_NSUB], n2[LIT_NSUB]; /* may start an anchor / passed the bitmap */
-	uint32_t pos1[LIT_NSUB][LIT_BLOCK], pos2[LIT_NSUB][LIT_BLOCK];
-	uint32_t sb[LIT_NSUB][LIT_BLOCK], se[LIT_NSUB][LIT_BLOCK];
-	uint64_t h1[LIT_NSUB][LIT_BLOCK], h2[LIT_NSUB][LIT_BLOCK];
-};
-
-/* Key-equal entries of one block, waiting for their literal bytes. */
-#define LIT_CAND (2 * LIT_BLOCK)
-/* Pipeline lags: the bitmap test runs LIT_LAG_B blocks behind hashing (its
- * prefetches are the most numerous and the bitmap is the largest table
- * probed per position), the other stages one block apart. */
-#ifndef LIT_LAG_B
-#define LIT_LAG_B 2
+#ifndef LIT_CHUNK
+#define LIT_CHUNK 1024
 #endif
-#define LIT_LAG_E (LIT_LAG_B + 4)
-struct lit_cand {
-	unsigned n;
-	uint8_t c[LIT_CAND];
-	uint32_t e[LIT_CAND];
-	size_t a[LIT_CAND];
+/* Key-equal entries of one chunk, waiting for their literal bytes. */
+#define LIT_CAND 256
+
+struct lit_pass {
+	uint64_t hh;
+	uint32_t a; /* anchor position, from the chunk's start */
+	uint32_t c; /* class */
+	uint32_t sb, se;
 };
 
-/* Reports matches of the nx (non-empty) sub-indexes xs that start in
- * [from, to) of buf[0..buflen) and end past min_end; buf offsets are
- * reported as base + end.  Anchors sit anywhere in a literal, so every
- * anchor position from `from` on is probed.  One pass serves all classes:
- * the text is read and walked once. */
+struct lit_work {
+	struct lit_pass p[LIT_NSUB * LIT_CHUNK];
+	uint32_t ce[LIT_CAND];
+	uint32_t ca[LIT_CAND];
+	uint8_t cc[LIT_CAND];
+	uint8_t fl[LIT_CHUNK + 8];
+};
+
+/* Pass 1 over [s, e): one flag byte per position, bit c set if class c's
+ * filter word passes.  The stores go to fixed addresses (not to a list
+ * whose length depends on the loads), so nothing waits on a filter load
+ * but its own flag. */
+static inline __attribute__((always_inline)) void lit_probe1(const struct lsub *x, uint64_t w,
+                                                             uint8_t ch, unsigned c,
+                                                             uint8_t *flag)
+{
+	uint64_t hh = mix(w & x->kmask);
+	uint64_t ok = x->startok[ch];
+	uint64_t t;
+	if (x->filter) {
+		uint64_t f = f_hash(hh), m = bm_mask(f);
+		size_t wi = ok ? (size_t)(f >> x->fw_shift) : 0;
+		t = (x->filter[wi] & m) == m;
+	} else {
+		uint64_t m = bm_mask(hh);
+		size_t wi = ok ? (size_t)(hh >> x->bw_shift) : 0;
+		t = (x->bitmap[wi] & m) == m;
+	}
+	*flag |= (uint8_t)((t & ok) << c);
+}
+
+static void lit_filter2(const struct lsub *x0, const struct lsub *x1, const uint8_t *buf,
+                        size_t s, size_t e, uint8_t *restrict fl)
+{
+	const struct lsub a = *x0, b = *x1; /* locals: no reloads after the stores */
+	for (size_t j = s; j < e; j++) {
+		uint64_t w = load64(buf + j);
+		uint8_t ch = buf[j], f = 0;
+		lit_probe1(&a, w, ch, 0, &f);
+		lit_probe1(&b, w, ch, 1, &f);
+		fl[j - s] = f;
+	}
+}
+
+static void lit_filter1(const struct lsub *x0, const uint8_t *buf, size_t s, size_t e,
+                        uint8_t *restrict fl)
+{
+	const struct lsub a = *x0;
+	for (size_t j = s; j < e; j++) {
+		uint8_t f = 0;
+		lit_probe1(&a, load64(buf + j), buf[j], 0, &f);
+		fl[j - s] = f;
+	}
+}
+
 static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, size_t buflen,
                       size_t from, size_t to, size_t min_end, uint64_t base, litidx_cb cb,
                       void *ctx)
 {
 	if (!nx || from >= to || buflen < 8)
 		goto tail;
-	/* Positions with 8 readable bytes take the batched path (k <= 8, so
+	/* Positions with 8 readable bytes take the chunked path (k <= 8, so
 	 * every class's anchors fit there). */
 	size_t fast_to = buflen - 7;
-	/* A software pipeline over blocks: in step t, block t is hashed (and
-	 * its bitmap words prefetched), block t-2 tested against the bitmap
-	 * (bucket bounds prefetched), block t-3 gets its bucket bounds (entries
-	 * prefetched), block t-4 has its keys compared (literal bytes
-	 * prefetched) and block t-5 is confirmed.  Each miss thus has at least
-	 * a whole block of work to hide behind (lag 2 for the bitmap measured
-	 * ~15% faster than 1 at 1M literals; 3 no better). */
-	struct lit_blk ring[8];
-	struct lit_cand cand[2];
-	size_t nblk = fast_to > from ? (fast_to - from + LIT_BLOCK - 1) / LIT_BLOCK : 0;
-	for (size_t t = 0; t < nblk + LIT_LAG_E; t++) {
-		if (t < nblk) { /* A: hash, prefetch bitmap */
-			struct lit_blk *b = &ring[t & 7];
-			b->at = from + t * LIT_BLOCK;
-			size_t end = fast_to - b->at > LIT_BLOCK ? b->at + LIT_BLOCK : fast_to;
-			unsigned n0 = 0, n1 = 0;
-			const struct lsub *x0 = xs[0], *x1 = xs[nx - 1];
-			const uint64_t m0 = x0->kmask, m1 = x1->kmask;
-			for (size_t j = b->at; j < end; j++) {
-				uint64_t w = load64(buf + j);
-				b->pos1[0][n0] = (uint32_t)(j - b->at);
-				b->h1[0][n0] = mix(w & m0);
-				n0 += x0->startok[buf[j]];
-				b->pos1[1][n1] = (uint32_t)(j - b->at);
-				b->h1[1][n1] = mix(w & m1);
-				n1 += x1->startok[buf[j]];
-			}
-			b->n1[0] = n0;
-			b->n1[1] = nx > 1 ? n1 : 0;
-			for (int c = 0; c < nx; c++) {
+	int filt = 0;
+	for (int c = 0; c < nx; c++)
+		filt |= xs[c]->filter != NULL;
+	struct lit_work wk;
+	struct lit_pass *p = wk.p;
+	for (size_t s = from; s < fast_to; s += LIT_CHUNK) {
+		size_t e = fast_to - s > LIT_CHUNK ? s + LIT_CHUNK : fast_to;
+		if (nx == 2)
+			lit_filter2(xs[0], xs[1], buf, s, e, wk.fl);
+		else
+			lit_filter1(xs[0], buf, s, e, wk.fl);
+		memset(wk.fl + (e - s), 0, 8);
+		unsigned n = 0;
+		for (size_t j = 0; j < e - s; j += 8) {
+			uint64_t f8 = load64(wk.fl + j);
+			while (f8) {
+				unsigned bit = (unsigned)__builtin_ctzll(f8);
+				f8 &= f8 - 1;
+				uint32_t a = (uint32_t)(j + bit / 8), c = bit & 7;
 				const struct lsub *x = xs[c];
-				if (x->filter)
-					for (unsigned j = 0; j < b->n1[c]; j++)
-						__builtin_prefetch(
-						    &x->filter[f_hash(b->h1[c][j]) >> x->fw_shift]);
-				else
-					for (unsigned j = 0; j < b->n1[c]; j++)
-						__builtin_prefetch(
-						    &x->bitmap[b->h1[c][j] >> x->bw_shift]);
+				p[n].hh = mix(load64(buf + s + a) & x->kmask);
+				p[n].a = a;
+				p[n++].c = c;
+			}
+		}
 #ifdef LIT_STATS
-				lit_st_pos += b->n1[c];
+		lit_st_pos += (e - s) * (unsigned)nx;
 #endif
+		if (!n)
+			continue;
+		if (filt) { /* pass 2: the bitmap behind the filter */
+			unsigned m = 0;
+			for (unsigned q = 0; q < n; q++) {
+				const struct lsub *x = xs[p[q].c];
+				p[m] = p[q];
+				m += (unsigned)bit_set(x, p[q].hh);
 			}
+			n = m;
 		}
-		if (t >= LIT_LAG_B && t - LIT_LAG_B < nblk) { /* F: filter or bitmap */
-			struct lit_blk *b = &ring[(t - LIT_LAG_B) & 7];
-			for (int c = 0; c < nx; c++) {
-				const struct lsub *x = xs[c];
-				unsigned n2 = 0;
-				if (x->filter) { /* filter, prefetch bitmap */
-					for (unsigned j = 0; j < b->n1[c]; j++) {
-						b->pos2[c][n2] = b->pos1[c][j];
-						b->h2[c][n2] = b->h1[c][j];
-						n2 += (unsigned)f_set(x, b->h1[c][j]);
-					}
-					for (unsigned j = 0; j < n2; j++)
-						__builtin_prefetch(
-						    &x->bitmap[b->h2[c][j] >> x->bw_shift]);
-				} else { /* bitmap, prefetch bounds */
-					for (unsigned j = 0; j < b->n1[c]; j++) {
-						b->pos2[c][n2] = b->pos1[c][j];
-						b->h2[c][n2] = b->h1[c][j];
-						n2 += (unsigned)bit_set(x, b->h1[c][j]);
-					}
-					for (unsigned j = 0; j < n2; j++)
-						__builtin_prefetch(
-						    &x->starts[b->h2[c][j] >> x->nb_shift]);
-				}
-				b->n2[c] = n2;
-			}
+		/* pass 3: buckets */
+		for (unsigned q = 0; q < n; q++) {
+			const struct lsub *x = xs[p[q].c];
+			__builtin_prefetch(&x->starts[p[q].hh >> x->nb_shift]);
 		}
-		if (t >= LIT_LAG_B + 1 && t - LIT_LAG_B - 1 < nblk) { /* B: bitmap after filter */
-			struct lit_blk *b = &ring[(t - LIT_LAG_B - 1) & 7];
-			for (int c = 0; c < nx; c++) {
-				const struct lsub *x = xs[c];
-				if (!x->filter)
+		for (unsigned q = 0; q < n; q++) {
+			const struct lsub *x = xs[p[q].c];
+			size_t bk = (size_t)(p[q].hh >> x->nb_shift);
+			p[q].sb = x->starts[bk];
+			p[q].se = x->starts[bk + 1];
+			__builtin_prefetch(&x->ent[p[q].sb]);
+			ST(lit_st_bit);
+		}
+		unsigned nc = 0;
+		for (unsigned q = 0; q < n; q++) {
+			const struct lsub *x = xs[p[q].c];
+			size_t a = s + p[q].a;
+			uint64_t w = load64(buf + a);
+			for (uint32_t ei = p[q].sb; ei < p[q].se; ei++) {
+				const struct lit_ent *en = &x->ent[ei];
+				ST(lit_st_ent);
+				if (!key_eq(en, w))
 					continue;
-				unsigned n2 = 0;
-				for (unsigned j = 0; j < b->n2[c]; j++) {
-					b->pos2[c][n2] = b->pos2[c][j];
-					b->h2[c][n2] = b->h2[c][j];
-					n2 += (unsigned)bit_set(x, b->h2[c][j]);
+				ST(lit_st_anchor);
+				if (en->off & LIT_SHORT) {
+					/* the key is the literal, at offset 0, and 8
+					 * bytes are readable here */
+					size_t L = (size_t)(en->key >> 56);
+					if (a < to && a + L > min_end)
+						ST(lit_st_hit), cb(en->id, base + a + L, ctx);
+					continue;
 				}
-				for (unsigned j = 0; j < n2; j++)
-					__builtin_prefetch(&x->starts[b->h2[c][j] >> x->nb_shift]);
-				b->n2[c] = n2;
+				if (nc == LIT_CAND) { /* a crowded chunk */
+					verify(x, en, buf, buflen, a, from, to, min_end, base, cb,
+					       ctx);
+					continue;
+				}
+				__builtin_prefetch(x->arena + (en->off & ~LIT_SHORT));
+				wk.cc[nc] = (uint8_t)p[q].c;
+				wk.ce[nc] = ei;
+				wk.ca[nc++] = p[q].a;
 			}
 		}
-		if (t >= LIT_LAG_B + 2 &&
-		    t - LIT_LAG_B - 2 < nblk) { /* C: bounds, prefetch entries */
-			struct lit_blk *b = &ring[(t - LIT_LAG_B - 2) & 7];
-			for (int c = 0; c < nx; c++) {
-				const struct lsub *x = xs[c];
-				for (unsigned j = 0; j < b->n2[c]; j++) {
-					size_t bk = (size_t)(b->h2[c][j] >> x->nb_shift);
-					b->sb[c][j] = x->starts[bk];
-					b->se[c][j] = x->starts[bk + 1];
-					__builtin_prefetch(&x->ent[b->sb[c][j]]);
-					ST(lit_st_bit);
-				}
-			}
-		}
-		if (t >= LIT_LAG_B + 3 &&
-		    t - LIT_LAG_B - 3 < nblk) { /* D: keys, prefetch literals */
-			struct lit_blk *b = &ring[(t - LIT_LAG_B - 3) & 7];
-			struct lit_cand *cd = &cand[(t - LIT_LAG_B - 3) & 1];
-			cd->n = 0;
-			for (int c = 0; c < nx; c++) {
-				const struct lsub *x = xs[c];
-				for (unsigned j = 0; j < b->n2[c]; j++) {
-					size_t a = b->at + b->pos2[c][j];
-					uint64_t w = load64(buf + a);
-					for (uint32_t e = b->sb[c][j]; e < b->se[c][j]; e++) {
-						const struct lit_ent *en = &x->ent[e];
-						ST(lit_st_ent);
-						if (!key_eq(en, w))
-							continue;
-						ST(lit_st_anchor);
-						if (en->off & LIT_SHORT) {
-							/* the key is the literal, at offset
-							 * 0, and 8 bytes are readable here */
-							size_t L = (size_t)(en->key >> 56);
-							if (a < to && a + L > min_end)
-								ST(lit_st_hit),
-								    cb(en->id, base + a + L, ctx);
-							continue;
-						}
-						if (cd->n == LIT_CAND) { /* a crowded bucket */
-							verify(x, en, buf, buflen, a, from, to,
-							       min_end, base, cb, ctx);
-							continue;
-						}
-						__builtin_prefetch(x->arena +
-						                   (en->off & ~LIT_SHORT));
-						cd->c[cd->n] = (uint8_t)c;
-						cd->e[cd->n] = e;
-						cd->a[cd->n++] = a;
-					}
-				}
-			}
-		}
-		if (t >= LIT_LAG_E) { /* E: confirm */
-			struct lit_cand *cd = &cand[(t - LIT_LAG_E) & 1];
-			for (unsigned q = 0; q < cd->n; q++) {
-				const struct lsub *x = xs[cd->c[q]];
-				verify(x, &x->ent[cd->e[q]], buf, buflen, cd->a[q], from, to,
-				       min_end, base, cb, ctx);
-			}
+		for (unsigned q = 0; q < nc; q++) {
+			const struct lsub *x = xs[wk.cc[q]];
+			verify(x, &x->ent[wk.ce[q]], buf, buflen, s + wk.ca[q], from, to, min_end, base,
+			       cb, ctx);
 		}
 	}
 tail:
