@@ -21,7 +21,7 @@
 #include <sys/mman.h>
 
 #define LIT_MAGIC "TSFLIDX1"
-#define LIT_VERSION 1u
+#define LIT_VERSION 2u /* 2: mix() of 32-bit multiplies */
 #define LIT_ENDIAN 0x01020304u
 #define LIT_BM_SHIFT 4 /* bitmap bits per bucket, log2 */
 #define LIT_BLOCK 64   /* positions hashed and prefetched ahead of the bit tests */
@@ -64,6 +64,7 @@ struct lsub {
 	uint64_t kmask;
 	unsigned k, maxlen, bw_shift, fw_shift, nb_shift;
 	uint8_t startok[256];
+	int cont_ok; /* some anchor starts with a UTF-8 continuation byte */
 };
 
 static inline uint64_t load64(const uint8_t *p)
@@ -73,11 +74,20 @@ static inline uint64_t load64(const uint8_t *p)
 	return w;
 }
 
-/* The anchor's hash.  The xor-shift folds the high bytes down before the
- * multiply so every anchor byte reaches the top bits used as indexes. */
+/* The anchor's hash: two 32-bit multilinear hashes of the key's halves
+ * (mod 2^32, only their top bits are used), hA in the high word (bucket
+ * and bitmap word indexes), hB in the low one (bitmap bits, see bm_mask).
+ * 32-bit multiplies so that the AVX2 scan computes it for 8 positions in
+ * one vector (vpmulld); the scalar code computes the same function. */
+#define LIT_KA1 0x9E3779B1u
+#define LIT_KA2 0x85EBCA77u
+#define LIT_KB1 0xC2B2AE3Du
+#define LIT_KB2 0x27D4EB2Fu
 static inline uint64_t mix(uint64_t w)
 {
-	return (w ^ (w >> 28)) * 0x9E3779B97F4A7C15ull;
+	uint32_t lo = (uint32_t)w, hi = (uint32_t)(w >> 32);
+	uint32_t a = lo * LIT_KA1 + hi * LIT_KA2, b = lo * LIT_KB1 + hi * LIT_KB2;
+	return (uint64_t)a << 32 | b;
 }
 
 static uint64_t kmask_of(unsigned k)
@@ -219,8 +229,11 @@ static void attach(struct lsub *x)
 	x->filter = h->f_bits ? (const uint64_t *)(x->img + l.f_off) : NULL;
 	x->fw_shift = h->f_bits ? 64 - (h->f_bits - 6) : 0;
 	x->nb_shift = 64 - h->nb_bits;
-	for (int c = 0; c < 256; c++)
+	x->cont_ok = 0;
+	for (int c = 0; c < 256; c++) {
 		x->startok[c] = (h->startok[c >> 3] >> (c & 7)) & 1;
+		x->cont_ok |= x->startok[c] && is_cont((uint8_t)c);
+	}
 }
 
 /* The prefilter is a blocked Bloom filter: two bits in one 64-bit word
@@ -238,9 +251,13 @@ static inline uint64_t bm_mask(uint64_t hh)
  * costing a DRAM access each. */
 #define LIT_F_BITS 25
 #define LIT_F_MIN_BM 27 /* bitmaps of 2^27 bits (16 MB) and up get one */
+#define LIT_KC 0xD6E8FEB9u
+#define LIT_KD 0x165667B1u
 static inline uint64_t f_hash(uint64_t hh)
 {
-	return (hh ^ (hh >> 32)) * 0xD6E8FEB86659FD93ull;
+	uint32_t a = (uint32_t)(hh >> 32), b = (uint32_t)hh;
+	uint32_t fa = (b ^ (a >> 16)) * LIT_KC, fb = (a ^ (b >> 16)) * LIT_KD;
+	return (uint64_t)fa << 32 | fb;
 }
 
 static unsigned ceil_log2(uint64_t n)
@@ -514,16 +531,17 @@ struct lit_work {
 	uint32_t ce[LIT_CAND];
 	uint32_t ca[LIT_CAND];
 	uint8_t cc[LIT_CAND];
-	uint8_t fl[LIT_CHUNK + 8];
+	uint16_t grp[LIT_CHUNK / 8];
 };
 
-/* Pass 1 over [s, e): one flag byte per position, bit c set if class c's
- * filter word passes.  The stores go to fixed addresses (not to a list
- * whose length depends on the loads), so nothing waits on a filter load
- * but its own flag. */
-static inline __attribute__((always_inline)) void lit_probe1(const struct lsub *x, uint64_t w,
-                                                             uint8_t ch, unsigned c,
-                                                             uint8_t *flag)
+/* Pass 1 over [s, e): per group of 8 positions (from s) a 16-bit mask,
+ * bit i set if class 0's filter word passes at position s+8g+i, bit 8+i
+ * for class 1.  The stores go to fixed addresses (not to a list whose
+ * length depends on the loads), so nothing waits on a filter load but its
+ * own bit.  Positions whose byte starts no anchor test word 0 and are
+ * masked off: no data-dependent branches. */
+static inline __attribute__((always_inline)) uint64_t lit_probe1(const struct lsub *x, uint64_t w,
+                                                                 uint8_t ch)
 {
 	uint64_t hh = mix(w & x->kmask);
 	uint64_t ok = x->startok[ch];
@@ -537,32 +555,154 @@ static inline __attribute__((always_inline)) void lit_probe1(const struct lsub *
 		size_t wi = ok ? (size_t)(hh >> x->bw_shift) : 0;
 		t = (x->bitmap[wi] & m) == m;
 	}
-	*flag |= (uint8_t)((t & ok) << c);
+	return t & ok;
 }
 
-static void lit_filter2(const struct lsub *x0, const struct lsub *x1, const uint8_t *buf,
-                        size_t s, size_t e, uint8_t *restrict fl)
+static void lit_filter_scalar(const struct lsub *const *xs, int nx, const uint8_t *buf, size_t s,
+                              size_t j, size_t e, uint16_t *restrict grp)
 {
-	const struct lsub a = *x0, b = *x1; /* locals: no reloads after the stores */
-	for (size_t j = s; j < e; j++) {
+	const struct lsub a = *xs[0], b = *xs[nx - 1]; /* locals: no reloads after stores */
+	for (; j < e; j++) {
 		uint64_t w = load64(buf + j);
-		uint8_t ch = buf[j], f = 0;
-		lit_probe1(&a, w, ch, 0, &f);
-		lit_probe1(&b, w, ch, 1, &f);
-		fl[j - s] = f;
+		uint8_t ch = buf[j];
+		unsigned i = (unsigned)(j - s);
+		uint64_t f = lit_probe1(&a, w, ch);
+		if (nx > 1)
+			f |= lit_probe1(&b, w, ch) << 8;
+		grp[i >> 3] |= (uint16_t)(f << (i & 7));
 	}
 }
 
-static void lit_filter1(const struct lsub *x0, const uint8_t *buf, size_t s, size_t e,
-                        uint8_t *restrict fl)
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define LIT_AVX2 1
+
+/* The AVX2 pass 1 is software-pipelined over groups of 8 positions: step A
+ * hashes group g+LIT_AHEAD (per class: the word index, masked to word 0
+ * where the byte starts no anchor, and the bit-selecting hash) into a
+ * ring and prefetches the filter words; step B gathers group g's words
+ * (by then in cache) and tests the bits.  Without the prefetch distance
+ * the gathers stall the core on L3/DRAM (the window holds only ~3 groups
+ * of gathers). */
+#define LIT_AHEAD 8
+#define LIT_RING 16
+struct lit_ring {
+	uint32_t idx[LIT_RING][LIT_NSUB][8];
+	uint32_t hb[LIT_RING][LIT_NSUB][8];
+};
+
+__attribute__((target("avx2"))) static inline void
+lit_avx2_hash(const struct lsub *x, __m256i LO, __m256i HI, __m256i ok32, uint32_t *idxo,
+              uint32_t *hbo)
 {
-	const struct lsub a = *x0;
-	for (size_t j = s; j < e; j++) {
-		uint8_t f = 0;
-		lit_probe1(&a, load64(buf + j), buf[j], 0, &f);
-		fl[j - s] = f;
+	uint64_t km = x->kmask;
+	__m256i lo = _mm256_and_si256(LO, _mm256_set1_epi32((int)(uint32_t)km));
+	__m256i hi = _mm256_and_si256(HI, _mm256_set1_epi32((int)(uint32_t)(km >> 32)));
+	__m256i hA = _mm256_add_epi32(_mm256_mullo_epi32(lo, _mm256_set1_epi32((int)LIT_KA1)),
+	                              _mm256_mullo_epi32(hi, _mm256_set1_epi32((int)LIT_KA2)));
+	__m256i hB = _mm256_add_epi32(_mm256_mullo_epi32(lo, _mm256_set1_epi32((int)LIT_KB1)),
+	                              _mm256_mullo_epi32(hi, _mm256_set1_epi32((int)LIT_KB2)));
+	const uint64_t *bm = x->bitmap;
+	unsigned sh = x->bw_shift - 32;
+	if (x->filter) { /* the first-level filter instead: f_hash */
+		__m256i fa = _mm256_mullo_epi32(_mm256_xor_si256(hB, _mm256_srli_epi32(hA, 16)),
+		                                _mm256_set1_epi32((int)LIT_KC));
+		__m256i fb = _mm256_mullo_epi32(_mm256_xor_si256(hA, _mm256_srli_epi32(hB, 16)),
+		                                _mm256_set1_epi32((int)LIT_KD));
+		hA = fa;
+		hB = fb;
+		bm = x->filter;
+		sh = x->fw_shift - 32;
 	}
+	__m256i idx = _mm256_and_si256(_mm256_srl_epi32(hA, _mm_cvtsi32_si128((int)sh)), ok32);
+	_mm256_storeu_si256((__m256i *)idxo, idx);
+	_mm256_storeu_si256((__m256i *)hbo, hB);
+	for (int i = 0; i < 8; i++)
+		__builtin_prefetch(&bm[idxo[i]]);
 }
+
+__attribute__((target("avx2"))) static inline unsigned lit_avx2_test(const struct lsub *x,
+                                                                     const uint32_t *idxi,
+                                                                     const uint32_t *hbi)
+{
+	const long long *bm = (const long long *)(x->filter ? x->filter : x->bitmap);
+	unsigned r = 0;
+	for (int half = 0; half < 2; half++) {
+		__m128i ix = _mm_loadu_si128((const __m128i *)(idxi + 4 * half));
+		__m128i hb = _mm_loadu_si128((const __m128i *)(hbi + 4 * half));
+		__m256i W = _mm256_i32gather_epi64(bm, ix, 8);
+		__m256i b64 = _mm256_cvtepu32_epi64(hb);
+		__m256i s1 = _mm256_srli_epi64(b64, 26);
+		__m256i s2 = _mm256_and_si256(_mm256_srli_epi64(b64, 20), _mm256_set1_epi64x(63));
+		__m256i t = _mm256_and_si256(_mm256_srlv_epi64(W, s1), _mm256_srlv_epi64(W, s2));
+		t = _mm256_and_si256(t, _mm256_set1_epi64x(1));
+		unsigned bits = (unsigned)_mm256_movemask_pd(
+		    _mm256_castsi256_pd(_mm256_cmpeq_epi64(t, _mm256_set1_epi64x(1))));
+		r |= bits << (4 * half);
+	}
+	return r;
+}
+
+/* Pass 1 for up to two classes, 8 positions per step while 24 bytes are
+ * readable; returns where it stopped.  Lanes masked to word 0 (bytes that
+ * start no anchor) are cleared from the result by okm. */
+__attribute__((target("avx2"))) static size_t lit_filter_avx2(const struct lsub *const *xs, int nx,
+                                                              const uint8_t *buf, size_t buflen,
+                                                              size_t s, size_t e,
+                                                              uint16_t *restrict grp)
+{
+	const __m256i pat = _mm256_setr_epi8(0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6, 0, 1,
+	                                     2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6);
+	const __m256i c0 = _mm256_set1_epi32(0xC0), c8 = _mm256_set1_epi32(0x80);
+	const __m256i ones = _mm256_set1_epi32(-1);
+	int any_cont = 0;
+	for (int c = 0; c < nx; c++)
+		any_cont |= xs[c]->cont_ok;
+	if (e <= s || buflen < 24 || s + 8 > e || s + 24 > buflen)
+		return s;
+	size_t ng = (e - s) / 8, nb = (buflen - 24 - s) / 8 + 1;
+	ng = ng < nb ? ng : nb;
+	struct lit_ring r;
+	uint8_t okm[LIT_RING];
+	for (size_t g = 0; g < ng + LIT_AHEAD; g++) {
+		if (g < ng) { /* A */
+			size_t j = s + 8 * g;
+			unsigned ri = g % LIT_RING;
+			__m128i a0 = _mm_loadu_si128((const __m128i *)(buf + j));
+			__m128i a4 = _mm_loadu_si128((const __m128i *)(buf + j + 4));
+			__m128i a8 = _mm_loadu_si128((const __m128i *)(buf + j + 8));
+			__m256i LO = _mm256_shuffle_epi8(_mm256_set_m128i(a4, a0), pat);
+			__m256i HI = _mm256_shuffle_epi8(_mm256_set_m128i(a8, a4), pat);
+			/* lanes whose first byte is not a UTF-8 continuation byte */
+			__m256i ok32 =
+			    any_cont ? ones
+			             : _mm256_xor_si256(
+			                   _mm256_cmpeq_epi32(_mm256_and_si256(LO, c0), c8), ones);
+			okm[ri] = (uint8_t)_mm256_movemask_ps(_mm256_castsi256_ps(ok32));
+			lit_avx2_hash(xs[0], LO, HI, ok32, r.idx[ri][0], r.hb[ri][0]);
+			if (nx > 1)
+				lit_avx2_hash(xs[1], LO, HI, ok32, r.idx[ri][1], r.hb[ri][1]);
+		}
+		if (g >= LIT_AHEAD) { /* B */
+			size_t gb = g - LIT_AHEAD;
+			unsigned ri = gb % LIT_RING;
+			unsigned m = lit_avx2_test(xs[0], r.idx[ri][0], r.hb[ri][0]) & okm[ri];
+			if (nx > 1)
+				m |= (lit_avx2_test(xs[1], r.idx[ri][1], r.hb[ri][1]) & okm[ri]) << 8;
+			grp[gb] = (uint16_t)m;
+		}
+	}
+	return s + 8 * ng;
+}
+
+static int lit_have_avx2(void)
+{
+	static int v = -1;
+	if (v < 0)
+		v = __builtin_cpu_supports("avx2") && !getenv("TAPSIFT_LIT_NOSIMD");
+	return v;
+}
+#endif
 
 static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, size_t buflen,
                       size_t from, size_t to, size_t min_end, uint64_t base, litidx_cb cb,
@@ -578,20 +718,25 @@ static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, 
 		filt |= xs[c]->filter != NULL;
 	struct lit_work wk;
 	struct lit_pass *p = wk.p;
+#ifdef LIT_AVX2
+	int simd = lit_have_avx2();
+#endif
 	for (size_t s = from; s < fast_to; s += LIT_CHUNK) {
 		size_t e = fast_to - s > LIT_CHUNK ? s + LIT_CHUNK : fast_to;
-		if (nx == 2)
-			lit_filter2(xs[0], xs[1], buf, s, e, wk.fl);
-		else
-			lit_filter1(xs[0], buf, s, e, wk.fl);
-		memset(wk.fl + (e - s), 0, 8);
+		memset(wk.grp, 0, sizeof(wk.grp));
+		size_t j = s;
+#ifdef LIT_AVX2
+		if (simd)
+			j = lit_filter_avx2(xs, nx, buf, buflen, s, e, wk.grp);
+#endif
+		lit_filter_scalar(xs, nx, buf, s, j, e, wk.grp);
 		unsigned n = 0;
-		for (size_t j = 0; j < e - s; j += 8) {
-			uint64_t f8 = load64(wk.fl + j);
-			while (f8) {
-				unsigned bit = (unsigned)__builtin_ctzll(f8);
-				f8 &= f8 - 1;
-				uint32_t a = (uint32_t)(j + bit / 8), c = bit & 7;
+		for (size_t g = 0; g < (e - s + 7) / 8; g++) {
+			unsigned m = wk.grp[g];
+			while (m) {
+				unsigned bit = (unsigned)__builtin_ctz(m);
+				m &= m - 1;
+				uint32_t a = (uint32_t)(g * 8 + (bit & 7)), c = bit >> 3;
 				const struct lsub *x = xs[c];
 				p[n].hh = mix(load64(buf + s + a) & x->kmask);
 				p[n].a = a;
@@ -604,11 +749,16 @@ static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, 
 		if (!n)
 			continue;
 		if (filt) { /* pass 2: the bitmap behind the filter */
+			for (unsigned q = 0; q < n; q++) {
+				const struct lsub *x = xs[p[q].c];
+				__builtin_prefetch(&x->bitmap[p[q].hh >> x->bw_shift]);
+			}
 			unsigned m = 0;
 			for (unsigned q = 0; q < n; q++) {
 				const struct lsub *x = xs[p[q].c];
-				p[m] = p[q];
-				m += (unsigned)bit_set(x, p[q].hh);
+				struct lit_pass t = p[q];
+				p[m] = t;
+				m += (unsigned)bit_set(x, t.hh);
 			}
 			n = m;
 		}
