@@ -499,38 +499,52 @@ static inline int f_set(const struct lsub *x, uint64_t hh)
 	return (x->filter[f >> x->fw_shift] & m) == m;
 }
 
-/* The scan works on chunks of LIT_CHUNK positions in three passes:
- *   1. every position: hash the 8 bytes once per class and test the
+/* The scan works on chunks of LIT_CHUNK positions, software-pipelined
+ * across chunks so that each stage's misses were prefetched one whole
+ * chunk of work earlier.  In step t:
+ *   0. chunk t, every position: hash the 8 bytes per class and test the
  *      prefilter word (or, for indexes with one, the first-level filter);
- *      positions that pass are appended to a short list.  Branch-free:
- *      positions whose byte starts no anchor test word 0 and are masked
- *      off, so the loop has no data-dependent branches and the
- *      out-of-order core overlaps the (independent) filter loads itself.
- *   2. (first-level filter only) the survivors are tested against the
- *      bitmap.
- *   3. the few that pass walk their bucket: bounds, keys and literal bytes,
- *      each step over the whole list with the next step's lines
- *      prefetched, so these misses overlap too.
+ *      the positions that pass go to a list (prefetch: their bitmap word
+ *      or bucket bounds).  Branch-free, AVX2 where available.
+ *   1. chunk t-1 (first-level filter only): test the bitmap, prefetch
+ *      bounds.
+ *   2. chunk t-2: bucket bounds, prefetch entries.
+ *   3. chunk t-3: compare keys; short literals are confirmed here, long
+ *      ones go to a candidate list (prefetch their literal bytes).
+ *   4. chunk t-4: compare the candidates' literal bytes, report.
+ * At 1M literals ~0.03 positions per byte reach stage 2, so the lists are
+ * short but each entry costs 2-3 DRAM-latency misses: overlapping them
+ * with a chunk of stage-0 work is what keeps them off the critical path.
  */
 #define LIT_NSUB 2
 #ifndef LIT_CHUNK
-#define LIT_CHUNK 1024
+#define LIT_CHUNK 512
 #endif
+#define LIT_STAGES 5
+#define LIT_PLISTS 4 /* lists live from stage 0 to stage 3 */
 /* Key-equal entries of one chunk, waiting for their literal bytes. */
 #define LIT_CAND 256
 
 struct lit_pass {
 	uint64_t hh;
-	uint32_t a; /* anchor position, from the chunk's start */
-	uint32_t c; /* class */
+	uint64_t ac; /* buffer offset of the anchor << 1 | class */
 	uint32_t sb, se;
 };
 
-struct lit_work {
+struct lit_plist {
+	unsigned n;
 	struct lit_pass p[LIT_NSUB * LIT_CHUNK];
-	uint32_t ce[LIT_CAND];
-	uint32_t ca[LIT_CAND];
-	uint8_t cc[LIT_CAND];
+};
+
+struct lit_clist {
+	unsigned n;
+	uint64_t ac[LIT_CAND];
+	uint32_t e[LIT_CAND];
+};
+
+struct lit_work {
+	struct lit_plist pl[LIT_PLISTS];
+	struct lit_clist cl[2];
 	uint16_t grp[LIT_CHUNK / 8];
 };
 
@@ -584,8 +598,10 @@ static void lit_filter_scalar(const struct lsub *const *xs, int nx, const uint8_
  * (by then in cache) and tests the bits.  Without the prefetch distance
  * the gathers stall the core on L3/DRAM (the window holds only ~3 groups
  * of gathers). */
+#ifndef LIT_AHEAD
 #define LIT_AHEAD 8
-#define LIT_RING 16
+#endif
+#define LIT_RING (2 * LIT_AHEAD)
 struct lit_ring {
 	uint32_t idx[LIT_RING][LIT_NSUB][8];
 	uint32_t hb[LIT_RING][LIT_NSUB][8];
@@ -717,98 +733,117 @@ static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, 
 	for (int c = 0; c < nx; c++)
 		filt |= xs[c]->filter != NULL;
 	struct lit_work wk;
-	struct lit_pass *p = wk.p;
 #ifdef LIT_AVX2
 	int simd = lit_have_avx2();
 #endif
-	for (size_t s = from; s < fast_to; s += LIT_CHUNK) {
-		size_t e = fast_to - s > LIT_CHUNK ? s + LIT_CHUNK : fast_to;
-		memset(wk.grp, 0, sizeof(wk.grp));
-		size_t j = s;
+	size_t nch = fast_to > from ? (fast_to - from + LIT_CHUNK - 1) / LIT_CHUNK : 0;
+	for (size_t t = 0; t < nch + LIT_STAGES - 1; t++) {
+		if (t < nch) { /* stage 0: pass 1, list, prefetch bitmap or bounds */
+			struct lit_plist *pl = &wk.pl[t % LIT_PLISTS];
+			struct lit_pass *p = pl->p;
+			size_t s = from + t * LIT_CHUNK;
+			size_t e = fast_to - s > LIT_CHUNK ? s + LIT_CHUNK : fast_to;
+			memset(wk.grp, 0, sizeof(wk.grp));
+			size_t j = s;
 #ifdef LIT_AVX2
-		if (simd)
-			j = lit_filter_avx2(xs, nx, buf, buflen, s, e, wk.grp);
+			if (simd)
+				j = lit_filter_avx2(xs, nx, buf, buflen, s, e, wk.grp);
 #endif
-		lit_filter_scalar(xs, nx, buf, s, j, e, wk.grp);
-		unsigned n = 0;
-		for (size_t g = 0; g < (e - s + 7) / 8; g++) {
-			unsigned m = wk.grp[g];
-			while (m) {
-				unsigned bit = (unsigned)__builtin_ctz(m);
-				m &= m - 1;
-				uint32_t a = (uint32_t)(g * 8 + (bit & 7)), c = bit >> 3;
-				const struct lsub *x = xs[c];
-				p[n].hh = mix(load64(buf + s + a) & x->kmask);
-				p[n].a = a;
-				p[n++].c = c;
-			}
-		}
+			lit_filter_scalar(xs, nx, buf, s, j, e, wk.grp);
 #ifdef LIT_STATS
-		lit_st_pos += (e - s) * (unsigned)nx;
+			lit_st_pos += (e - s) * (unsigned)nx;
 #endif
-		if (!n)
-			continue;
-		if (filt) { /* pass 2: the bitmap behind the filter */
-			for (unsigned q = 0; q < n; q++) {
-				const struct lsub *x = xs[p[q].c];
-				__builtin_prefetch(&x->bitmap[p[q].hh >> x->bw_shift]);
+			unsigned n = 0;
+			for (size_t g = 0; g < (e - s + 7) / 8; g++) {
+				unsigned m = wk.grp[g];
+				while (m) {
+					unsigned bit = (unsigned)__builtin_ctz(m);
+					m &= m - 1;
+					size_t a = s + g * 8 + (bit & 7);
+					unsigned c = bit >> 3;
+					const struct lsub *x = xs[c];
+					uint64_t hh = mix(load64(buf + a) & x->kmask);
+					p[n].hh = hh;
+					p[n].ac = (uint64_t)a << 1 | c;
+					n++;
+					if (x->filter)
+						__builtin_prefetch(&x->bitmap[hh >> x->bw_shift]);
+					else
+						__builtin_prefetch(&x->starts[hh >> x->nb_shift]);
+				}
 			}
+			pl->n = n;
+		}
+		if (t >= 1 && t - 1 < nch && filt) { /* stage 1: bitmap behind the filter */
+			struct lit_plist *pl = &wk.pl[(t - 1) % LIT_PLISTS];
 			unsigned m = 0;
-			for (unsigned q = 0; q < n; q++) {
-				const struct lsub *x = xs[p[q].c];
-				struct lit_pass t = p[q];
-				p[m] = t;
-				m += (unsigned)bit_set(x, t.hh);
+			for (unsigned q = 0; q < pl->n; q++) {
+				struct lit_pass pp = pl->p[q];
+				const struct lsub *x = xs[pp.ac & 1];
+				pl->p[m] = pp;
+				if (x->filter && !bit_set(x, pp.hh))
+					continue;
+				if (x->filter)
+					__builtin_prefetch(&x->starts[pp.hh >> x->nb_shift]);
+				m++;
 			}
-			n = m;
+			pl->n = m;
 		}
-		/* pass 3: buckets */
-		for (unsigned q = 0; q < n; q++) {
-			const struct lsub *x = xs[p[q].c];
-			__builtin_prefetch(&x->starts[p[q].hh >> x->nb_shift]);
-		}
-		for (unsigned q = 0; q < n; q++) {
-			const struct lsub *x = xs[p[q].c];
-			size_t bk = (size_t)(p[q].hh >> x->nb_shift);
-			p[q].sb = x->starts[bk];
-			p[q].se = x->starts[bk + 1];
-			__builtin_prefetch(&x->ent[p[q].sb]);
-			ST(lit_st_bit);
-		}
-		unsigned nc = 0;
-		for (unsigned q = 0; q < n; q++) {
-			const struct lsub *x = xs[p[q].c];
-			size_t a = s + p[q].a;
-			uint64_t w = load64(buf + a);
-			for (uint32_t ei = p[q].sb; ei < p[q].se; ei++) {
-				const struct lit_ent *en = &x->ent[ei];
-				ST(lit_st_ent);
-				if (!key_eq(en, w))
-					continue;
-				ST(lit_st_anchor);
-				if (en->off & LIT_SHORT) {
-					/* the key is the literal, at offset 0, and 8
-					 * bytes are readable here */
-					size_t L = (size_t)(en->key >> 56);
-					if (a < to && a + L > min_end)
-						ST(lit_st_hit), cb(en->id, base + a + L, ctx);
-					continue;
-				}
-				if (nc == LIT_CAND) { /* a crowded chunk */
-					verify(x, en, buf, buflen, a, from, to, min_end, base, cb,
-					       ctx);
-					continue;
-				}
-				__builtin_prefetch(x->arena + (en->off & ~LIT_SHORT));
-				wk.cc[nc] = (uint8_t)p[q].c;
-				wk.ce[nc] = ei;
-				wk.ca[nc++] = p[q].a;
+		if (t >= 2 && t - 2 < nch) { /* stage 2: bounds, prefetch entries */
+			struct lit_plist *pl = &wk.pl[(t - 2) % LIT_PLISTS];
+			for (unsigned q = 0; q < pl->n; q++) {
+				struct lit_pass *pp = &pl->p[q];
+				const struct lsub *x = xs[pp->ac & 1];
+				size_t bk = (size_t)(pp->hh >> x->nb_shift);
+				pp->sb = x->starts[bk];
+				pp->se = x->starts[bk + 1];
+				__builtin_prefetch(&x->ent[pp->sb]);
+				ST(lit_st_bit);
 			}
 		}
-		for (unsigned q = 0; q < nc; q++) {
-			const struct lsub *x = xs[wk.cc[q]];
-			verify(x, &x->ent[wk.ce[q]], buf, buflen, s + wk.ca[q], from, to, min_end, base,
-			       cb, ctx);
+		if (t >= 3 && t - 3 < nch) { /* stage 3: keys, prefetch literals */
+			struct lit_plist *pl = &wk.pl[(t - 3) % LIT_PLISTS];
+			struct lit_clist *cl = &wk.cl[(t - 3) & 1];
+			unsigned nc = 0;
+			for (unsigned q = 0; q < pl->n; q++) {
+				const struct lit_pass *pp = &pl->p[q];
+				unsigned c = pp->ac & 1;
+				const struct lsub *x = xs[c];
+				size_t a = (size_t)(pp->ac >> 1);
+				uint64_t w = load64(buf + a);
+				for (uint32_t ei = pp->sb; ei < pp->se; ei++) {
+					const struct lit_ent *en = &x->ent[ei];
+					ST(lit_st_ent);
+					if (!key_eq(en, w))
+						continue;
+					ST(lit_st_anchor);
+					if (en->off & LIT_SHORT) {
+						/* the key is the literal, at offset 0,
+						 * and 8 bytes are readable here */
+						size_t L = (size_t)(en->key >> 56);
+						if (a < to && a + L > min_end)
+							ST(lit_st_hit), cb(en->id, base + a + L, ctx);
+						continue;
+					}
+					if (nc == LIT_CAND) { /* a crowded chunk */
+						verify(x, en, buf, buflen, a, from, to, min_end, base,
+						       cb, ctx);
+						continue;
+					}
+					__builtin_prefetch(x->arena + (en->off & ~LIT_SHORT));
+					cl->ac[nc] = pp->ac;
+					cl->e[nc++] = ei;
+				}
+			}
+			cl->n = nc;
+		}
+		if (t >= 4 && t - 4 < nch) { /* stage 4: confirm */
+			struct lit_clist *cl = &wk.cl[(t - 4) & 1];
+			for (unsigned q = 0; q < cl->n; q++) {
+				const struct lsub *x = xs[cl->ac[q] & 1];
+				verify(x, &x->ent[cl->e[q]], buf, buflen, (size_t)(cl->ac[q] >> 1), from,
+				       to, min_end, base, cb, ctx);
+			}
 		}
 	}
 tail:
