@@ -9,8 +9,9 @@
  *   starts    uint32_t[nb + 1]     bucket b = entries [starts[b], starts[b+1])
  *   (pad to 8)
  *   entries   struct lit_ent[n]    grouped by bucket
- *   arena     len byte, anchor offset byte, then the literal bytes; in
- *             entry order (so validating an image reads it sequentially)
+ *   arena     len byte, anchor offset byte, id (4 bytes), then the literal
+ *             bytes; in entry order (so validating an image reads it
+ *             sequentially)
  *   (pad to 8)
  */
 #include "match_lit.h"
@@ -21,7 +22,7 @@
 #include <sys/mman.h>
 
 #define LIT_MAGIC "TSFLIDX1"
-#define LIT_VERSION 2u /* 2: mix() of 32-bit multiplies */
+#define LIT_VERSION 3u /* 2: mix() of 32-bit multiplies; 3: entry extra bytes, id in the arena */
 #define LIT_ENDIAN 0x01020304u
 #define LIT_BM_SHIFT 4 /* bitmap bits per bucket, log2 */
 #define LIT_BLOCK 64   /* positions hashed and prefetched ahead of the bit tests */
@@ -41,12 +42,20 @@ _Static_assert(sizeof(struct lit_hdr) == 128, "header size is part of the format
  * to the arena.  Literals under 8 bytes ("short": anchor at offset 0) keep
  * all their bytes, zero above, and their length in the top byte: they are
  * confirmed from the entry alone (they are the hot ones: two CJK
- * characters).  The hash is always over key & kmask. */
+ * characters).  The hash is always over key & kmask.
+ * x: for short entries the id; for the others up to 3 more literal bytes
+ * after the key (low bytes, how many in the top byte), so that most text
+ * that holds the anchor but not the literal is rejected here too: at 10M
+ * literals ~0.08 positions per byte match a key, under half of them are
+ * hits, and each arena trip is a DRAM miss.  The id of a long literal is
+ * in the arena, read only for a confirmed hit. */
 struct lit_ent {
 	uint64_t key;
 	uint32_t off; /* arena offset of the length byte | LIT_SHORT */
-	uint32_t id;
+	uint32_t x;
 };
+/* Arena record: length, anchor offset, id (4 bytes), literal bytes. */
+#define LIT_AREC 6
 #define LIT_SHORT 0x80000000u
 #define LIT_ARENA_MAX 0x7fffffffu
 _Static_assert(sizeof(struct lit_ent) == 16, "entry size is part of the format");
@@ -126,6 +135,15 @@ static inline uint64_t key_of(const uint8_t *lit, uint32_t len, uint32_t d, uint
 	if (len - d >= 8)
 		return anchor_of(lit, len, d, ~0ull);
 	return anchor_of(lit, len, d, LIT_LOW56) | (uint64_t)(len - d) << 56;
+}
+
+/* The entry's extra bytes of a long literal: up to 3 literal bytes after
+ * the 8-byte key, and their count in the top byte. */
+static inline uint32_t ext_of(const uint8_t *lit, uint32_t len, uint32_t d)
+{
+	uint32_t n = len - d - 8 < 3 ? len - d - 8 : 3, v = 0;
+	memcpy(&v, lit + d + 8, n);
+	return v | n << 24;
 }
 
 /* Section offsets from the header fields (all bounded by the caller). */
@@ -288,7 +306,7 @@ static struct lsub *sub_build(const uint8_t *const *lits, const uint32_t *lens, 
 		}
 		minlen = lens[i] < minlen ? lens[i] : minlen;
 		maxlen = lens[i] > maxlen ? lens[i] : maxlen;
-		arena_len += 2 + (uint64_t)lens[i];
+		arena_len += LIT_AREC + (uint64_t)lens[i];
 	}
 	if (arena_len > LIT_ARENA_MAX) {
 		snprintf(err, errlen, "literal index: %llu bytes of literals (max 2 GiB)",
@@ -404,7 +422,7 @@ static struct lsub *sub_build(const uint8_t *const *lits, const uint32_t *lens, 
 		struct lit_ent *e = &ent[starts[bkt[i]]++];
 		e->key = key_of(lits[i], lens[i], dsel[i], x->kmask);
 		e->off = (uint32_t)i; /* literal index until the arena pass */
-		e->id = ids[i];
+		e->x = lens[i] - dsel[i] < 8 ? ids[i] : ext_of(lits[i], lens[i], dsel[i]);
 	}
 	memmove(starts + 1, starts, nb * sizeof(uint32_t));
 	starts[0] = 0;
@@ -413,9 +431,10 @@ static struct lsub *sub_build(const uint8_t *const *lits, const uint32_t *lens, 
 		uint32_t i = ent[j].off;
 		arena[off] = (uint8_t)lens[i];
 		arena[off + 1] = dsel[i];
-		memcpy(arena + off + 2, lits[i], lens[i]);
+		memcpy(arena + off + 2, &ids[i], 4);
+		memcpy(arena + off + LIT_AREC, lits[i], lens[i]);
 		ent[j].off = off | (lens[i] - dsel[i] < 8 ? LIT_SHORT : 0);
-		off += 2 + lens[i];
+		off += LIT_AREC + lens[i];
 	}
 	free(bkt);
 	free(dsel);
@@ -460,15 +479,31 @@ static inline void verify(const struct lsub *x, const struct lit_ent *en, const 
 	size_t st = a - d;
 	if (L > buflen - st || st + L <= min_end)
 		return;
-	if (memcmp(lit + 2, buf + st, L) == 0)
-		ST(lit_st_hit), cb(en->id, base + st + L, ctx);
+	if (memcmp(lit + LIT_AREC, buf + st, L) == 0) {
+		uint32_t id;
+		memcpy(&id, lit + 2, 4);
+		ST(lit_st_hit), cb(id, base + st + L, ctx);
+	}
 }
 
-/* w: the 8 text bytes at the anchor position. */
-static inline int key_eq(const struct lit_ent *e, uint64_t w)
+/* w: the 8 text bytes at anchor position a of buf[0..buflen). */
+static inline int key_eq(const struct lit_ent *e, uint64_t w, const uint8_t *buf, size_t buflen,
+                         size_t a)
 {
-	if (!(e->off & LIT_SHORT))
-		return w == e->key;
+	if (!(e->off & LIT_SHORT)) {
+		if (w != e->key)
+			return 0;
+		unsigned n = e->x >> 24; /* 0..3 bytes after the key */
+		size_t at = a + 8;
+		if (!n)
+			return 1;
+		if (at > buflen || buflen - at < n)
+			return 0; /* the literal does not fit */
+		uint32_t t = 0;
+		memcpy(&t, buf + at, buflen - at >= 4 ? 4 : n);
+		uint32_t m = (1u << (8 * n)) - 1;
+		return (t & m) == (e->x & m);
+	}
 	unsigned L = (unsigned)(e->key >> 56); /* 1..7 */
 	return (w & ((1ull << (8 * L)) - 1)) == (e->key & LIT_LOW56);
 }
@@ -481,7 +516,7 @@ static inline void confirm(const struct lsub *x, const uint8_t *buf, size_t bufl
 {
 	size_t b = (size_t)(hh >> x->nb_shift);
 	for (uint32_t s = x->starts[b], e = x->starts[b + 1]; s < e; s++)
-		if (key_eq(&x->ent[s], w))
+		if (key_eq(&x->ent[s], w, buf, buflen, a))
 			verify(x, &x->ent[s], buf, buflen, a, from, to, min_end, base, cb, ctx);
 }
 
@@ -814,7 +849,7 @@ static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, 
 				for (uint32_t ei = pp->sb; ei < pp->se; ei++) {
 					const struct lit_ent *en = &x->ent[ei];
 					ST(lit_st_ent);
-					if (!key_eq(en, w))
+					if (!key_eq(en, w, buf, buflen, a))
 						continue;
 					ST(lit_st_anchor);
 					if (en->off & LIT_SHORT) {
@@ -822,7 +857,7 @@ static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, 
 						 * and 8 bytes are readable here */
 						size_t L = (size_t)(en->key >> 56);
 						if (a < to && a + L > min_end)
-							ST(lit_st_hit), cb(en->id, base + a + L, ctx);
+							ST(lit_st_hit), cb(en->x, base + a + L, ctx);
 						continue;
 					}
 					if (nc == LIT_CAND) { /* a crowded chunk */
@@ -986,16 +1021,20 @@ static struct lsub *sub_deserialize(const uint8_t *buf, size_t len, char *err, s
 		for (uint32_t j = st[b]; j < st[b + 1]; j++) {
 			const struct lit_ent *e = &x->ent[j];
 			/* Sequential arena: entry j's literal follows entry j-1's. */
-			if ((e->off & ~LIT_SHORT) != off || off + 2 > h.arena_len)
+			if ((e->off & ~LIT_SHORT) != off || off + LIT_AREC > h.arena_len)
 				BAD("entry %u: arena offset %u", j, e->off);
 			unsigned L = x->arena[off], d = x->arena[off + 1];
-			if (L < h.minlen || L > h.maxlen || off + 2 + L > h.arena_len)
+			if (L < h.minlen || L > h.maxlen || off + LIT_AREC + L > h.arena_len)
 				BAD("entry %u: length %u", j, L);
 			if (d + anchor_span(h.k, L) > L)
 				BAD("entry %u: anchor offset %u in a %u-byte literal", j, d, L);
-			const uint8_t *lit = x->arena + off + 2;
+			const uint8_t *lit = x->arena + off + LIT_AREC;
 			if (!(e->off & LIT_SHORT) != (L - d >= 8))
 				BAD("entry %u: key kind", j);
+			uint32_t aid;
+			memcpy(&aid, x->arena + off + 2, 4);
+			if (e->x != ((e->off & LIT_SHORT) ? aid : ext_of(lit, L, d)))
+				BAD("entry %u: id or extra key bytes do not match its literal", j);
 			if (e->key != key_of(lit, L, d, x->kmask))
 				BAD("entry %u: key does not match its bytes", j);
 			uint64_t hh = mix(e->key & x->kmask);
@@ -1008,7 +1047,7 @@ static struct lsub *sub_deserialize(const uint8_t *buf, size_t len, char *err, s
 				BAD("entry %u: anchor byte not in the start table", j);
 			minlen = L < minlen ? L : minlen;
 			maxlen = L > maxlen ? L : maxlen;
-			off += 2 + L;
+			off += LIT_AREC + L;
 		}
 	}
 	if (off != h.arena_len)
