@@ -25,7 +25,6 @@
 #define LIT_VERSION 3u /* 2: mix() of 32-bit multiplies; 3: entry extra bytes, id in the arena */
 #define LIT_ENDIAN 0x01020304u
 #define LIT_BM_SHIFT 4 /* bitmap bits per bucket, log2 */
-#define LIT_BLOCK 64   /* positions hashed and prefetched ahead of the bit tests */
 
 struct lit_hdr {
 	char magic[8];
@@ -255,17 +254,17 @@ static void attach(struct lsub *x)
 }
 
 /* The prefilter is a blocked Bloom filter: two bits in one 64-bit word
- * (one cache line per probe), from hash bits below the index bits.  At 8
- * bits per bucket this passes ~5% of random positions instead of ~12% with
- * one bit. */
+ * (one cache line per probe), from hB's top 12 bits (hh bits 20..31; the
+ * word index comes from hA).  At 8 bits per bucket this passes ~5% of
+ * random positions instead of ~12% with one bit. */
 static inline uint64_t bm_mask(uint64_t hh)
 {
 	return (1ull << ((hh >> 20) & 63)) | (1ull << ((hh >> 26) & 63));
 }
 
 /* The first-level filter, for indexes whose bitmap outgrows the cache
- * (10M literals: 32 MB): 4 MB, 2 bits per literal in one word, from an
- * independent re-hash.  Most positions stop here, in L3, instead of
+ * (10M literals: 32 MB): 4 MB, 2 bits per literal in one word, from a
+ * re-hash of hA and hB (two more 32-bit multiplies).  Most positions stop here, in L3, instead of
  * costing a DRAM access each. */
 #define LIT_F_BITS 25
 #define LIT_F_MIN_BM 27 /* bitmaps of 2^27 bits (16 MB) and up get one */
