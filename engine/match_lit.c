@@ -667,8 +667,9 @@ lit_avx2_hash(const struct lsub *x, __m256i LO, __m256i HI, __m256i ok32, uint32
 	__m256i idx = _mm256_and_si256(_mm256_srl_epi32(hA, _mm_cvtsi32_si128((int)sh)), ok32);
 	_mm256_storeu_si256((__m256i *)idxo, idx);
 	_mm256_storeu_si256((__m256i *)hbo, hB);
-	for (int i = 0; i < 8; i++)
-		__builtin_prefetch(&bm[idxo[i]]);
+	if (sh < 32 - 15) /* over 2^15 words (256 KB) */
+		for (int i = 0; i < 8; i++)
+			__builtin_prefetch(&bm[idxo[i]]);
 }
 
 __attribute__((target("avx2"))) static inline unsigned lit_avx2_test(const struct lsub *x,
