@@ -4,8 +4,8 @@
  * image per length class.  Each class ("sub-index", struct lsub) is one
  * allocation laid out exactly like its image (little-endian):
  *   struct lit_hdr                 128 bytes
- *   bitmap    uint64_t[]           1 << bm_bits bits (at least one word)
- *   filter    uint64_t[]           1 << f_bits bits, or nothing
+ *   bitmap    uint32_t[]           1 << bm_bits bits (at least 16 bytes)
+ *   filter    uint32_t[]           1 << f_bits bits, or nothing
  *   starts    uint32_t[nb + 1]     bucket b = entries [starts[b], starts[b+1])
  *   (pad to 8)
  *   entries   struct lit_ent[n]    grouped by bucket
@@ -22,7 +22,8 @@
 #include <sys/mman.h>
 
 #define LIT_MAGIC "TSFLIDX1"
-#define LIT_VERSION 3u /* 2: mix() of 32-bit multiplies; 3: entry extra bytes, id in the arena */
+#define LIT_VERSION 4u /* 2: mix() of 32-bit multiplies; 3: entry extra bytes, id in the
+                          arena; 4: 32-bit filter words */
 #define LIT_ENDIAN 0x01020304u
 #define LIT_BM_SHIFT 4 /* bitmap bits per bucket, log2 */
 
@@ -64,8 +65,8 @@ struct lsub {
 	size_t img_len;
 	int img_mmap;
 	struct lit_hdr *h;
-	const uint64_t *bitmap;
-	const uint64_t *filter; /* NULL: none */
+	const uint32_t *bitmap;
+	const uint32_t *filter; /* NULL: none */
 	const uint32_t *starts;
 	const struct lit_ent *ent;
 	const uint8_t *arena;
@@ -235,16 +236,16 @@ static void attach(struct lsub *x)
 	struct lit_layout l;
 	layout_of(h->nb_bits, h->bm_bits, h->f_bits, h->n, h->arena_len, &l);
 	x->h = h;
-	x->bitmap = (const uint64_t *)(x->img + l.bm_off);
+	x->bitmap = (const uint32_t *)(x->img + l.bm_off);
 	x->starts = (const uint32_t *)(x->img + l.st_off);
 	x->ent = (const struct lit_ent *)(x->img + l.ent_off);
 	x->arena = x->img + l.arena_off;
 	x->k = h->k;
 	x->kmask = kmask_of(h->k);
 	x->maxlen = h->maxlen;
-	x->bw_shift = 64 - (h->bm_bits - 6);
-	x->filter = h->f_bits ? (const uint64_t *)(x->img + l.f_off) : NULL;
-	x->fw_shift = h->f_bits ? 64 - (h->f_bits - 6) : 0;
+	x->bw_shift = 64 - (h->bm_bits - 5);
+	x->filter = h->f_bits ? (const uint32_t *)(x->img + l.f_off) : NULL;
+	x->fw_shift = h->f_bits ? 64 - (h->f_bits - 5) : 0;
 	x->nb_shift = 64 - h->nb_bits;
 	x->cont_ok = 0;
 	for (int c = 0; c < 256; c++) {
@@ -253,13 +254,16 @@ static void attach(struct lsub *x)
 	}
 }
 
-/* The prefilter is a blocked Bloom filter: two bits in one 64-bit word
- * (one cache line per probe), from hB's top 12 bits (hh bits 20..31; the
- * word index comes from hA).  At 8 bits per bucket this passes ~5% of
- * random positions instead of ~12% with one bit. */
-static inline uint64_t bm_mask(uint64_t hh)
+/* The prefilter is a blocked Bloom filter: two bits in one 32-bit word
+ * (one cache line per probe), from hB's top 10 bits (hh bits 22..31; the
+ * word index comes from hA).  32-bit words so that one AVX2 gather fetches
+ * the words of 8 positions and the bit tests run on 8 lanes; against
+ * 64-bit words this passes ~10% more positions at 1M literals (0.032 per
+ * byte instead of 0.029) but the scan is faster (1M: median ~150 vs ~105
+ * MiB/s, 10M: ~55 vs ~45 in the same noisy hour). */
+static inline uint32_t bm_mask(uint64_t hh)
 {
-	return (1ull << ((hh >> 20) & 63)) | (1ull << ((hh >> 26) & 63));
+	return (1u << ((hh >> 22) & 31)) | (1u << ((hh >> 27) & 31));
 }
 
 /* The first-level filter, for indexes whose bitmap outgrows the cache
@@ -351,7 +355,7 @@ static struct lsub *sub_build(const uint8_t *const *lits, const uint32_t *lens, 
 	h->arena_len = arena_len;
 	h->total_len = l.total;
 	attach(x);
-	uint64_t *bitmap = (uint64_t *)(x->img + l.bm_off);
+	uint32_t *bitmap = (uint32_t *)(x->img + l.bm_off);
 	uint32_t *starts = (uint32_t *)(x->img + l.st_off);
 	struct lit_ent *ent = (struct lit_ent *)(x->img + l.ent_off);
 	uint8_t *arena = x->img + l.arena_off;
@@ -405,7 +409,7 @@ static struct lsub *sub_build(const uint8_t *const *lits, const uint32_t *lens, 
 		bitmap[hh >> x->bw_shift] |= bm_mask(hh);
 		if (f_bits) {
 			uint64_t f = f_hash(hh);
-			((uint64_t *)(x->img + l.f_off))[f >> x->fw_shift] |= bm_mask(f);
+			((uint32_t *)(x->img + l.f_off))[f >> x->fw_shift] |= bm_mask(f);
 		}
 		uint8_t c0 = lits[i][dsel[i]];
 		h->startok[c0 >> 3] |= (uint8_t)(1u << (c0 & 7));
@@ -521,7 +525,7 @@ static inline void confirm(const struct lsub *x, const uint8_t *buf, size_t bufl
 
 static inline int bit_set(const struct lsub *x, uint64_t hh)
 {
-	uint64_t m = bm_mask(hh);
+	uint32_t m = bm_mask(hh);
 	return (x->bitmap[hh >> x->bw_shift] & m) == m;
 }
 
@@ -529,7 +533,8 @@ static inline int f_set(const struct lsub *x, uint64_t hh)
 {
 	if (!x->filter)
 		return 1;
-	uint64_t f = f_hash(hh), m = bm_mask(f);
+	uint64_t f = f_hash(hh);
+	uint32_t m = bm_mask(f);
 	return (x->filter[f >> x->fw_shift] & m) == m;
 }
 
@@ -595,11 +600,12 @@ static inline __attribute__((always_inline)) uint64_t lit_probe1(const struct ls
 	uint64_t ok = x->startok[ch];
 	uint64_t t;
 	if (x->filter) {
-		uint64_t f = f_hash(hh), m = bm_mask(f);
+		uint64_t f = f_hash(hh);
+		uint32_t m = bm_mask(f);
 		size_t wi = ok ? (size_t)(f >> x->fw_shift) : 0;
 		t = (x->filter[wi] & m) == m;
 	} else {
-		uint64_t m = bm_mask(hh);
+		uint32_t m = bm_mask(hh);
 		size_t wi = ok ? (size_t)(hh >> x->bw_shift) : 0;
 		t = (x->bitmap[wi] & m) == m;
 	}
@@ -652,7 +658,7 @@ lit_avx2_hash(const struct lsub *x, __m256i LO, __m256i HI, __m256i ok32, uint32
 	                              _mm256_mullo_epi32(hi, _mm256_set1_epi32((int)LIT_KA2)));
 	__m256i hB = _mm256_add_epi32(_mm256_mullo_epi32(lo, _mm256_set1_epi32((int)LIT_KB1)),
 	                              _mm256_mullo_epi32(hi, _mm256_set1_epi32((int)LIT_KB2)));
-	const uint64_t *bm = x->bitmap;
+	const uint32_t *bm = x->bitmap;
 	unsigned sh = x->bw_shift - 32;
 	if (x->filter) { /* the first-level filter instead: f_hash */
 		__m256i fa = _mm256_mullo_epi32(_mm256_xor_si256(hB, _mm256_srli_epi32(hA, 16)),
@@ -667,7 +673,7 @@ lit_avx2_hash(const struct lsub *x, __m256i LO, __m256i HI, __m256i ok32, uint32
 	__m256i idx = _mm256_and_si256(_mm256_srl_epi32(hA, _mm_cvtsi32_si128((int)sh)), ok32);
 	_mm256_storeu_si256((__m256i *)idxo, idx);
 	_mm256_storeu_si256((__m256i *)hbo, hB);
-	if (sh < 32 - 15) /* over 2^15 words (256 KB) */
+	if (sh < 32 - 16) /* over 2^16 words (256 KB) */
 		for (int i = 0; i < 8; i++)
 			__builtin_prefetch(&bm[idxo[i]]);
 }
@@ -676,22 +682,16 @@ __attribute__((target("avx2"))) static inline unsigned lit_avx2_test(const struc
                                                                      const uint32_t *idxi,
                                                                      const uint32_t *hbi)
 {
-	const long long *bm = (const long long *)(x->filter ? x->filter : x->bitmap);
-	unsigned r = 0;
-	for (int half = 0; half < 2; half++) {
-		__m128i ix = _mm_loadu_si128((const __m128i *)(idxi + 4 * half));
-		__m128i hb = _mm_loadu_si128((const __m128i *)(hbi + 4 * half));
-		__m256i W = _mm256_i32gather_epi64(bm, ix, 8);
-		__m256i b64 = _mm256_cvtepu32_epi64(hb);
-		__m256i s1 = _mm256_srli_epi64(b64, 26);
-		__m256i s2 = _mm256_and_si256(_mm256_srli_epi64(b64, 20), _mm256_set1_epi64x(63));
-		__m256i t = _mm256_and_si256(_mm256_srlv_epi64(W, s1), _mm256_srlv_epi64(W, s2));
-		t = _mm256_and_si256(t, _mm256_set1_epi64x(1));
-		unsigned bits = (unsigned)_mm256_movemask_pd(
-		    _mm256_castsi256_pd(_mm256_cmpeq_epi64(t, _mm256_set1_epi64x(1))));
-		r |= bits << (4 * half);
-	}
-	return r;
+	const int *bm = (const int *)(x->filter ? x->filter : x->bitmap);
+	__m256i ix = _mm256_loadu_si256((const __m256i *)idxi);
+	__m256i hb = _mm256_loadu_si256((const __m256i *)hbi);
+	__m256i W = _mm256_i32gather_epi32(bm, ix, 4);
+	__m256i s1 = _mm256_srli_epi32(hb, 27);
+	__m256i s2 = _mm256_and_si256(_mm256_srli_epi32(hb, 22), _mm256_set1_epi32(31));
+	__m256i t = _mm256_and_si256(_mm256_srlv_epi32(W, s1), _mm256_srlv_epi32(W, s2));
+	t = _mm256_and_si256(t, _mm256_set1_epi32(1));
+	return (unsigned)_mm256_movemask_ps(
+	    _mm256_castsi256_ps(_mm256_cmpeq_epi32(t, _mm256_set1_epi32(1))));
 }
 
 /* Pass 1 for up to two classes, 8 positions per step while 24 bytes are

@@ -14,7 +14,7 @@
  *   hash     two 32-bit multilinear hashes of the key's halves (hA: bucket
  *            and bitmap word, hB: the bits in the word), so that AVX2
  *            computes them for 8 positions per vector (vpmulld)
- *   prefilter  a blocked Bloom filter: 2 bits in one 64-bit word, ~16
+ *   prefilter  a blocked Bloom filter: 2 bits in one 32-bit word, ~16
  *            bits per bucket, probed at every position; past 16 MB (~8M
  *            literals) a 4 MB first-level filter in front of it keeps most
  *            probes in cache
