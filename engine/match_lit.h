@@ -11,18 +11,27 @@
  *            for 8-byte anchors at offset <= len-8) that is rarest among
  *            all literals' k-grams: shared prefixes ("免费领取...") and
  *            whole common words are avoided, word-boundary grams win
- *   prefilter  a blocked Bloom filter: 2 bits in one 64-bit word, ~16
+ *   hash     two 32-bit multilinear hashes of the key's halves (hA: bucket
+ *            and bitmap word, hB: the bits in the word), so that AVX2
+ *            computes them for 8 positions per vector (vpmulld)
+ *   prefilter  a blocked Bloom filter: 2 bits in one 32-bit word, ~16
  *            bits per bucket, probed at every position; past 16 MB (~8M
  *            literals) a 4 MB first-level filter in front of it keeps most
  *            probes in cache
  *   buckets  CSR: starts[bucket] -> 16-byte entries {8-byte key = literal
- *            bytes from the anchor, arena offset, id}: the key rejects
- *            most anchor hits without touching the literal bytes
- *   arena    length, anchor offset, literal bytes; exact memcmp
- *   scan     a 5-stage software pipeline over blocks of 64 positions
- *            (hash -> bitmap -> bucket bounds -> keys -> confirm), each
- *            stage prefetching what the next reads.  Bytes that start no
- *            anchor (UTF-8 continuation bytes) are skipped via a table.
+ *            bytes from the anchor, arena offset, id (short literals) or up
+ *            to 3 more literal bytes after the key}: most text that holds
+ *            an anchor but not its literal is rejected without touching the
+ *            literal bytes
+ *   arena    length, anchor offset, id, literal bytes; exact memcmp
+ *   scan     chunks of 512 positions, software-pipelined across chunks:
+ *            (0) filter words for every position, AVX2 (hash + prefetch 8
+ *            groups of 8 ahead, then gather + bit test; scalar fallback
+ *            computes the same), passes to a list; (1) bitmap behind the
+ *            first-level filter; (2) bucket bounds; (3) keys; (4) literal
+ *            bytes -- each stage one chunk after the previous one, whose
+ *            misses it prefetched.  Positions on a UTF-8 continuation byte
+ *            (when no anchor starts with one) test word 0 and are masked.
  *
  * Measured on bench_lit's 1M mixed Chinese/English set (prefilter passes
  * per text byte, bucket entries visited per byte), with one anchor length k
@@ -30,6 +39,22 @@
  * k=7 0.063 / 0.10; with the two classes (8 and 6) 0.029 / 0.041.  Hence
  * LITIDX_MIN_LEN 6: a 4-5 byte literal is one CJK character and a bit, hot
  * in any Chinese text, and belongs in Hyperscan.
+ *
+ * Scan speed (bench_lit, 64 MiB, one core, a 2-core VM shared with other
+ * jobs: +-30% between runs), MiB/s, before (5-stage scalar pipeline,
+ * xor-shift-multiply hash, 64-bit filter words, 16-byte entries without
+ * extra key bytes) -> now: 100k 108 -> 271; 1M 75-96 -> ~100-170 (full
+ * run 138 whole, 170 in 1460-byte pieces; Hyperscan 12.8: 10.8x); 10M
+ * 28-47 -> ~45-57 (full run 52).  Per text byte at 1M: 0.032 positions
+ * pass the prefilter, 0.005 match a key (8 + up to 3 bytes), 0.003 hit.
+ * Where the time goes at 1M (perf, and by cutting stages off): stage 0
+ * ~2/3 (alone: ~245 MiB/s; mostly waiting on the 2 MB bitmap in L3 and
+ * the miss queue: an L2-sized bitmap (wrong results, for timing only)
+ * makes the whole scan ~1.15x faster, long-class probes cut to 1/4
+ * ~1.2x, so position sampling (minimizers) alone would not reach the
+ * target), stages 1-4 ~1/3 (0.029 passes per byte, each 2-3 dependent
+ * misses).  At 10M stages 1-4 dominate (0.08 key matches per byte).
+ * Issue 6's 250 MiB/s at 1M and 150 at 10M are not reached.
  *
  * The index is immutable once built and shared by all threads.  One flat
  * image holds everything, so serializing is a memcpy and loading is a
