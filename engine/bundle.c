@@ -708,6 +708,14 @@ static void drop_pages(int drop, const void *p, uint64_t len)
 	madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
+/* litidx_release_fn over drop_pages: the index image is copied window by
+ * window, and each window of the mapping goes as soon as it is copied. */
+static void release_pages(const void *p, size_t n, void *ctx)
+{
+	(void)ctx;
+	drop_pages(1, p, n);
+}
+
 static void content_hash_drop(const uint8_t *buf, uint64_t content_len,
                               uint8_t out[BUNDLE_HASH_LEN], int drop)
 {
@@ -1146,7 +1154,8 @@ static struct matcher *load_impl(const void *vbuf, size_t len, const struct bund
 	if (p.sec[BSEC_LIT]) {
 		char e2[512];
 		m->lit =
-		    litidx_deserialize(p.sec[BSEC_LIT], (size_t)p.seclen[BSEC_LIT], e2, sizeof(e2));
+		    litidx_deserialize_release(p.sec[BSEC_LIT], (size_t)p.seclen[BSEC_LIT],
+		                               drop ? release_pages : NULL, NULL, e2, sizeof(e2));
 		if (!m->lit) {
 			fail(err, errlen, "literal index: %s", e2);
 			info->status = BUNDLE_E_SECTION;

@@ -22,8 +22,9 @@
 #include <sys/mman.h>
 
 #define LIT_MAGIC "TSFLIDX1"
-#define LIT_VERSION 4u /* 2: mix() of 32-bit multiplies; 3: entry extra bytes, id in the
-                          arena; 4: 32-bit filter words */
+#define LIT_VERSION                                                                                \
+	4u /* 2: mix() of 32-bit multiplies; 3: entry extra bytes, id in the                       \
+	      arena; 4: 32-bit filter words */
 #define LIT_ENDIAN 0x01020304u
 #define LIT_BM_SHIFT 4 /* bitmap bits per bucket, log2 */
 
@@ -166,30 +167,64 @@ static void layout_of(unsigned nb_bits, unsigned bm_bits, unsigned f_bits, uint6
 }
 
 /* A 4-lane multiply-rotate hash: catches corruption of a bundle section at
- * several GB/s (authenticity is the bundle signature's job). */
-static uint64_t checksum(const uint8_t *p, size_t len)
+ * several GB/s (authenticity is the bundle signature's job).  Streamable:
+ * ck_blocks() takes any number of whole 32-byte blocks, so a large source
+ * can be hashed window by window (litidx_deserialize_release). */
+struct ck {
+	uint64_t a, b, c, d;
+};
+#define CK_P1 0x9E3779B185EBCA87ull
+#define CK_P2 0xC2B2AE3D27D4EB4Full
+
+static void ck_init(struct ck *s)
 {
-	const uint64_t P1 = 0x9E3779B185EBCA87ull, P2 = 0xC2B2AE3D27D4EB4Full;
-	uint64_t a = P1, b = P2, c = 0, d = ~P1;
+	s->a = CK_P1;
+	s->b = CK_P2;
+	s->c = 0;
+	s->d = ~CK_P1;
+}
+
+static inline uint64_t ck_lane(uint64_t x, uint64_t w)
+{
+	x = (x ^ w) * CK_P2;
+	return x << 31 | x >> 33;
+}
+
+/* Returns how many bytes it consumed: len rounded down to 32. */
+static size_t ck_blocks(struct ck *s, const uint8_t *p, size_t len)
+{
+	uint64_t a = s->a, b = s->b, c = s->c, d = s->d;
 	size_t i = 0;
 	for (; i + 32 <= len; i += 32) {
-		a = (a ^ load64(p + i)) * P2;
-		b = (b ^ load64(p + i + 8)) * P2;
-		c = (c ^ load64(p + i + 16)) * P2;
-		d = (d ^ load64(p + i + 24)) * P2;
-		a = a << 31 | a >> 33;
-		b = b << 31 | b >> 33;
-		c = c << 31 | c >> 33;
-		d = d << 31 | d >> 33;
+		a = ck_lane(a, load64(p + i));
+		b = ck_lane(b, load64(p + i + 8));
+		c = ck_lane(c, load64(p + i + 16));
+		d = ck_lane(d, load64(p + i + 24));
 	}
-	uint64_t h = a ^ (b << 1 | b >> 63) ^ (c << 7 | c >> 57) ^ (d << 12 | d >> 52);
-	h ^= len * P1;
-	for (; i < len; i++)
-		h = (h ^ p[i]) * P1;
+	s->a = a, s->b = b, s->c = c, s->d = d;
+	return i;
+}
+
+/* tail: the last total % 32 bytes. */
+static uint64_t ck_final(const struct ck *s, const uint8_t *tail, size_t total)
+{
+	uint64_t h =
+	    s->a ^ (s->b << 1 | s->b >> 63) ^ (s->c << 7 | s->c >> 57) ^ (s->d << 12 | s->d >> 52);
+	h ^= total * CK_P1;
+	for (size_t i = 0; i < total % 32; i++)
+		h = (h ^ tail[i]) * CK_P1;
 	h ^= h >> 29;
-	h *= P2;
+	h *= CK_P2;
 	h ^= h >> 32;
 	return h;
+}
+
+static uint64_t checksum(const uint8_t *p, size_t len)
+{
+	struct ck s;
+	ck_init(&s);
+	size_t i = ck_blocks(&s, p, len);
+	return ck_final(&s, p + i, len);
 }
 
 /* The checksum field counts as zero.  img may be unaligned (a part of a
@@ -647,9 +682,9 @@ struct lit_ring {
 	uint32_t hb[LIT_RING][LIT_NSUB][8];
 };
 
-__attribute__((target("avx2"))) static inline void
-lit_avx2_hash(const struct lsub *x, __m256i LO, __m256i HI, __m256i ok32, uint32_t *idxo,
-              uint32_t *hbo)
+__attribute__((target("avx2"))) static inline void lit_avx2_hash(const struct lsub *x, __m256i LO,
+                                                                 __m256i HI, __m256i ok32,
+                                                                 uint32_t *idxo, uint32_t *hbo)
 {
 	uint64_t km = x->kmask;
 	__m256i lo = _mm256_and_si256(LO, _mm256_set1_epi32((int)(uint32_t)km));
@@ -678,9 +713,8 @@ lit_avx2_hash(const struct lsub *x, __m256i LO, __m256i HI, __m256i ok32, uint32
 			__builtin_prefetch(&bm[idxo[i]]);
 }
 
-__attribute__((target("avx2"))) static inline unsigned lit_avx2_test(const struct lsub *x,
-                                                                     const uint32_t *idxi,
-                                                                     const uint32_t *hbi)
+__attribute__((target("avx2"))) static inline unsigned
+lit_avx2_test(const struct lsub *x, const uint32_t *idxi, const uint32_t *hbi)
 {
 	const int *bm = (const int *)(x->filter ? x->filter : x->bitmap);
 	__m256i ix = _mm256_loadu_si256((const __m256i *)idxi);
@@ -739,7 +773,8 @@ __attribute__((target("avx2"))) static size_t lit_filter_avx2(const struct lsub 
 			unsigned ri = gb % LIT_RING;
 			unsigned m = lit_avx2_test(xs[0], r.idx[ri][0], r.hb[ri][0]) & okm[ri];
 			if (nx > 1)
-				m |= (lit_avx2_test(xs[1], r.idx[ri][1], r.hb[ri][1]) & okm[ri]) << 8;
+				m |= (lit_avx2_test(xs[1], r.idx[ri][1], r.hb[ri][1]) & okm[ri])
+				     << 8;
 			grp[gb] = (uint16_t)m;
 		}
 	}
@@ -857,12 +892,13 @@ static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, 
 						 * and 8 bytes are readable here */
 						size_t L = (size_t)(en->key >> 56);
 						if (a < to && a + L > min_end)
-							ST(lit_st_hit), cb(en->x, base + a + L, ctx);
+							ST(lit_st_hit),
+							    cb(en->x, base + a + L, ctx);
 						continue;
 					}
 					if (nc == LIT_CAND) { /* a crowded chunk */
-						verify(x, en, buf, buflen, a, from, to, min_end, base,
-						       cb, ctx);
+						verify(x, en, buf, buflen, a, from, to, min_end,
+						       base, cb, ctx);
 						continue;
 					}
 					__builtin_prefetch(x->arena + (en->off & ~LIT_SHORT));
@@ -876,8 +912,8 @@ static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, 
 			struct lit_clist *cl = &wk.cl[(t - 4) & 1];
 			for (unsigned q = 0; q < cl->n; q++) {
 				const struct lsub *x = xs[cl->ac[q] & 1];
-				verify(x, &x->ent[cl->e[q]], buf, buflen, (size_t)(cl->ac[q] >> 1), from,
-				       to, min_end, base, cb, ctx);
+				verify(x, &x->ent[cl->e[q]], buf, buflen, (size_t)(cl->ac[q] >> 1),
+				       from, to, min_end, base, cb, ctx);
 			}
 		}
 	}
@@ -961,7 +997,24 @@ static void sub_fix_checksum(uint8_t *buf, size_t len)
 		goto bad;                                                                          \
 	} while (0)
 
-static struct lsub *sub_deserialize(const uint8_t *buf, size_t len, char *err, size_t errlen)
+/* Source windows: the copy and the checksum pass hand each window back
+ * (rel) as soon as they are done with it, so a caller loading from a file
+ * mapping never holds the image twice. */
+#define LIT_WINDOW ((size_t)16 << 20)
+
+static void copy_release(uint8_t *dst, const uint8_t *src, size_t len, litidx_release_fn rel,
+                         void *ctx)
+{
+	for (size_t o = 0; o < len; o += LIT_WINDOW) {
+		size_t n = len - o < LIT_WINDOW ? len - o : LIT_WINDOW;
+		memcpy(dst + o, src + o, n);
+		if (rel)
+			rel(src + o, n, ctx);
+	}
+}
+
+static struct lsub *sub_deserialize(const uint8_t *buf, size_t len, litidx_release_fn rel,
+                                    void *ctx, char *err, size_t errlen)
 {
 	struct lit_hdr h;
 	struct lsub *x = NULL;
@@ -1003,7 +1056,7 @@ static struct lsub *sub_deserialize(const uint8_t *buf, size_t len, char *err, s
 	x->img = img_alloc(len, &x->img_mmap);
 	if (!x->img)
 		goto oom;
-	memcpy(x->img, buf, len);
+	copy_release(x->img, buf, len, rel, ctx);
 	if (image_checksum(x->img, len) != h.checksum)
 		BAD("checksum mismatch (corrupt or truncated)");
 	attach(x);
@@ -1235,13 +1288,24 @@ void litidx_scan(const struct litidx *x, struct litidx_stream *s, const uint8_t 
 
 /* Over the header (checksum field as zero) and the parts, without
  * copying the image. */
-static uint64_t outer_checksum(const uint8_t *img, size_t len)
+static uint64_t outer_checksum(const uint8_t *img, size_t len, litidx_release_fn rel, void *ctx)
 {
 	struct lit_outer h;
 	memcpy(&h, img, sizeof(h));
 	h.checksum = 0;
 	uint64_t a = checksum((const uint8_t *)&h, sizeof(h));
-	uint64_t b = checksum(img + sizeof(h), len - sizeof(h));
+	const uint8_t *p = img + sizeof(h);
+	size_t n = len - sizeof(h), i = 0;
+	struct ck s;
+	ck_init(&s);
+	while (n - i >= 32) { /* LIT_WINDOW is a multiple of 32 */
+		size_t w = n - i < LIT_WINDOW ? n - i : LIT_WINDOW;
+		size_t k = ck_blocks(&s, p + i, w);
+		if (rel)
+			rel(p + i, k, ctx);
+		i += k;
+	}
+	uint64_t b = ck_final(&s, p + i, n);
 	return a ^ (b << 1 | b >> 63);
 }
 
@@ -1266,7 +1330,7 @@ int litidx_serialize(const struct litidx *x, uint8_t **out, size_t *outlen)
 		off += x->sub[i]->img_len;
 	}
 	memcpy(b, &h, sizeof(h));
-	((struct lit_outer *)b)->checksum = outer_checksum(b, total);
+	((struct lit_outer *)b)->checksum = outer_checksum(b, total, NULL, NULL);
 	*out = b;
 	*outlen = total;
 	return 0;
@@ -1285,11 +1349,17 @@ void litidx_image_fix_checksum(uint8_t *buf, size_t len)
 		sub_fix_checksum(buf + off, (size_t)h.sub_len[i]);
 		off += (size_t)h.sub_len[i];
 	}
-	uint64_t c = outer_checksum(buf, len);
+	uint64_t c = outer_checksum(buf, len, NULL, NULL);
 	memcpy(buf + offsetof(struct lit_outer, checksum), &c, sizeof(c));
 }
 
 struct litidx *litidx_deserialize(const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+	return litidx_deserialize_release(buf, len, NULL, NULL, err, errlen);
+}
+
+struct litidx *litidx_deserialize_release(const uint8_t *buf, size_t len, litidx_release_fn rel,
+                                          void *ctx, char *err, size_t errlen)
 {
 	struct lit_outer h;
 	if (!buf || len < sizeof(h)) {
@@ -1328,7 +1398,7 @@ struct litidx *litidx_deserialize(const uint8_t *buf, size_t len, char *err, siz
 	}
 	/* The whole-image checksum first: a damaged image is refused before
 	 * anything is allocated for it. */
-	if (outer_checksum(buf, len) != h.checksum) {
+	if (outer_checksum(buf, len, rel, ctx) != h.checksum) {
 		snprintf(err, errlen,
 		         "literal index image: checksum mismatch (corrupt or truncated)");
 		return NULL;
@@ -1341,7 +1411,8 @@ struct litidx *litidx_deserialize(const uint8_t *buf, size_t len, char *err, siz
 	size_t off = sizeof(h);
 	for (int i = 0; i < LIT_NSUB; i++) {
 		char e2[256];
-		x->sub[i] = sub_deserialize(buf + off, (size_t)h.sub_len[i], e2, sizeof(e2));
+		x->sub[i] =
+		    sub_deserialize(buf + off, (size_t)h.sub_len[i], rel, ctx, e2, sizeof(e2));
 		if (!x->sub[i]) {
 			snprintf(err, errlen, "literal index image, part %d: %s", i, e2);
 			litidx_free(x);

@@ -148,6 +148,14 @@ int litidx_serialize(const struct litidx *x, uint8_t **out, size_t *outlen);
  * order, every entry's anchor, hash, bitmap bit and length, checksum), so a
  * hostile image is rejected with a reason, never trusted. */
 struct litidx *litidx_deserialize(const uint8_t *buf, size_t len, char *err, size_t errlen);
+/* The same, calling rel(p, n, ctx) on each window of buf once it has been
+ * read for the last time by that pass (the checksum pass, then the copy; a
+ * window may be touched again by the next pass).  A loader reading from a
+ * file mapping drops those pages there, so the image is not resident twice
+ * (bundle.c). */
+typedef void (*litidx_release_fn)(const void *p, size_t n, void *ctx);
+struct litidx *litidx_deserialize_release(const uint8_t *buf, size_t len, litidx_release_fn rel,
+                                          void *ctx, char *err, size_t errlen);
 /* Testing/fuzzing only: rewrites an image's checksum so that structural
  * validation (not just the checksum) sees mutated images.  No-op if len is
  * too short to hold a header. */

@@ -2,6 +2,9 @@
  * reference and Hyperscan streaming mode (the differential test), plus the
  * serialized image (round trip, corruption, truncation). */
 #include <hs.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -658,6 +661,102 @@ static void test_image_rejects(void)
 	set_free(&s);
 }
 
+/* Loading from a file mapping with a release callback that drops each
+ * window's pages (what bundle.c does): every byte past the header is
+ * handed back, in more than one window, and the index loaded that way
+ * reports the same as the one built in memory.  A damaged file is still
+ * refused. */
+struct rel_log {
+	const uint8_t *base;
+	size_t len, calls, biggest;
+	uint8_t *seen;
+};
+
+static void on_release(const void *p, size_t n, void *ctx)
+{
+	struct rel_log *r = ctx;
+	size_t at = (size_t)((const uint8_t *)p - r->base);
+	CHECK(at + n <= r->len);
+	if (at + n > r->len)
+		return;
+	memset(r->seen + at, 1, n);
+	r->calls++;
+	if (n > r->biggest)
+		r->biggest = n;
+	uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095,
+	          e = ((uintptr_t)p + n) & ~(uintptr_t)4095;
+	if (e > a)
+		CHECK(madvise((void *)a, e - a, MADV_DONTNEED) == 0);
+}
+
+static struct litidx *load_file_released(const uint8_t *img, size_t n, struct rel_log *r)
+{
+	char path[] = "/tmp/tsf-litimg-XXXXXX", err[256];
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return NULL;
+	unlink(path);
+	CHECK(write(fd, img, n) == (ssize_t)n);
+	const uint8_t *m = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	CHECK(m != MAP_FAILED);
+	if (m == MAP_FAILED)
+		return NULL;
+	*r = (struct rel_log){.base = m, .len = n, .seen = calloc(1, n)};
+	struct litidx *y = litidx_deserialize_release(m, n, on_release, r, err, sizeof(err));
+	munmap((void *)m, n);
+	return y;
+}
+
+static void test_release_windows(void)
+{
+	struct set s;
+	gen_set(&s, 400000);
+	char err[256];
+	struct litidx *x = litidx_build(s.lits, s.lens, s.ids, s.n, err, sizeof(err));
+	if (!x) {
+		CHECK(0);
+		set_free(&s);
+		return;
+	}
+	uint8_t *img;
+	size_t n;
+	CHECK(litidx_serialize(x, &img, &n) == 0);
+	CHECK(n > ((size_t)16 << 20)); /* more than one window */
+	struct rel_log r;
+	struct litidx *y = load_file_released(img, n, &r);
+	CHECK(y != NULL);
+	CHECK(r.calls > 2);
+	CHECK(r.biggest <= ((size_t)16 << 20));
+	size_t missed = 0;
+	for (size_t i = 4096; i < n; i++)
+		missed += !r.seen[i];
+	CHECK_EQ_INT(missed, 0);
+	free(r.seen);
+	if (y) {
+		uint8_t *t = gen_text(&s, 300000);
+		size_t one = 300000;
+		struct hits a = {0}, b = {0};
+		run_lit(x, t, &one, 1, &a);
+		run_lit(y, t, &one, 1, &b);
+		CHECK(a.n > 0);
+		CHECK(hits_same(&a, &b, "loaded with release"));
+		free(a.v);
+		free(b.v);
+		free(t);
+		litidx_free(y);
+	}
+	img[n / 2] ^= 0x10;
+	y = load_file_released(img, n, &r);
+	CHECK(y == NULL);
+	litidx_free(y);
+	free(r.seen);
+	free(img);
+	litidx_free(x);
+	set_free(&s);
+}
+
 int main(void)
 {
 	RUN(test_basic_whole);
@@ -668,5 +767,6 @@ int main(void)
 	RUN(test_swap);
 	RUN(test_differential);
 	RUN(test_image_rejects);
+	RUN(test_release_windows);
 	return UNIT_DONE();
 }
