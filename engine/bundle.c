@@ -500,7 +500,8 @@ int bundle_write(const struct matcher *m, uint64_t version, const char *path, si
 	uint64_t bloblen = 0;
 	for (size_t i = 0; i < rs->n; i++) {
 		const struct rule *r = &rs->rules[i];
-		bloblen += (uint64_t)r->patlen + 1 + (r->msg ? strlen(r->msg) + 1 : 0);
+		const char *msg = rule_msg(r);
+		bloblen += (uint64_t)r->patlen + 1 + (msg ? strlen(msg) + 1 : 0);
 	}
 	s[ns].type = BSEC_RULES;
 	s[ns++].len = (uint64_t)rs->n * RULE_REC_LEN;
@@ -608,30 +609,34 @@ int bundle_write(const struct matcher *m, uint64_t version, const char *path, si
 			for (size_t k = 0; k < rs->n; k++) {
 				const struct rule *r = &rs->rules[k];
 				uint8_t rec[RULE_REC_LEN];
-				size_t ml = r->msg ? strlen(r->msg) : 0;
+				const char *msg = rule_msg(r);
+				size_t ml = msg ? strlen(msg) : 0;
+				/* positions only exist for a set parsed from files */
+				struct rule_pos pos = rs->pos ? rs->pos[k] : (struct rule_pos){0};
 				st32(rec, r->id);
 				rec[4] = r->kind;
 				rec[5] = r->sev;
 				rec[6] = r->raw;
 				rec[7] = r->flags;
 				st32(rec + 8, r->cat);
-				st32(rec + 12, r->file);
-				st32(rec + 16, r->line);
-				st32(rec + 20, r->col);
+				st32(rec + 12, pos.file);
+				st32(rec + 16, pos.line);
+				st32(rec + 20, pos.col);
 				st32(rec + 24, r->patlen);
-				st32(rec + 28, r->msg ? (uint32_t)ml : NO_MSG);
+				st32(rec + 28, msg ? (uint32_t)ml : NO_MSG);
 				st64(rec + 32, po);
 				wr_put(&w, rec, sizeof(rec));
-				po += (uint64_t)r->patlen + 1 + (r->msg ? ml + 1 : 0);
+				po += (uint64_t)r->patlen + 1 + (msg ? ml + 1 : 0);
 			}
 		} else if (s[i].type == BSEC_BLOB) {
 			static const uint8_t z = 0;
 			for (size_t k = 0; k < rs->n; k++) {
 				const struct rule *r = &rs->rules[k];
+				const char *msg = rule_msg(r);
 				wr_put(&w, r->pat, r->patlen);
 				wr_put(&w, &z, 1);
-				if (r->msg)
-					wr_put(&w, r->msg, strlen(r->msg) + 1);
+				if (msg)
+					wr_put(&w, msg, strlen(msg) + 1);
 			}
 		} else {
 			wr_put(&w, s[i].data, s[i].len);
@@ -1063,34 +1068,32 @@ static struct ruleset *load_ruleset(const struct parsed *p, const struct bundle_
 			           per_window * RULE_REC_LEN);
 		struct rule *r = &rs->rules[i];
 		memset(r, 0, sizeof(*r));
+		/* kind and raw are bit-fields: checked as bytes, stored after */
+		uint8_t kind = rec[4], raw = rec[6];
 		r->id = ld32(rec);
-		r->kind = rec[4];
 		r->sev = rec[5];
-		r->raw = rec[6];
 		r->flags = rec[7];
 		r->cat = ld32(rec + 8);
-		r->file = ld32(rec + 12);
-		r->line = ld32(rec + 16);
-		r->col = ld32(rec + 20);
+		uint32_t file = ld32(rec + 12); /* line, col (+16, +20): not kept */
 		r->patlen = ld32(rec + 24);
 		uint32_t ml = ld32(rec + 28);
 		uint64_t po = ld64(rec + 32);
 		const char *why_s = NULL;
 		if (r->id == 0)
 			why_s = "id 0";
-		else if (r->kind > RULE_REGEX)
+		else if (kind > RULE_REGEX)
 			why_s = "unknown kind";
 		else if (r->sev < 1 || r->sev > 5)
 			why_s = "severity not 1..5";
-		else if (r->raw > 1 || r->flags & ~7u || (r->kind == RULE_LITERAL && r->flags))
+		else if (raw > 1 || r->flags & ~7u || (kind == RULE_LITERAL && r->flags))
 			why_s = "bad flags";
 		else if (r->cat >= rs->ncats)
 			why_s = "category out of range";
-		else if (r->file >= rs->nfiles)
+		else if (file >= rs->nfiles)
 			why_s = "file out of range";
 		else if (r->patlen == 0 || po > bl || r->patlen >= bl - po || blob[po + r->patlen])
 			why_s = "pattern out of the blob or not terminated";
-		else if (r->kind == RULE_REGEX && memchr(blob + po, 0, r->patlen))
+		else if (kind == RULE_REGEX && memchr(blob + po, 0, r->patlen))
 			why_s = "NUL inside a regex";
 		else if (ml != NO_MSG) {
 			uint64_t mo = po + r->patlen + 1;
@@ -1098,12 +1101,14 @@ static struct ruleset *load_ruleset(const struct parsed *p, const struct bundle_
 			    memchr(blob + mo, 0, ml))
 				why_s = "message out of the blob or not terminated";
 			else
-				r->msg = (const char *)blob + mo;
+				r->has_msg = 1; /* rule_msg(): right after the pattern */
 		}
 		if (why_s) {
 			fail(err, errlen, "rule record %zu (id %u): %s", i, r->id, why_s);
 			goto bad;
 		}
+		r->kind = kind & 1;
+		r->raw = raw & 1;
 		r->pat = blob + po;
 		counts[layer_of(r)]++;
 	}

@@ -221,7 +221,7 @@ static void report(struct insp_dir *d, enum match_layer l, unsigned id, uint64_t
 	v.file = mt->file;
 	v.rule_id = r->id;
 	v.category = rs->cats[r->cat];
-	v.msg = r->msg;
+	v.msg = rule_msg(r);
 	v.sev = r->sev;
 	v.ruleset = rs->hash;
 	v.ruleset_version = m->version;

@@ -52,6 +52,15 @@ static void *arena_alloc(struct ruleset *rs, size_t n)
 	return p;
 }
 
+_Static_assert(sizeof(struct rule) == 24, "struct rule grew: millions are held twice in a swap");
+
+/* Shrinks the last allocation p to its first n bytes. */
+static void arena_trim(struct ruleset *rs, const void *p, size_t n)
+{
+	struct rs_arena *a = rs->arena;
+	a->used = (size_t)((const uint8_t *)p - a->data) + n;
+}
+
 void ruleset_init(struct ruleset *rs)
 {
 	memset(rs, 0, sizeof(*rs));
@@ -70,6 +79,7 @@ void ruleset_free(struct ruleset *rs)
 	free(rs->cats);
 	free(rs->files);
 	free(rs->rules);
+	free(rs->pos);
 	free(rs->idtab);
 	free(rs->cattab);
 	free(rs->blob);
@@ -353,9 +363,11 @@ static int parse_line(struct pctx *c, const char *p, const char *e)
 	p = skip_ws(p, e);
 	if (p >= e)
 		return perr(c, p, "expected a pattern (\"literal\" or /regex/)");
-	r.line = c->line;
-	r.col = (uint32_t)(p - c->ls) + 1;
-	uint8_t *buf = arena_alloc(rs, (size_t)(e - p) * 2 + 1);
+	struct rule_pos pos = {(uint32_t)rs->nfiles - 1, c->line, (uint32_t)(p - c->ls) + 1};
+	/* Pattern, NUL, message, NUL: unescaping never lengthens text, so the
+	 * rest of the line bounds all of it; the arena is trimmed below. */
+	size_t bufcap = (size_t)(e - p) + 2;
+	uint8_t *buf = arena_alloc(rs, bufcap);
 	if (!buf)
 		return perr(c, p, "out of memory");
 	size_t plen = 0;
@@ -406,6 +418,7 @@ static int parse_line(struct pctx *c, const char *p, const char *e)
 	buf[plen] = 0;
 	r.pat = buf;
 	r.patlen = (uint32_t)plen;
+	size_t used = plen + 1;
 
 	/* options */
 	for (;;) {
@@ -431,10 +444,8 @@ static int parse_line(struct pctx *c, const char *p, const char *e)
 			p++;
 			if (p >= e || *p != '"')
 				return perr(c, p, "msg needs a quoted string");
-			uint8_t *m = arena_alloc(rs, (size_t)(e - p) * 2 + 1);
+			uint8_t *m = buf + plen + 1;
 			size_t mlen = 0;
-			if (!m)
-				return perr(c, p, "out of memory");
 			const char *ms = p;
 			if (parse_quoted(c, &p, e, m, &mlen))
 				return -1;
@@ -443,7 +454,8 @@ static int parse_line(struct pctx *c, const char *p, const char *e)
 			if (memchr(m, 0, mlen))
 				return perr(c, ms, "msg must not contain NUL");
 			m[mlen] = 0;
-			r.msg = (const char *)m;
+			r.has_msg = 1;
+			used = plen + 1 + mlen + 1; /* a later msg= replaces this one */
 		} else {
 			while (p < e && !is_space(*p))
 				p++;
@@ -466,28 +478,33 @@ static int parse_line(struct pctx *c, const char *p, const char *e)
 		if (r.raw)
 			fl &= ~(unsigned)HS_FLAG_UTF8;
 		if (hs_expression_info((const char *)r.pat, fl, &info, &ce) != HS_SUCCESS) {
-			perr(c, c->ls + r.col - 1, "regex rejected by Hyperscan: %s",
+			perr(c, c->ls + pos.col - 1, "regex rejected by Hyperscan: %s",
 			     ce ? ce->message : "unknown error");
 			hs_free_compile_error(ce);
 			return -1;
 		}
 		if (info && info->min_width == 0) {
 			free(info);
-			return perr(c, c->ls + r.col - 1, "regex can match the empty string");
+			return perr(c, c->ls + pos.col - 1, "regex can match the empty string");
 		}
 		free(info);
 	}
 
-	r.file = (uint32_t)rs->nfiles - 1;
+	arena_trim(rs, buf, used);
 	if (rs->n == rs->cap) {
 		size_t nc = rs->cap ? rs->cap * 2 : 1024;
 		struct rule *nr = realloc(rs->rules, nc * sizeof(*nr));
 		if (!nr)
 			return perr(c, tok, "out of memory");
 		rs->rules = nr;
+		struct rule_pos *np = realloc(rs->pos, nc * sizeof(*np));
+		if (!np)
+			return perr(c, tok, "out of memory");
+		rs->pos = np;
 		rs->cap = nc;
 	}
 	rs->rules[rs->n] = r;
+	rs->pos[rs->n] = pos;
 	rs->idtab[slot] = (uint32_t)++rs->n;
 	if (rs->n * 2 >= rs->idcap && idtab_rebuild(rs, rs->idcap * 2))
 		return perr(c, tok, "out of memory");
@@ -600,6 +617,12 @@ void ruleset_finish(struct ruleset *rs)
 
 void ruleset_where(const struct ruleset *rs, const struct rule *r, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s:%u:%u", r->file < rs->nfiles ? rs->files[r->file] : "?", r->line,
-	         r->col);
+	size_t i = (size_t)(r - rs->rules);
+	if (!rs->pos || i >= rs->n) {
+		snprintf(buf, len, "rule id %u", r->id);
+		return;
+	}
+	const struct rule_pos *q = &rs->pos[i];
+	snprintf(buf, len, "%s:%u:%u", q->file < rs->nfiles ? rs->files[q->file] : "?", q->line,
+	         q->col);
 }

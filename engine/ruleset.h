@@ -18,22 +18,36 @@ enum rule_kind { RULE_LITERAL = 0, RULE_REGEX = 1 };
 #define RULE_F_DOTALL 0x2u
 #define RULE_F_MULTILINE 0x4u
 
+/* 24 bytes: a gateway holds millions of these twice during a hot swap, so
+ * the message lives after the pattern (rule_msg) and the source position
+ * in a side array that only parsed sets carry (ruleset.pos). */
 struct rule {
 	uint32_t id;
-	uint8_t kind;  /* enum rule_kind */
-	uint8_t sev;   /* 1..5 */
-	uint8_t raw;   /* match reassembled bytes, not decoded text */
-	uint8_t flags; /* RULE_F_* (regex) */
-	uint32_t cat;  /* index into ruleset.cats */
+	uint8_t kind : 2;    /* enum rule_kind */
+	uint8_t raw : 1;     /* match reassembled bytes, not decoded text */
+	uint8_t has_msg : 1; /* pat[patlen] is followed by the NUL-terminated msg */
+	uint8_t sev;         /* 1..5 */
+	uint8_t flags;       /* RULE_F_* (regex) */
+	uint8_t spare;
+	uint32_t cat; /* index into ruleset.cats */
 	uint32_t patlen;
-	const uint8_t *pat; /* literal bytes (unescaped) or regex source */
-	const char *msg;    /* NULL if none */
+	const uint8_t *pat; /* literal bytes (unescaped) or regex source, NUL, [msg, NUL] */
+};
+
+static inline const char *rule_msg(const struct rule *r)
+{
+	return r->has_msg ? (const char *)r->pat + r->patlen + 1 : NULL;
+}
+
+/* Where a parsed rule came from, for error messages. */
+struct rule_pos {
 	uint32_t file;      /* index into ruleset.files */
-	uint32_t line, col; /* position of the pattern, for error messages */
+	uint32_t line, col; /* position of the pattern */
 };
 
 struct ruleset {
 	struct rule *rules;
+	struct rule_pos *pos; /* parallel to rules; NULL for a set loaded from a bundle */
 	size_t n, cap;
 	char **cats;
 	size_t ncats, catcap;
@@ -62,7 +76,8 @@ int ruleset_add_buffer(struct ruleset *rs, const char *name, const char *buf, si
 /* Computes rs->hash.  Call once all files are added. */
 void ruleset_finish(struct ruleset *rs);
 
-/* "file:line:col" of a rule, for messages. */
+/* "file:line:col" of a rule (or "rule id N" without positions), for
+ * messages. */
 void ruleset_where(const struct ruleset *rs, const struct rule *r, char *buf, size_t len);
 
 #endif

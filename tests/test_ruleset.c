@@ -51,8 +51,8 @@ static void test_basic(void)
 	CHECK_EQ_INT(rs.rules[1].kind, RULE_REGEX);
 	CHECK_EQ_INT(rs.rules[1].flags, RULE_F_CASELESS);
 	CHECK_EQ_INT(rs.rules[1].sev, 4);
-	CHECK_EQ_INT(rs.rules[1].line, 4);
-	CHECK_EQ_INT(rs.rules[1].col, 19);
+	CHECK_EQ_INT(rs.pos[1].line, 4);
+	CHECK_EQ_INT(rs.pos[1].col, 19);
 	CHECK_EQ_INT(rs.rules[2].raw, 1);
 	CHECK_EQ_INT(rs.rules[2].patlen, 7);
 	CHECK(!memcmp(rs.rules[2].pat,
@@ -61,8 +61,9 @@ static void test_basic(void)
 	              7));
 	CHECK_EQ_INT(rs.rules[3].patlen, 11);
 	CHECK(!memcmp(rs.rules[3].pat, "a\"b\\c\n\r\t\xe4\xb8\xad", 11));
-	CHECK_STR(rs.rules[3].msg, "quoted \"msg\"");
+	CHECK_STR(rule_msg(&rs.rules[3]), "quoted \"msg\"");
 	CHECK_EQ_INT(rs.rules[3].sev, 1);
+	CHECK(rule_msg(&rs.rules[0]) == NULL);
 	CHECK_STR((const char *)rs.rules[4].pat, "a/b");
 	CHECK_EQ_INT(rs.rules[4].flags, RULE_F_CASELESS | RULE_F_DOTALL | RULE_F_MULTILINE);
 	CHECK_EQ_INT(rs.ncats, 5);
@@ -187,6 +188,65 @@ static void test_many(void)
 	free(buf);
 }
 
+/* The message is stored right after the pattern (struct rule has no
+ * pointer for it) and the arena is trimmed to what each rule uses: every
+ * rule's pattern and message must survive the rules parsed after it. */
+static void test_msg_layout(void)
+{
+	size_t n = 5000, cap = n * 200;
+	char *buf = malloc(cap), *p = buf;
+	for (size_t i = 0; i < n; i++) {
+		switch (i % 4) {
+		case 0: /* escapes shrink the pattern, message with escapes */
+			p += sprintf(p, "%zu c \"\\x41\\u{4E2D}%zu\" msg=\"m\\\\%zu\"\n", i + 1, i,
+			             i);
+			break;
+		case 1: /* no message */
+			p += sprintf(p, "%zu c \"plain%zu\"\n", i + 1, i);
+			break;
+		case 2: /* msg given twice: the later one counts */
+			p +=
+			    sprintf(p, "%zu c /re%zu\\/x/i msg=\"first\" sev=2 msg=\"second%zu\"\n",
+			            i + 1, i, i);
+			break;
+		default: /* an empty message */
+			p += sprintf(p, "%zu c \"e%zu\" msg=\"\" raw\n", i + 1, i);
+		}
+	}
+	struct ruleset rs;
+	ruleset_init(&rs);
+	CHECK_EQ_INT(ruleset_add_buffer(&rs, "m", buf, (size_t)(p - buf), err, sizeof(err)), 0);
+	CHECK_EQ_INT(rs.n, n);
+	char want[64], wmsg[64];
+	for (size_t i = 0; i < rs.n; i++) {
+		const struct rule *r = &rs.rules[i];
+		const char *m = rule_msg(r);
+		switch (i % 4) {
+		case 0:
+			snprintf(want, sizeof(want), "A\xe4\xb8\xad%zu", i);
+			snprintf(wmsg, sizeof(wmsg), "m\\%zu", i);
+			break;
+		case 1:
+			snprintf(want, sizeof(want), "plain%zu", i);
+			break;
+		case 2:
+			snprintf(want, sizeof(want), "re%zu/x", i);
+			snprintf(wmsg, sizeof(wmsg), "second%zu", i);
+			break;
+		default:
+			snprintf(want, sizeof(want), "e%zu", i);
+			wmsg[0] = 0;
+		}
+		CHECK_EQ_INT(r->patlen, strlen(want));
+		CHECK(!memcmp(r->pat, want, r->patlen + 1));
+		CHECK(!m == (i % 4 == 1));
+		if (m)
+			CHECK_STR(m, wmsg);
+	}
+	ruleset_free(&rs);
+	free(buf);
+}
+
 int main(void)
 {
 	RUN(test_basic);
@@ -195,5 +255,6 @@ int main(void)
 	RUN(test_file_errors);
 	RUN(test_compile_errors);
 	RUN(test_many);
+	RUN(test_msg_layout);
 	return UNIT_DONE();
 }
