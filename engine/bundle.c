@@ -702,7 +702,7 @@ int bundle_compile(const struct ruleset *rs, const struct bundle_compile_opts *o
  * pages on top of the set it builds.  No-op for ordinary memory. */
 /* Sections are copied and checked in windows of this size when pages are
  * dropped behind (drop_pages), bounding what is resident twice. */
-#define LOAD_WINDOW (16u << 20)
+#define LOAD_WINDOW (2u << 20)
 
 static void drop_pages(int drop, const void *p, uint64_t len)
 {
@@ -729,12 +729,13 @@ static void content_hash_drop(const uint8_t *buf, uint64_t content_len,
 	crypto_generichash_init(&st, NULL, 0, BUNDLE_HASH_LEN);
 	crypto_generichash_update(&st, buf, H_HASH);
 	crypto_generichash_update(&st, z, BUNDLE_HASH_LEN);
-	const uint64_t win = 64u << 20;
+	/* every window goes once hashed: the header and section table are read
+	 * again later, from the page cache (a minor fault) */
+	const uint64_t win = LOAD_WINDOW;
 	for (uint64_t o = H_HASH + BUNDLE_HASH_LEN; o < content_len; o += win) {
 		uint64_t n = content_len - o < win ? content_len - o : win;
 		crypto_generichash_update(&st, buf + o, n);
-		if (o >= win) /* keep the first window: header and table are read again */
-			drop_pages(drop, buf + o, n);
+		drop_pages(drop, buf + o, n);
 	}
 	crypto_generichash_final(&st, out, BUNDLE_HASH_LEN);
 }

@@ -444,7 +444,7 @@ static int rules_push(int argc, char **argv)
 	    "and prints each answer: 'EP: ok VERSION HASH' or 'EP: error REASON'.\n"
 	    "--curve-server-key: the gateway's CURVE public key file (required for a\n"
 	    "gateway serving CURVE); --curve-key: own secret key file (default: an\n"
-	    "ephemeral key).  Bundles larger than --chunk-bytes (default 16 MiB) go in\n"
+	    "ephemeral key).  Bundles larger than --chunk-bytes (default 4 MiB) go in\n"
 	    "chunks that the gateway spools to a file.  Exit 0 only if every gateway\n"
 	    "accepted.\n";
 	if (want_help(argc, argv, use))

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -58,6 +59,9 @@ static int load_and_hand_over(const void *buf, size_t len, int fd, const char *n
 	                             .allow_recompile = allow_recompile};
 	struct bundle_info info;
 	char err[1024];
+	/* the upload's parts are freed by now; give their memory back before
+	 * the new set is built next to the live one */
+	malloc_trim(0);
 	struct matcher *m = fd >= 0 ? bundle_load_fd(fd, name, &o, &info, err, sizeof(err))
 	                            : bundle_load(buf, len, &o, &info, err, sizeof(err));
 	if (!m) {
@@ -552,7 +556,9 @@ int control_push(const char *ep, const struct control_push_opts *o, const void *
                  char *reply, size_t replylen)
 {
 	struct client cl;
-	size_t chunk = o && o->chunk_bytes ? o->chunk_bytes : (size_t)16 << 20;
+	/* small parts: the gateway holds one at a time, and its allocator may
+	 * keep that much after the upload */
+	size_t chunk = o && o->chunk_bytes ? o->chunk_bytes : (size_t)4 << 20;
 	if (client_open(&cl, ep, o, reply, replylen))
 		return -1;
 	int rc = -1;

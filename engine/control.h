@@ -87,7 +87,7 @@ struct control_push_opts {
 	int timeout_ms;              /* 0: 30 s */
 	const char *server_key_file; /* gateway's CURVE public key file; NULL: plain */
 	const char *client_key_file; /* own secret key file; NULL: ephemeral */
-	size_t chunk_bytes;          /* larger bundles go in chunks; 0: 16 MiB */
+	size_t chunk_bytes;          /* larger bundles go in chunks; 0: 4 MiB */
 };
 int control_push(const char *ep, const struct control_push_opts *o, const void *buf, size_t len,
                  char *reply, size_t replylen);

@@ -10,6 +10,7 @@
 #include "match.h"
 
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -255,6 +256,9 @@ void matcher_free(struct matcher *m)
 		free((struct ruleset *)m->rs);
 	}
 	free(m);
+	/* A set is hundreds of MB, partly in the heap: give it back to the
+	 * system now, or the next swap starts from a higher RSS. */
+	malloc_trim(0);
 }
 
 void matcher_ref(struct matcher *m)

@@ -1000,7 +1000,7 @@ static void sub_fix_checksum(uint8_t *buf, size_t len)
 /* Source windows: the copy and the checksum pass hand each window back
  * (rel) as soon as they are done with it, so a caller loading from a file
  * mapping never holds the image twice. */
-#define LIT_WINDOW ((size_t)16 << 20)
+#define LIT_WINDOW ((size_t)2 << 20)
 
 static void copy_release(uint8_t *dst, const uint8_t *src, size_t len, litidx_release_fn rel,
                          void *ctx)
