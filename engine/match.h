@@ -28,11 +28,14 @@ struct litidx;
 #define MATCH_HS_ONLY 0x1u   /* every literal in Hyperscan (--matcher hs) */
 #define MATCH_INDEX_ALL 0x2u /* every eligible literal in the index (--matcher index) */
 
-/* Below this many eligible literals Hyperscan alone is faster than the
- * index, above it the index wins (bench/results/scan.json, 2026-11-25, one
- * core: 100k literals HS-only 117 MB/s vs index 80; 1M HS-only 66 vs index
- * 109): by default the index takes the literals only from here on. */
-#define MATCH_INDEX_THRESHOLD 300000
+/* Below this many eligible literals Hyperscan alone is as fast as the
+ * index; above it the index wins, and it builds in milliseconds where
+ * Hyperscan takes seconds.  Measured 2026-11-26 after the AVX2 filter
+ * pass (`tapsift scan --threads 1 --matcher hs|index` on make bench's
+ * 104 MB capture, scan-phase MB/s, two runs each): 10k 151/151 vs 144/147,
+ * 30k 104/94 vs 128/129, 50k 71/80 vs 117/116, 100k 95/49 vs 114/118.
+ * (Before that pass the crossover was near 300k.) */
+#define MATCH_INDEX_THRESHOLD 20000
 
 struct matcher {
 	const struct ruleset *rs;

@@ -21,7 +21,7 @@ const char setup_common_help[] =
     "      --rule-stats N      with the statistics, the N rules with the most verdicts\n"
     "  -t, --threads N         worker threads (default: one per CPU)\n"
     "      --normalize STEPS   nfkc,ignorable,separators,t2s,confusables | all | none\n"
-    "      --matcher M         tiered (default: literals in the index from 300k on),\n"
+    "      --matcher M         tiered (default: literals in the index from 20k on),\n"
     "                          index (every literal of 6-255 bytes in the index), hs\n"
     "      --max-flows N       flows per worker before the oldest is evicted\n"
     "      --stream-depth N    bytes inspected per flow direction (0 = all)\n"
