@@ -4,7 +4,8 @@
 For each rule-set size (BENCH_SIZES, default 10k,100k,1m) on a
 generated capture of >= 100 MB of mixed Chinese/English text traffic:
   - rule parse + compile time and peak RSS (`tapsift rules check`)
-  - the pipeline: payload MB/s over the whole run and over the scan phase,
+  - the pipeline: payload MB/s over the whole run and over the scan phase
+    (fastest of BENCH_SCAN_REPS runs, default 3),
     with 1..N worker threads, and with normalization off
   - the ceiling: raw Hyperscan block mode, same payload bytes, same literals
     (best of 3 passes), and the same on the normalized form of those bytes
@@ -57,6 +58,20 @@ def progress(msg):
     print(f"  .. {msg}", flush=True)
 
 
+# Pipeline runs are repeated and the fastest scan phase kept, as bench_hs
+# keeps the best of 3 passes: this VM's run-to-run spread is +-30%.
+REPS = int(os.environ.get("BENCH_SCAN_REPS", "3"))
+
+
+def best_scan(cmd):
+    best = None
+    for _ in range(REPS):
+        res = run_rss(cmd)
+        if best is None or stat(res[1], "seconds") < stat(best[1], "seconds"):
+            best = res
+    return best
+
+
 def main():
     os.makedirs(DATA, exist_ok=True)
     pcap = os.path.join(DATA, "traffic.pcap")
@@ -75,7 +90,7 @@ def main():
         progress("normalizing the payload text (tapsift normalize)")
         with open(norm_text, "wb") as f:
             subprocess.check_call([TSF, "normalize", text], stdout=f)
-    results = {"payload_MB": round(payload_mb, 1), "cpus": NPROC, "sizes": []}
+    results = {"payload_MB": round(payload_mb, 1), "cpus": NPROC, "reps": REPS, "sizes": []}
     for n in SIZES:
         rules = os.path.join(DATA, f"rules-{n}.rules")
         pats = os.path.join(DATA, f"patterns-{n}.txt")
@@ -88,8 +103,8 @@ def main():
         r["pipeline"] = {}
         for t in sorted({1, NPROC}):
             progress(f"{n} rules: tapsift scan, {t} thread(s)")
-            out, err, wall, rss = run_rss([TSF, "scan", "--rules", rules, "--pcap", pcap, "--quiet",
-                                           "--threads", str(t)])
+            out, err, wall, rss = best_scan([TSF, "scan", "--rules", rules, "--pcap", pcap, "--quiet",
+                                             "--threads", str(t)])
             scan_s = stat(err, "seconds")
             pb = stat(err, "payload_bytes") / 1e6
             r["pipeline"][t] = {"whole_run_MBps": round(pb / wall, 1),
@@ -97,14 +112,14 @@ def main():
                                 "verdicts": int(stat(err, "verdicts")),
                                 "peak_rss_MiB": round(rss), "wall_s": round(wall, 2)}
         progress(f"{n} rules: tapsift scan, Hyperscan-only matcher, 1 thread")
-        out, err, wall, rss = run_rss([TSF, "scan", "--rules", rules, "--pcap", pcap, "--quiet",
-                                       "--threads", "1", "--matcher", "hs"])
+        out, err, wall, rss = best_scan([TSF, "scan", "--rules", rules, "--pcap", pcap, "--quiet",
+                                         "--threads", "1", "--matcher", "hs"])
         scan_s = stat(err, "seconds")
         r["pipeline_hs_only_scan_MBps"] = round(stat(err, "payload_bytes") / 1e6 / scan_s, 1) if scan_s else 0
         r["pipeline_hs_only_verdicts"] = int(stat(err, "verdicts"))
         progress(f"{n} rules: tapsift scan, normalization off, 1 thread")
-        out, err, wall, rss = run_rss([TSF, "scan", "--rules", rules, "--pcap", pcap, "--quiet",
-                                       "--threads", "1", "--normalize", "none"])
+        out, err, wall, rss = best_scan([TSF, "scan", "--rules", rules, "--pcap", pcap, "--quiet",
+                                         "--threads", "1", "--normalize", "none"])
         scan_s = stat(err, "seconds")
         r["pipeline_norm_off_scan_MBps"] = round(stat(err, "payload_bytes") / 1e6 / scan_s, 1) if scan_s else 0
         progress(f"{n} rules: raw Hyperscan block mode on the same bytes")
