@@ -310,15 +310,6 @@ ALWAYS_INLINE uint32_t all_char(const uint8_t *in, uint8_t *out, size_t *o, uint
 		return 0;
 	}
 	uint64_t end = end0 + n;
-	if (nt_all_same[cp >> 6] >> (cp & 63) & 1) {
-		/* unchanged (most CJK): copy, without the table's cache miss */
-		memcpy(out + *o, in, 4);
-		if (offmap)
-			for (uint32_t k = 0; k < 4; k++)
-				offmap[*o + k] = end;
-		*o += n;
-		return n;
-	}
 	uint32_t e = lookup(nt_all_l1, nt_all_l2, cp), tag = e & 0xff;
 	if (__builtin_expect(tag <= 3, 1)) {
 		uint32_t v = e >> 8;

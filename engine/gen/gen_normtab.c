@@ -405,17 +405,6 @@ int main(int argc, char **argv)
 		ent[cp] = (n == 4 && sl == 4 && !memcmp(out, src, 4)) ? TAG_ID : encode(out, n);
 	}
 	tab_build(&tall, ent);
-	/* BMP characters NORM_ALL leaves unchanged (most CJK): a bitmap of 8 KB
-	 * stays in L1 next to Hyperscan, where the 300 KB table does not. */
-	static uint64_t same[0x10000 / 64];
-	for (uint32_t cp = 0x80; cp < 0x10000; cp++) {
-		if (is_surrogate(cp))
-			continue;
-		int capped, n = compose(NORM_ALL, cp, out, &capped);
-		int sl = (int)utf8_encode(src, cp);
-		if (n == sl && !memcmp(out, src, (size_t)n))
-			same[cp >> 6] |= 1ull << (cp & 63);
-	}
 	for (uint32_t cp = 0; cp < NCP; cp++)
 		ent[cp] = is_surrogate(cp) || nfkc_len[cp] == 0xff ? TAG_ID
 		                                                   : encode(nfkc[cp], nfkc_len[cp]);
@@ -443,10 +432,6 @@ int main(int argc, char **argv)
 	tab_emit(f, "nt_all", &tall);
 	tab_emit(f, "nt_nfkc", &tnfkc);
 	tab_emit(f, "nt_aux", &taux);
-	fprintf(f, "static const uint64_t nt_all_same[%d] = {", 0x10000 / 64);
-	for (int i = 0; i < 0x10000 / 64; i++)
-		fprintf(f, "%s0x%llxull,", i % 4 ? "" : "\n", (unsigned long long)same[i]);
-	fprintf(f, "\n};\n");
 	fprintf(f, "static const uint8_t nt_pool[%u] = {", pool_len + 1);
 	for (uint32_t i = 0; i < pool_len; i++)
 		fprintf(f, "%s%u,", i % 16 ? "" : "\n", pool[i]);
