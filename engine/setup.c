@@ -285,6 +285,33 @@ int setup_parse_opt(struct setup_opts *o, int argc, char **argv, int *i)
 	return 0;
 }
 
+/* Config values outlive the file (options point at them) and are freed at
+ * exit, so leak checkers see no leak. */
+static char **cfg_kept;
+static size_t cfg_nkept;
+
+static void cfg_free(void)
+{
+	for (size_t i = 0; i < cfg_nkept; i++)
+		free(cfg_kept[i]);
+	free(cfg_kept);
+	cfg_kept = NULL;
+	cfg_nkept = 0;
+}
+
+static int cfg_keep(char *a, char *b)
+{
+	char **n = realloc(cfg_kept, (cfg_nkept + 2) * sizeof(*n));
+	if (!n)
+		return -1;
+	if (!cfg_kept)
+		atexit(cfg_free);
+	cfg_kept = n;
+	cfg_kept[cfg_nkept++] = a;
+	cfg_kept[cfg_nkept++] = b;
+	return 0;
+}
+
 int setup_load_config(struct setup_opts *o, const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -305,9 +332,8 @@ int setup_load_config(struct setup_opts *o, const char *path)
 		p += strcspn(p, " \t=");
 		char *val = p + strspn(p, " \t=");
 		*p = 0;
-		/* Values are kept for the life of the process (options point at them). */
 		char *opt = malloc(strlen(key) + 3), *vcopy = strdup(val);
-		if (!opt || !vcopy) {
+		if (!opt || !vcopy || cfg_keep(opt, vcopy)) {
 			free(opt);
 			free(vcopy);
 			rc = -1;
