@@ -1,7 +1,7 @@
 """bench/bundle_lib.py - what the rule bundle benchmarks share (run_bundle.py,
 run_swap.py): paths, the generated literal sets, the regexes added to them,
 the signing key, and running a command while measuring it."""
-import os, subprocess, sys, time
+import json, os, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NREGEX = 300
@@ -72,6 +72,14 @@ class Bench:
             raise SystemExit(f"failed: {' '.join(cmd)} (exit {code})")
         self.cpu = ru.ru_utime + ru.ru_stime
         return out, err, wall, ru.ru_maxrss / 1024.0
+
+
+def save_results(name, results):
+    """Writes bench/results/NAME.json."""
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "results", name + ".json"), "w") as f:
+        json.dump(results, f, indent=1)
+        f.write("\n")
 
 
 def progress(msg):

@@ -15,7 +15,7 @@ compiling and ~4 minutes (generating the literals takes 100 s of that).
 """
 import json, os, re, subprocess, sys
 
-from bundle_lib import NREGEX, ROOT, Bench, progress
+from bundle_lib import save_results, NREGEX, ROOT, Bench, progress
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 B = Bench(BUILD)
@@ -131,10 +131,7 @@ def main():
             print("%-9s %10.2f %8.2f %13d %10.1f %7.3f %13d" % (
                 r["literals"], h["compile_s"], h["compile_cpu_s"], h["compile_peak_rss_MiB"],
                 h["bundle_MB"], h["load_s"], h["resident_after_load_MiB"]))
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", "bundle.json"), "w") as f:
-        json.dump(results, f, indent=1)
-        f.write("\n")
+    save_results("bundle", results)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ are kept in the data directory while newer than their inputs).
 """
 import json, os, re, signal, subprocess, sys, threading, time
 
-from bundle_lib import ROOT, Bench, progress
+from bundle_lib import save_results, ROOT, Bench, progress
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 B = Bench(BUILD)
@@ -400,10 +400,7 @@ def main():
         print("packets lost during the swap at: " + ", ".join(bad))
     left = sorted({x for r in results["sizes"] for x in r["leftovers"]})
     print("left behind: " + (", ".join(left) if left else "nothing (netns, links, BPF programs)"))
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", "swap.json"), "w") as f:
-        json.dump(results, f, indent=1)
-        f.write("\n")
+    save_results("swap", results)
 
 
 if __name__ == "__main__":
