@@ -330,6 +330,70 @@ ALWAYS_INLINE uint32_t all_char(const uint8_t *in, uint8_t *out, size_t *o, uint
 	return n;
 }
 
+/* All-ASCII stretches of the NORM_ALL path without an offset map, 16
+ * bytes a step where SSSE3 is there: fold A-Z, keep letters and digits,
+ * then compact each 8-byte half with one pshufb (ascii_compact[half][keep
+ * mask] lists the kept positions).  Stops before the first block holding a
+ * non-ASCII byte.  Writes up to 16 bytes past out + *o (the output bound
+ * below allows it: ASCII never expands). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define NORM_SSSE3 1
+static uint64_t ascii_compact[2][256]; /* [1]: for the high half, +8 */
+static int have_ssse3;
+
+__attribute__((constructor)) static void ascii_compact_init(void)
+{
+	for (unsigned m = 0; m < 256; m++) {
+		uint64_t v = 0;
+		unsigned k = 0;
+		for (unsigned b = 0; b < 8; b++)
+			if (m >> b & 1)
+				v |= (uint64_t)b << (8 * k++);
+		uint64_t hi = 0;
+		for (unsigned j = 0; j < k; j++)
+			hi |= ((v >> (8 * j) & 0xff) + 8) << (8 * j);
+		for (; k < 8; k++) {
+			v |= (uint64_t)0x80 << (8 * k); /* pshufb: zero */
+			hi |= (uint64_t)0x80 << (8 * k);
+		}
+		ascii_compact[0][m] = v;
+		ascii_compact[1][m] = hi;
+	}
+	have_ssse3 = __builtin_cpu_supports("ssse3");
+}
+
+__attribute__((target("ssse3"))) static size_t ascii_blocks(const uint8_t *in, size_t len,
+                                                            size_t *ip, uint8_t *out)
+{
+	size_t i = *ip, o = 0;
+	const __m128i A = _mm_set1_epi8('A' - 1), Z = _mm_set1_epi8('Z' + 1);
+	const __m128i a = _mm_set1_epi8('a' - 1), z = _mm_set1_epi8('z' + 1);
+	const __m128i d0 = _mm_set1_epi8('0' - 1), d9 = _mm_set1_epi8('9' + 1);
+	const __m128i x20 = _mm_set1_epi8(0x20);
+	while (i + 16 <= len) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(in + i));
+		if (_mm_movemask_epi8(v))
+			break;
+		__m128i up = _mm_and_si128(_mm_cmpgt_epi8(v, A), _mm_cmplt_epi8(v, Z));
+		__m128i lo = _mm_and_si128(_mm_cmpgt_epi8(v, a), _mm_cmplt_epi8(v, z));
+		__m128i dg = _mm_and_si128(_mm_cmpgt_epi8(v, d0), _mm_cmplt_epi8(v, d9));
+		unsigned keep = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(up, lo), dg));
+		__m128i lw = _mm_or_si128(v, _mm_and_si128(up, x20));
+		__m128i sh = _mm_set_epi64x((long long)ascii_compact[1][keep >> 8],
+		                            (long long)ascii_compact[0][keep & 0xff]);
+		__m128i c = _mm_shuffle_epi8(lw, sh);
+		unsigned nl = (unsigned)__builtin_popcount(keep & 0xff);
+		_mm_storel_epi64((__m128i *)(out + o), c);
+		_mm_storel_epi64((__m128i *)(out + o + nl), _mm_srli_si128(c, 8));
+		o += nl + (unsigned)__builtin_popcount(keep >> 8);
+		i += 16;
+	}
+	*ip = i;
+	return o;
+}
+#endif
+
 /* The NORM_ALL path.  Mixed text switches between ASCII and other scripts
  * every few bytes, so instead of branching per byte it takes 8 bytes, runs
  * the ASCII table over all of them branch-free but only counts the bytes
@@ -340,6 +404,19 @@ ALWAYS_INLINE size_t run_all(struct norm_state *st, const uint8_t *in, size_t le
 {
 	size_t i = 0, o = 0;
 	while (i + 8 <= len) {
+#ifdef NORM_SSSE3
+		if (!offmap && have_ssse3 && i + 16 <= len) {
+			/* only worth the call at the start of a 16-byte ASCII run */
+			uint64_t w0, w1;
+			memcpy(&w0, in + i, 8);
+			memcpy(&w1, in + i + 8, 8);
+			if (!((w0 | w1) & 0x8080808080808080ull)) {
+				o += ascii_blocks(in, len, &i, out + o);
+				if (i + 8 > len)
+					break;
+			}
+		}
+#endif
 		uint64_t w, hi;
 		memcpy(&w, in + i, 8);
 		hi = w & 0x8080808080808080ull;

@@ -480,6 +480,53 @@ static void test_ascii_blocks(void)
 	          "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz0123456789");
 }
 
+/* Without an offset map, all-ASCII 16-byte blocks take a SIMD path where
+ * the CPU has one: random mixes of ASCII (letters, digits, punctuation,
+ * runs of every length) and CJK, fed whole and in random pieces, must come
+ * out as the per-step path makes them. */
+static void test_ascii_simd_blocks(void)
+{
+	static const char *bits[] = {"Hello",
+	                             " ",
+	                             "WORLD",
+	                             "-",
+	                             "x7",
+	                             "0123456789",
+	                             ", ",
+	                             "免费",
+	                             "領取",
+	                             "ＡＩ",
+	                             "abcdefghijklmnopqrstuvwxyz",
+	                             "ABCDEFGHIJKLMNOP",
+	                             "\t\n",
+	                             "@[`{/:",
+	                             "é",
+	                             "z"};
+	uint8_t in[600], o1[NORM_MAX_EXPANSION * 600], o2[NORM_MAX_EXPANSION * 600];
+	uint32_t r = 12345;
+	int bad = 0;
+	for (int round = 0; round < 3000; round++) {
+		size_t n = 0;
+		while (n < 500) {
+			r = r * 1103515245u + 12345u;
+			const char *b = bits[(r >> 16) % (sizeof(bits) / sizeof(bits[0]))];
+			memcpy(in + n, b, strlen(b));
+			n += strlen(b);
+		}
+		size_t cut = (r >> 8) % n;
+		struct norm_state s1, s2;
+		norm_init(&s1, ALL);
+		norm_init(&s2, ALL | NORM_FORCE_SLOW);
+		size_t n1 = norm_feed(&s1, in, round % 2 ? cut : n, o1, NULL);
+		if (round % 2)
+			n1 += norm_feed(&s1, in + cut, n - cut, o1 + n1, NULL);
+		size_t n2 = norm_feed(&s2, in, n, o2, NULL);
+		if (n1 != n2 || memcmp(o1, o2, n1))
+			bad++;
+	}
+	CHECK_EQ_INT(bad, 0);
+}
+
 /* The matching form is a fixed point: normalizing it again changes
  * nothing, so a rule written in normalized form matches itself. */
 static void test_idempotent(void)
@@ -520,6 +567,7 @@ int main(void)
 	RUN(test_output_bound);
 	RUN(test_table_equals_steps);
 	RUN(test_ascii_blocks);
+	RUN(test_ascii_simd_blocks);
 	RUN(test_idempotent);
 	return UNIT_DONE();
 }
