@@ -6,8 +6,9 @@
  *     code point in a table holding the composed result of all steps;
  *   - any other flags: the steps are composed per code point from the
  *     per-step tables (norm_slow_cp, which mirrors the generator's compose()).
- * ASCII always goes through a 128-entry table per flag combination, eight
- * bytes at a time while the input stays ASCII.
+ * ASCII goes through a 128-entry table per flag combination; on the NORM_ALL
+ * path eight bytes at a time (SWAR) while the input stays ASCII, and 16 at a
+ * time (SSSE3, ascii_blocks) when no offset map is filled.
  */
 #include <string.h>
 
