@@ -647,17 +647,172 @@ static inline __attribute__((always_inline)) uint64_t lit_probe1(const struct ls
 	return t & ok;
 }
 
+/* The scalar pass 1, software-pipelined like the AVX2 one below, 8
+ * positions per group.  A class whose table needs a prefetch (over 2^16
+ * words: at 1M literals the 2 MB bitmap lives in L3) goes through a ring:
+ * step A hashes group g+LIT_SAHEAD (word index, masked to word 0 where the
+ * byte starts no anchor, and the two-bit mask) and prefetches the word;
+ * step B tests group g's words.  A class with a small table is tested
+ * right in step A (its word is in L2).  Each group's 16-bit mask is stored
+ * once.  The class parameters live in a small struct (no copy of struct
+ * lsub per chunk); the two classes share the products of the key's low
+ * half when both anchors keep it whole (k >= 4, the default). */
+#ifndef LIT_SAHEAD
+#define LIT_SAHEAD 8
+#endif
+#define LIT_SRING (2 * LIT_SAHEAD)
+
+struct lit_sprm {
+	const uint32_t *tab; /* the bitmap, or the first-level filter */
+	const uint8_t *startok;
+	uint32_t klo, khi; /* kmask halves */
+	unsigned sh;       /* word index: hA >> sh */
+	int filt, pf;      /* tab is the filter; tab over 2^16 words (ring) */
+};
+
+struct lit_sring {
+	uint32_t idx[LIT_SRING][LIT_NSUB][8];
+	uint32_t m[LIT_SRING][LIT_NSUB][8];
+	uint16_t ok[LIT_SRING], dir[LIT_SRING];
+};
+
+static inline void lit_sprm_of(const struct lsub *x, struct lit_sprm *p)
+{
+	p->tab = x->filter ? x->filter : x->bitmap;
+	p->startok = x->startok;
+	p->klo = (uint32_t)x->kmask;
+	p->khi = (uint32_t)(x->kmask >> 32);
+	p->sh = (x->filter ? x->fw_shift : x->bw_shift) - 32;
+	p->filt = x->filter != NULL;
+	p->pf = p->sh < 32 - 16;
+}
+
+/* One class, one position, from the hash halves a = hA, b = hB (see mix,
+ * f_hash, bm_mask): with pf, the word index (0 unless ok) and the mask go
+ * to the ring and the word is prefetched; without, returns the test. */
+static inline __attribute__((always_inline)) unsigned lit_sword(const struct lit_sprm *p, int pf,
+                                                                uint32_t a, uint32_t b, uint32_t ok,
+                                                                uint32_t *idx, uint32_t *m)
+{
+	if (p->filt) {
+		uint32_t fa = (b ^ (a >> 16)) * LIT_KC, fb = (a ^ (b >> 16)) * LIT_KD;
+		a = fa;
+		b = fb;
+	}
+	uint32_t wi = (a >> p->sh) & (0u - ok);
+	uint32_t mm = (1u << ((b >> 22) & 31)) | (1u << (b >> 27));
+	if (!pf)
+		return (p->tab[wi] & mm) == mm;
+	__builtin_prefetch(&p->tab[wi]);
+	*idx = wi;
+	*m = mm;
+	return 0;
+}
+
+static inline __attribute__((always_inline)) unsigned
+lit_stest(const struct lit_sprm *p, const uint32_t *idx, const uint32_t *m)
+{
+	unsigned t = 0;
+#pragma GCC unroll 8
+	for (int i = 0; i < 8; i++)
+		t |= (unsigned)((p->tab[idx[i]] & m[i]) == m[i]) << i;
+	return t;
+}
+
+/* ng whole groups from buf+j into grp[0..ng); nx, pf0 and pf1 are
+ * constants in each instance. */
+static inline __attribute__((always_inline)) void
+lit_sgroups(const struct lit_sprm *p0, const struct lit_sprm *p1, int nx, int pf0, int pf1,
+            int share, const uint8_t *buf, size_t j, size_t ng, uint16_t *restrict grp)
+{
+	const int ring = pf0 || (nx > 1 && pf1);
+	const size_t ahead = ring ? LIT_SAHEAD : 0;
+	struct lit_sring r;
+	for (size_t g = 0; g < ng + ahead; g++) {
+		if (g < ng) { /* A */
+			const uint8_t *q = buf + j + 8 * g;
+			unsigned ri = g % LIT_SRING, ok = 0, dir = 0;
+#pragma GCC unroll 8
+			for (int i = 0; i < 8; i++) {
+				uint64_t w = load64(q + i);
+				uint32_t lo = (uint32_t)w, hi = (uint32_t)(w >> 32);
+				uint32_t o0 = p0->startok[q[i]];
+				uint32_t l0 = lo & p0->klo, h0 = hi & p0->khi;
+				uint32_t la = l0 * LIT_KA1, lb = l0 * LIT_KB1;
+				unsigned t =
+				    lit_sword(p0, pf0, la + h0 * LIT_KA2, lb + h0 * LIT_KB2, o0,
+				              &r.idx[ri][0][i], &r.m[ri][0][i]);
+				if (pf0)
+					ok |= o0 << i;
+				else
+					dir |= (t & o0) << i;
+				if (nx > 1) {
+					uint32_t o1 = p1->startok[q[i]];
+					uint32_t l1 = lo & p1->klo, h1 = hi & p1->khi;
+					if (!share) {
+						la = l1 * LIT_KA1;
+						lb = l1 * LIT_KB1;
+					}
+					t = lit_sword(p1, pf1, la + h1 * LIT_KA2, lb + h1 * LIT_KB2,
+					              o1, &r.idx[ri][1][i], &r.m[ri][1][i]);
+					if (pf1)
+						ok |= o1 << (8 + i);
+					else
+						dir |= (t & o1) << (8 + i);
+				}
+			}
+			if (!ring) {
+				grp[g] = (uint16_t)dir;
+				continue;
+			}
+			r.ok[ri] = (uint16_t)ok;
+			r.dir[ri] = (uint16_t)dir;
+		}
+		if (ring && g >= ahead) { /* B */
+			size_t gb = g - ahead;
+			unsigned ri = gb % LIT_SRING, t = 0;
+			if (pf0)
+				t |= lit_stest(p0, r.idx[ri][0], r.m[ri][0]);
+			if (nx > 1 && pf1)
+				t |= lit_stest(p1, r.idx[ri][1], r.m[ri][1]) << 8;
+			grp[gb] = (uint16_t)((t & r.ok[ri]) | r.dir[ri]);
+		}
+	}
+}
+
 static void lit_filter_scalar(const struct lsub *const *xs, int nx, const uint8_t *buf, size_t s,
                               size_t j, size_t e, uint16_t *restrict grp)
 {
-	const struct lsub a = *xs[0], b = *xs[nx - 1]; /* locals: no reloads after stores */
-	for (; j < e; j++) {
+	if (j >= e)
+		return;
+	size_t ng = (j - s) % 8 ? 0 : (e - j) / 8;
+	if (ng) {
+		struct lit_sprm p0, p1;
+		lit_sprm_of(xs[0], &p0);
+		lit_sprm_of(xs[nx - 1], &p1);
+		int share = p0.klo == ~0u && p1.klo == ~0u;
+		uint16_t *gq = grp + (j - s) / 8;
+		if (nx == 1 && p0.pf)
+			lit_sgroups(&p0, &p1, 1, 1, 0, 0, buf, j, ng, gq);
+		else if (nx == 1)
+			lit_sgroups(&p0, &p1, 1, 0, 0, 0, buf, j, ng, gq);
+		else if (p0.pf && p1.pf)
+			lit_sgroups(&p0, &p1, 2, 1, 1, share, buf, j, ng, gq);
+		else if (p0.pf)
+			lit_sgroups(&p0, &p1, 2, 1, 0, share, buf, j, ng, gq);
+		else if (p1.pf)
+			lit_sgroups(&p0, &p1, 2, 0, 1, share, buf, j, ng, gq);
+		else
+			lit_sgroups(&p0, &p1, 2, 0, 0, share, buf, j, ng, gq);
+		j += 8 * ng;
+	}
+	for (; j < e; j++) { /* the last partial group */
 		uint64_t w = load64(buf + j);
 		uint8_t ch = buf[j];
 		unsigned i = (unsigned)(j - s);
-		uint64_t f = lit_probe1(&a, w, ch);
+		uint64_t f = lit_probe1(xs[0], w, ch);
 		if (nx > 1)
-			f |= lit_probe1(&b, w, ch) << 8;
+			f |= lit_probe1(xs[1], w, ch) << 8;
 		grp[i >> 3] |= (uint16_t)(f << (i & 7));
 	}
 }

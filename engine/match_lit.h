@@ -55,6 +55,14 @@
  * target), stages 1-4 ~1/3 (0.029 passes per byte, each 2-3 dependent
  * misses).  At 10M stages 1-4 dominate (0.08 key matches per byte).
  * Issue 6's 250 MiB/s at 1M and 150 at 10M are not reached.
+ * The scalar fallback (no AVX2, ARM, TAPSIFT_LIT_NOSIMD=1), same VM, 3-7
+ * runs each, whole text: 100k 72-115 -> 101-128, 1M 46-74 -> 94-97
+ * MiB/s (stage 0 software-pipelined like the AVX2 one: 8 groups of 8
+ * positions hashed and their words prefetched ahead of the tests, small
+ * tables tested in place, one mask store per group).  With every probe
+ * sent to word 0 (timing only) a first cut of it ran 1M at ~110-120:
+ * hashing (6 multiplies per position for the two classes), not the
+ * bitmap, is now most of its stage 0.
  *
  * The index is immutable once built and shared by all threads.  One flat
  * image holds everything, so serializing is a memcpy and loading is a

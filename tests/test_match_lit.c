@@ -523,9 +523,18 @@ static void test_differential(void)
 		 * (normally only past ~8M literals) forced on */
 		struct litidx_opts o = {.anchor_len = 1 + (unsigned)(round % 8),
 		                        .filter_bits = 7 + (unsigned)(round % 5)};
+		/* the large rounds: tables over 2^16 words, so that the scalar
+		 * pass 1 takes its prefetch ring too (bitmap of both classes;
+		 * the long class's first-level filter) */
+		if (round == 20)
+			o = (struct litidx_opts){.bitmap_shift = 12};
+		else if (round == 21)
+			o = (struct litidx_opts){
+			    .anchor_len = 6, .bitmap_shift = 10, .filter_bits = 22};
 		char err[256];
-		struct litidx *x = litidx_build_opts(s.lits, s.lens, s.ids, s.n,
-		                                     round % 2 ? &o : NULL, err, sizeof(err));
+		struct litidx *x =
+		    litidx_build_opts(s.lits, s.lens, s.ids, s.n,
+		                      round % 2 || round == 20 ? &o : NULL, err, sizeof(err));
 		CHECK(x != NULL);
 		if (!x) {
 			fprintf(stderr, "  %s\n", err);
