@@ -696,14 +696,14 @@ int bundle_compile(const struct ruleset *rs, const struct bundle_compile_opts *o
  * Verifying
  * ---------------------------------------------------------------------- */
 
-/* Gives back the pages of a read-only file mapping once they have been
- * read: the kernel keeps them in the page cache, but they stop counting
- * against the gateway, so loading a 1 GB bundle does not hold 1 GB of file
- * pages on top of the set it builds.  No-op for ordinary memory. */
 /* Sections are copied and checked in windows of this size when pages are
  * dropped behind (drop_pages), bounding what is resident twice. */
 #define LOAD_WINDOW (2u << 20)
 
+/* Gives back the pages of a read-only file mapping once they have been
+ * read: the kernel keeps them in the page cache, but they stop counting
+ * against the gateway, so loading a 1 GB bundle does not hold 1 GB of file
+ * pages on top of the set it builds.  No-op for ordinary memory. */
 static void drop_pages(int drop, const void *p, uint64_t len)
 {
 	if (!drop || !len)

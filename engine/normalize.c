@@ -310,8 +310,8 @@ ALWAYS_INLINE uint32_t all_char(const uint8_t *in, uint8_t *out, size_t *o, uint
 	} else {
 		return 0;
 	}
-	uint64_t end = end0 + n;
 	uint32_t e = lookup(nt_all_l1, nt_all_l2, cp), tag = e & 0xff;
+	uint64_t end = end0 + n;
 	if (__builtin_expect(tag <= 3, 1)) {
 		uint32_t v = e >> 8;
 		memcpy(out + *o, &v, 4);
