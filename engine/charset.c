@@ -135,6 +135,92 @@ size_t cs_memsize(const struct charset *c)
 
 /* ---- UTF-8 validation (WHATWG decoder: one U+FFFD per maximal subpart) ---- */
 
+int cs_utf8_simd = 1;
+
+/* Valid text is the common case and the per-byte checks below cost ~10% of
+ * a scan, so where SSSE3 is there valid stretches are first checked 16
+ * bytes a step with Keiser and Lemire's three-table method ("Validating
+ * UTF-8 in less than one instruction per byte", 2021): every error shows
+ * up in a pair (previous byte, byte) looked up by three nibbles, except a
+ * missing 2nd/3rd continuation byte, found from the bytes 2 and 3 back.
+ * It only says where valid text ends; invalid bytes still go through the
+ * scalar code, which decides the replacements. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define CS_SSSE3 1
+
+enum {
+	TOO_SHORT = 1 << 0,      /* 11______ 0_______ or 11______ 11______ */
+	TOO_LONG = 1 << 1,       /* 0_______ 10______ */
+	OVERLONG_3 = 1 << 2,     /* 11100000 100_____ */
+	TOO_LARGE = 1 << 3,      /* 11110100 1001____ and up */
+	SURROGATE = 1 << 4,      /* 11101101 101_____ */
+	OVERLONG_2 = 1 << 5,     /* 1100000_ 10______ */
+	TOO_LARGE_1000 = 1 << 6, /* 11110101 1000____ and up */
+	OVERLONG_4 = 1 << 6,     /* 11110000 1000____ */
+	TWO_CONTS = 1 << 7,      /* 10______ 10______ */
+	CARRY = TOO_SHORT | TOO_LONG | TWO_CONTS,
+	TL = TOO_LARGE | TOO_LARGE_1000,
+};
+
+static int have_ssse3;
+__attribute__((constructor)) static void cs_cpu_init(void)
+{
+	have_ssse3 = __builtin_cpu_supports("ssse3");
+}
+
+/* Length of the longest prefix of in[0..len) made of whole valid
+ * characters that this finds (in[0] starts a character); may stop early.
+ * Reads only in[0..len). */
+__attribute__((target("ssse3"))) static size_t valid_prefix_ssse3(const uint8_t *in, size_t len)
+{
+	const __m128i hi1 = _mm_setr_epi8(
+	    TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG,
+	    TWO_CONTS, TWO_CONTS, TWO_CONTS, TWO_CONTS, TOO_SHORT | OVERLONG_2, TOO_SHORT,
+	    TOO_SHORT | OVERLONG_3 | SURROGATE, TOO_SHORT | TL | OVERLONG_4);
+	const __m128i lo1 = _mm_setr_epi8(
+	    CARRY | OVERLONG_3 | OVERLONG_2 | OVERLONG_4, CARRY | OVERLONG_2, CARRY, CARRY,
+	    CARRY | TOO_LARGE, CARRY | TL, CARRY | TL, CARRY | TL, CARRY | TL, CARRY | TL,
+	    CARRY | TL, CARRY | TL, CARRY | TL, CARRY | TL | SURROGATE, CARRY | TL, CARRY | TL);
+	const __m128i hi2 = _mm_setr_epi8(
+	    TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT,
+	    (char)(TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE_1000 | OVERLONG_4),
+	    (char)(TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE),
+	    (char)(TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE),
+	    (char)(TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE), TOO_SHORT, TOO_SHORT,
+	    TOO_SHORT, TOO_SHORT);
+	const __m128i nib = _mm_set1_epi8(0x0f), zero = _mm_setzero_si128();
+	const __m128i third = _mm_set1_epi8(0xe0 - 0x80), fourth = _mm_set1_epi8(0xf0 - 0x80);
+	const __m128i x80 = _mm_set1_epi8((char)0x80);
+	__m128i prev = zero;
+	size_t i = 0;
+	for (; i + 16 <= len; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(in + i));
+		__m128i p1 = _mm_alignr_epi8(v, prev, 15);
+		__m128i sc = _mm_and_si128(
+		    _mm_and_si128(_mm_shuffle_epi8(hi1, _mm_and_si128(_mm_srli_epi16(p1, 4), nib)),
+		                  _mm_shuffle_epi8(lo1, _mm_and_si128(p1, nib))),
+		    _mm_shuffle_epi8(hi2, _mm_and_si128(_mm_srli_epi16(v, 4), nib)));
+		__m128i must = _mm_or_si128(_mm_subs_epu8(_mm_alignr_epi8(v, prev, 14), third),
+		                            _mm_subs_epu8(_mm_alignr_epi8(v, prev, 13), fourth));
+		__m128i err = _mm_xor_si128(_mm_and_si128(must, x80), sc);
+		if (_mm_movemask_epi8(_mm_cmpeq_epi8(err, zero)) != 0xffff)
+			break;
+		prev = v;
+	}
+	if (i == 0)
+		return 0;
+	/* Everything before i is checked except a character cut at i (its
+	 * continuation bytes belong to the block that stopped the loop). */
+	size_t p = i - 1;
+	while (p > 0 && i - p < 4 && (in[p] & 0xc0) == 0x80)
+		p--;
+	uint8_t b = in[p];
+	size_t need = b < 0x80 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
+	return p + need <= i ? i : p;
+}
+#endif
+
 static void utf8_feed(struct charset *c, const uint8_t *in, size_t len, tsf_out_fn out, void *ud)
 {
 	size_t i = 0;
@@ -162,6 +248,10 @@ static void utf8_feed(struct charset *c, const uint8_t *in, size_t len, tsf_out_
 
 	size_t start = i;
 	while (i < len) {
+#ifdef CS_SSSE3
+		if (len - i >= 32 && have_ssse3 && cs_utf8_simd)
+			i += valid_prefix_ssse3(in + i, len - i);
+#endif
 		/* ASCII fast path, eight bytes at a time. */
 		while (i + 8 <= len) {
 			uint64_t w;

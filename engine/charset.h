@@ -53,6 +53,10 @@ void cs_end(struct charset *c, tsf_out_fn out, void *ud);
 /* Drops any carried bytes and state without output (after a gap). */
 void cs_abort(struct charset *c);
 
+/* 0 turns off the SIMD check of valid UTF-8 stretches (tests compare the
+ * two paths); default 1, used where the CPU has it. */
+extern int cs_utf8_simd;
+
 /* Validates a complete buffer as UTF-8 (no carry): convenience for headers. */
 void cs_utf8_once(const uint8_t *in, size_t len, tsf_out_fn out, void *ud, struct tsf_stats *stats);
 

@@ -20,6 +20,7 @@
 #include "decompress.h"
 #include "html.h"
 #include "urldec.h"
+#include "utf8.h"
 #include "unit.h"
 
 /* ---- growable byte buffer ---- */
@@ -1143,6 +1144,151 @@ static void test_split_invariance(void)
 	CHECK(checked >= 6 * 50);
 }
 
+/* ---- the SIMD check of valid UTF-8 against the byte-by-byte decoder ---- */
+
+struct u8out {
+	uint8_t b[8192];
+	size_t n;
+};
+
+static void u8_collect(void *ud, const uint8_t *p, size_t n)
+{
+	struct u8out *o = ud;
+	if (o->n + n <= sizeof(o->b))
+		memcpy(o->b + o->n, p, n);
+	o->n += n;
+}
+
+/* Decodes in[0..len) as one UTF-8 stream cut at the given points. */
+static uint64_t u8_run(const uint8_t *in, size_t len, const size_t *cuts, int ncut, struct u8out *o)
+{
+	struct tsf_stats st;
+	struct charset c;
+	memset(&st, 0, sizeof(st));
+	o->n = 0;
+	cs_begin(&c, CS_UTF8, 0, &st);
+	size_t at = 0;
+	for (int k = 0; k <= ncut; k++) {
+		size_t to = k < ncut ? cuts[k] : len;
+		cs_feed(&c, in + at, to - at, u8_collect, o);
+		at = to;
+	}
+	cs_end(&c, u8_collect, o);
+	return st.charset_invalid;
+}
+
+static uint32_t u8_rng = 12345;
+static uint32_t u8_rand(void)
+{
+	u8_rng = u8_rng * 1103515245u + 12345u;
+	return u8_rng >> 8;
+}
+
+/* Text that is mostly valid (ASCII runs, 2-, 3- and 4-byte characters),
+ * with each kind of error WHATWG distinguishes slipped in now and then. */
+static size_t u8_gen(uint8_t *b, size_t max, unsigned bad_per_mille)
+{
+	static const char *const bad[] = {
+	    "\x80",
+	    "\xbf\x80",
+	    "\xc0\x80",
+	    "\xc1\xbf",
+	    "\xe0\x80\x80",
+	    "\xe0\x9f\xbf",
+	    "\xed\xa0\x80",
+	    "\xed\xbf\xbf",
+	    "\xf0\x80\x80\x80",
+	    "\xf0\x8f\xbf\xbf",
+	    "\xf4\x90\x80\x80",
+	    "\xf5\x80\x80\x80",
+	    "\xf8\x88\x80\x80",
+	    "\xff",
+	    "\xfe",
+	    "\xe4\xb8",
+	    "\xe4",
+	    "\xf0\x9f\x98",
+	    "\xc3",
+	    "\xe4\xb8\xe4\xb8\xad",
+	};
+	size_t n = 0;
+	while (n + 8 < max) {
+		uint32_t r = u8_rand() % 1000;
+		if (r < bad_per_mille) {
+			const char *e = bad[u8_rand() % (sizeof(bad) / sizeof(bad[0]))];
+			size_t l = strlen(e);
+			memcpy(b + n, e, l);
+			n += l;
+			continue;
+		}
+		uint32_t kind = u8_rand() % 10, cp;
+		if (kind < 4) {
+			cp = 0x20 + u8_rand() % 0x5f;
+		} else if (kind < 5) {
+			cp = 0x80 + u8_rand() % 0x780;
+		} else if (kind < 9) {
+			cp = 0x800 + u8_rand() % 0xf800;
+			if (cp >= 0xd800 && cp < 0xe000)
+				cp = 0x4e2d;
+		} else {
+			cp = 0x10000 + u8_rand() % 0x100000;
+		}
+		n += utf8_encode(b + n, cp);
+	}
+	return n;
+}
+
+static void test_utf8_simd(void)
+{
+	static uint8_t in[4096];
+	static struct u8out a, b, c;
+	int checked = 0;
+	for (int round = 0; round < 3000; round++) {
+		size_t max = 16 + u8_rand() % (round < 2000 ? 200 : 4000);
+		size_t len = u8_gen(in, max, round % 4 == 0 ? 0 : round % 4 == 1 ? 2 : 30);
+		cs_utf8_simd = 1;
+		uint64_t ia = u8_run(in, len, NULL, 0, &a);
+		cs_utf8_simd = 0;
+		uint64_t ib = u8_run(in, len, NULL, 0, &b);
+		cs_utf8_simd = 1;
+		size_t cuts[4];
+		int ncut = (int)(u8_rand() % 5);
+		for (int k = 0; k < ncut; k++)
+			cuts[k] = len ? u8_rand() % (len + 1) : 0;
+		for (int k = 1; k < ncut; k++) /* sorted */
+			for (int j = k; j > 0 && cuts[j - 1] > cuts[j]; j--) {
+				size_t t = cuts[j];
+				cuts[j] = cuts[j - 1];
+				cuts[j - 1] = t;
+			}
+		uint64_t ic = u8_run(in, len, cuts, ncut, &c);
+		int same = ia == ib && ia == ic && a.n == b.n && a.n == c.n &&
+		           !memcmp(a.b, b.b, a.n) && !memcmp(a.b, c.b, a.n);
+		if (!same) {
+			fprintf(stderr,
+			        "  round %d: %zu bytes: invalid %llu/%llu/%llu, out %zu/%zu/%zu\n",
+			        round, len, (unsigned long long)ia, (unsigned long long)ib,
+			        (unsigned long long)ic, a.n, b.n, c.n);
+			CHECK(same);
+			break;
+		}
+		CHECK(valid_utf8(a.b, a.n));
+		checked += ia > 0;
+	}
+	CHECK(checked > 1000); /* the generator did produce errors */
+	/* each error kind right at a 16-byte block edge */
+	for (size_t at = 10; at < 40; at++) {
+		memset(in, 'a', 64);
+		memcpy(in + at, "\xe4\xb8\xad\xed\xa0\x80\xe4\xb8", 8);
+		for (int simd = 0; simd < 2; simd++) {
+			cs_utf8_simd = simd;
+			uint64_t inv = u8_run(in, 64, NULL, 0, simd ? &a : &b);
+			CHECK_EQ_INT(inv, 4); /* ED, A0, 80 and the cut E4 B8 */
+		}
+		CHECK(a.n == b.n && !memcmp(a.b, b.b, a.n));
+	}
+	cs_utf8_simd = 1;
+}
+
 int main(void)
 {
 	RUN(test_plain_text);
@@ -1169,6 +1315,7 @@ int main(void)
 	RUN(test_gap_more);
 	RUN(test_memsize);
 	RUN(test_split_invariance);
+	RUN(test_utf8_simd);
 	for (int i = 0; i < nfx; i++) {
 		free(fxs[i].in.p);
 		free(fxs[i].out.p);
