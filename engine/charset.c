@@ -135,7 +135,7 @@ size_t cs_memsize(const struct charset *c)
 
 /* ---- UTF-8 validation (WHATWG decoder: one U+FFFD per maximal subpart) ---- */
 
-int cs_utf8_simd = 1;
+int cs_utf8_simd = 2;
 
 /* Valid text is the common case and the per-byte checks below cost ~10% of
  * a scan, so where SSSE3 is there valid stretches are first checked 16
@@ -144,7 +144,8 @@ int cs_utf8_simd = 1;
  * up in a pair (previous byte, byte) looked up by three nibbles, except a
  * missing 2nd/3rd continuation byte, found from the bytes 2 and 3 back.
  * It only says where valid text ends; invalid bytes still go through the
- * scalar code, which decides the replacements. */
+ * scalar code, which decides the replacements.  AVX2 where the CPU has it
+ * (32 bytes a step), else SSSE3. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define CS_SSSE3 1
@@ -163,32 +164,87 @@ enum {
 	TL = TOO_LARGE | TOO_LARGE_1000,
 };
 
-static int have_ssse3;
+/* The three tables, indexed by a nibble: high nibble of the previous
+ * byte, its low nibble, high nibble of the byte. */
+static const uint8_t tab_hi1[16] = {TOO_LONG,
+                                    TOO_LONG,
+                                    TOO_LONG,
+                                    TOO_LONG,
+                                    TOO_LONG,
+                                    TOO_LONG,
+                                    TOO_LONG,
+                                    TOO_LONG,
+                                    TWO_CONTS,
+                                    TWO_CONTS,
+                                    TWO_CONTS,
+                                    TWO_CONTS,
+                                    TOO_SHORT | OVERLONG_2,
+                                    TOO_SHORT,
+                                    TOO_SHORT | OVERLONG_3 | SURROGATE,
+                                    TOO_SHORT | TL | OVERLONG_4};
+static const uint8_t tab_lo1[16] = {CARRY | OVERLONG_3 | OVERLONG_2 | OVERLONG_4,
+                                    CARRY | OVERLONG_2,
+                                    CARRY,
+                                    CARRY,
+                                    CARRY | TOO_LARGE,
+                                    CARRY | TL,
+                                    CARRY | TL,
+                                    CARRY | TL,
+                                    CARRY | TL,
+                                    CARRY | TL,
+                                    CARRY | TL,
+                                    CARRY | TL,
+                                    CARRY | TL,
+                                    CARRY | TL | SURROGATE,
+                                    CARRY | TL,
+                                    CARRY | TL};
+static const uint8_t tab_hi2[16] = {TOO_SHORT,
+                                    TOO_SHORT,
+                                    TOO_SHORT,
+                                    TOO_SHORT,
+                                    TOO_SHORT,
+                                    TOO_SHORT,
+                                    TOO_SHORT,
+                                    TOO_SHORT,
+                                    TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 |
+                                        TOO_LARGE_1000 | OVERLONG_4,
+                                    TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE,
+                                    TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE,
+                                    TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE,
+                                    TOO_SHORT,
+                                    TOO_SHORT,
+                                    TOO_SHORT,
+                                    TOO_SHORT};
+
+static int simd_level; /* 2 AVX2, 1 SSSE3, 0 none */
 __attribute__((constructor)) static void cs_cpu_init(void)
 {
-	have_ssse3 = __builtin_cpu_supports("ssse3");
+	simd_level = __builtin_cpu_supports("avx2") ? 2 : __builtin_cpu_supports("ssse3") ? 1 : 0;
+}
+
+/* in[0..i) passed the block check; backs off from i to the start of a
+ * character the block edge cut (its continuation bytes belong to the
+ * block that stopped the check, which did not pass). */
+static size_t back_off(const uint8_t *in, size_t i)
+{
+	if (i == 0)
+		return 0;
+	size_t p = i - 1;
+	while (p > 0 && i - p < 4 && (in[p] & 0xc0) == 0x80)
+		p--;
+	uint8_t b = in[p];
+	size_t need = b < 0x80 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
+	return p + need <= i ? i : p;
 }
 
 /* Length of the longest prefix of in[0..len) made of whole valid
- * characters that this finds (in[0] starts a character); may stop early.
- * Reads only in[0..len). */
+ * characters that these find (in[0] starts a character); may stop early.
+ * Read only in[0..len). */
 __attribute__((target("ssse3"))) static size_t valid_prefix_ssse3(const uint8_t *in, size_t len)
 {
-	const __m128i hi1 = _mm_setr_epi8(
-	    TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG,
-	    TWO_CONTS, TWO_CONTS, TWO_CONTS, TWO_CONTS, TOO_SHORT | OVERLONG_2, TOO_SHORT,
-	    TOO_SHORT | OVERLONG_3 | SURROGATE, TOO_SHORT | TL | OVERLONG_4);
-	const __m128i lo1 = _mm_setr_epi8(
-	    CARRY | OVERLONG_3 | OVERLONG_2 | OVERLONG_4, CARRY | OVERLONG_2, CARRY, CARRY,
-	    CARRY | TOO_LARGE, CARRY | TL, CARRY | TL, CARRY | TL, CARRY | TL, CARRY | TL,
-	    CARRY | TL, CARRY | TL, CARRY | TL, CARRY | TL | SURROGATE, CARRY | TL, CARRY | TL);
-	const __m128i hi2 = _mm_setr_epi8(
-	    TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT,
-	    (char)(TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE_1000 | OVERLONG_4),
-	    (char)(TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE),
-	    (char)(TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE),
-	    (char)(TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE), TOO_SHORT, TOO_SHORT,
-	    TOO_SHORT, TOO_SHORT);
+	const __m128i hi1 = _mm_loadu_si128((const __m128i *)tab_hi1);
+	const __m128i lo1 = _mm_loadu_si128((const __m128i *)tab_lo1);
+	const __m128i hi2 = _mm_loadu_si128((const __m128i *)tab_hi2);
 	const __m128i nib = _mm_set1_epi8(0x0f), zero = _mm_setzero_si128();
 	const __m128i third = _mm_set1_epi8(0xe0 - 0x80), fourth = _mm_set1_epi8(0xf0 - 0x80);
 	const __m128i x80 = _mm_set1_epi8((char)0x80);
@@ -208,16 +264,40 @@ __attribute__((target("ssse3"))) static size_t valid_prefix_ssse3(const uint8_t 
 			break;
 		prev = v;
 	}
-	if (i == 0)
-		return 0;
-	/* Everything before i is checked except a character cut at i (its
-	 * continuation bytes belong to the block that stopped the loop). */
-	size_t p = i - 1;
-	while (p > 0 && i - p < 4 && (in[p] & 0xc0) == 0x80)
-		p--;
-	uint8_t b = in[p];
-	size_t need = b < 0x80 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
-	return p + need <= i ? i : p;
+	return back_off(in, i);
+}
+
+/* The same 32 bytes a step; alignr works per 128-bit lane, so the bytes
+ * before each lane come from a lane-swapped copy. */
+__attribute__((target("avx2"))) static size_t valid_prefix_avx2(const uint8_t *in, size_t len)
+{
+	const __m256i hi1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)tab_hi1));
+	const __m256i lo1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)tab_lo1));
+	const __m256i hi2 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)tab_hi2));
+	const __m256i nib = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+	const __m256i third = _mm256_set1_epi8(0xe0 - 0x80);
+	const __m256i fourth = _mm256_set1_epi8(0xf0 - 0x80);
+	const __m256i x80 = _mm256_set1_epi8((char)0x80);
+	__m256i prev = zero;
+	size_t i = 0;
+	for (; i + 32 <= len; i += 32) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(in + i));
+		__m256i pv = _mm256_permute2x128_si256(prev, v, 0x21); /* prev.hi, v.lo */
+		__m256i p1 = _mm256_alignr_epi8(v, pv, 15);
+		__m256i sc = _mm256_and_si256(
+		    _mm256_and_si256(
+		        _mm256_shuffle_epi8(hi1, _mm256_and_si256(_mm256_srli_epi16(p1, 4), nib)),
+		        _mm256_shuffle_epi8(lo1, _mm256_and_si256(p1, nib))),
+		    _mm256_shuffle_epi8(hi2, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib)));
+		__m256i must =
+		    _mm256_or_si256(_mm256_subs_epu8(_mm256_alignr_epi8(v, pv, 14), third),
+		                    _mm256_subs_epu8(_mm256_alignr_epi8(v, pv, 13), fourth));
+		__m256i err = _mm256_xor_si256(_mm256_and_si256(must, x80), sc);
+		if (!_mm256_testz_si256(err, err))
+			break;
+		prev = v;
+	}
+	return back_off(in, i);
 }
 #endif
 
@@ -249,8 +329,11 @@ static void utf8_feed(struct charset *c, const uint8_t *in, size_t len, tsf_out_
 	size_t start = i;
 	while (i < len) {
 #ifdef CS_SSSE3
-		if (len - i >= 32 && have_ssse3 && cs_utf8_simd)
-			i += valid_prefix_ssse3(in + i, len - i);
+		if (len - i >= 32 && cs_utf8_simd && simd_level) {
+			int lv = cs_utf8_simd < simd_level ? cs_utf8_simd : simd_level;
+			i += lv == 2 ? valid_prefix_avx2(in + i, len - i)
+			             : valid_prefix_ssse3(in + i, len - i);
+		}
 #endif
 		/* ASCII fast path, eight bytes at a time. */
 		while (i + 8 <= len) {

@@ -53,8 +53,8 @@ void cs_end(struct charset *c, tsf_out_fn out, void *ud);
 /* Drops any carried bytes and state without output (after a gap). */
 void cs_abort(struct charset *c);
 
-/* 0 turns off the SIMD check of valid UTF-8 stretches (tests compare the
- * two paths); default 1, used where the CPU has it. */
+/* The widest SIMD check of valid UTF-8 stretches to use where the CPU has
+ * it: 2 AVX2 (default), 1 SSSE3, 0 none (tests compare the paths). */
 extern int cs_utf8_simd;
 
 /* Validates a complete buffer as UTF-8 (no carry): convenience for headers. */
