@@ -2,7 +2,9 @@
  *
  * Input: [charset][piece][bytes...].  The bytes are converted whole and in
  * pieces of 1 + piece % 7 bytes; both outputs must be valid UTF-8 and
- * identical (carry-over of split sequences must not change anything).
+ * identical (carry-over of split sequences must not change anything), and
+ * equal to the whole conversion without the SIMD check of valid UTF-8
+ * (pieces under 32 bytes never reach it).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,16 +36,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int id = data[0] % CS_COUNT;
 	int bom = (data[0] >> 4) & 1;
 	size_t piece = 1 + data[1] % 7;
-	struct out a = {0}, b = {0};
-	struct tsf_stats sa, sb;
+	struct out a = {0}, b = {0}, c = {0};
+	struct tsf_stats sa, sb, sc;
 	conv(id, bom, data + 2, size - 2, size, &a, &sa);
 	conv(id, bom, data + 2, size - 2, piece, &b, &sb);
+	cs_utf8_simd = 0;
+	conv(id, bom, data + 2, size - 2, size, &c, &sc);
+	cs_utf8_simd = 2;
 	if (!utf8_ok(a.p, a.n) || !utf8_ok(b.p, b.n))
 		abort();
 	if (a.n != b.n || (a.n && memcmp(a.p, b.p, a.n)) ||
 	    sa.charset_invalid != sb.charset_invalid)
 		abort();
+	if (a.n != c.n || (a.n && memcmp(a.p, c.p, a.n)) ||
+	    sa.charset_invalid != sc.charset_invalid)
+		abort();
 	free(a.p);
 	free(b.p);
+	free(c.p);
 	return 0;
 }
