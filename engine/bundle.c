@@ -696,53 +696,105 @@ int bundle_compile(const struct ruleset *rs, const struct bundle_compile_opts *o
  * Verifying
  * ---------------------------------------------------------------------- */
 
-/* Sections are copied and checked in windows of this size when pages are
- * dropped behind (drop_pages), bounding what is resident twice. */
-#define LOAD_WINDOW (2u << 20)
+/* Where the bytes of a bundle being loaded come from: memory (a pushed
+ * message) or a file.  A file is read with pread, window by window or
+ * straight into the set's own allocations, and never mapped: a file mapping
+ * makes whole page-cache folios resident (2 MiB on ext4/xfs with large
+ * folios, whatever madvise says), which on a 10 MB bundle cost more than
+ * the set's size on top of it.  The page cache is not the gateway's memory;
+ * what is resident besides the set is one window. */
+#define LOAD_WINDOW (256u << 10)
 
-/* Gives back the pages of a read-only file mapping once they have been
- * read: the kernel keeps them in the page cache, but they stop counting
- * against the gateway, so loading a 1 GB bundle does not hold 1 GB of file
- * pages on top of the set it builds.  No-op for ordinary memory. */
-static void drop_pages(int drop, const void *p, uint64_t len)
+struct bsrc {
+	const uint8_t *mem; /* the bundle in memory, or NULL: fd */
+	int fd;
+	uint64_t len;
+	uint8_t *win; /* LOAD_WINDOW bytes (fd only; src_view) */
+};
+
+/* n bytes at off into dst: 0, or -1 (outside the bundle, read error, file
+ * shorter than it was). */
+static int src_read(const struct bsrc *s, uint64_t off, void *dst, uint64_t n)
 {
-	if (!drop || !len)
-		return;
-	uintptr_t a = (uintptr_t)p & ~(uintptr_t)4095;
-	uintptr_t e = ((uintptr_t)p + len + 4095) & ~(uintptr_t)4095;
-	madvise((void *)a, e - a, MADV_DONTNEED);
+	if (off > s->len || n > s->len - off)
+		return -1;
+	if (s->mem) {
+		memcpy(dst, s->mem + off, n);
+		return 0;
+	}
+	uint8_t *d = dst;
+	while (n) {
+		size_t k = n < ((size_t)1 << 30) ? (size_t)n : (size_t)1 << 30;
+		ssize_t r = pread(s->fd, d, k, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		d += r;
+		off += (uint64_t)r;
+		n -= (uint64_t)r;
+	}
+	return 0;
 }
 
-/* litidx_release_fn over drop_pages: the index image is copied window by
- * window, and each window of the mapping goes as soon as it is copied. */
-static void release_pages(const void *p, size_t n, void *ctx)
+/* n <= LOAD_WINDOW bytes at off: in place in memory, else read into the
+ * window (allocated on first use).  NULL on a read error. */
+static const uint8_t *src_view(struct bsrc *s, uint64_t off, uint64_t n)
 {
-	(void)ctx;
-	drop_pages(1, p, n);
+	if (s->mem)
+		return off <= s->len && n <= s->len - off ? s->mem + off : NULL;
+	if (!s->win && !(s->win = malloc(LOAD_WINDOW)))
+		return NULL;
+	return src_read(s, off, s->win, n) ? NULL : s->win;
 }
 
-static void content_hash_drop(const uint8_t *buf, uint64_t content_len,
-                              uint8_t out[BUNDLE_HASH_LEN], int drop)
+/* The window is not needed after the rule records: freed before the
+ * literal index and the databases are allocated, so it never adds to the
+ * peak of a load. */
+static void src_window_free(struct bsrc *s)
+{
+	free(s->win);
+	s->win = NULL;
+}
+
+/* litidx_read_fn over a section of the source */
+struct sec_src {
+	const struct bsrc *s;
+	uint64_t off;
+};
+
+static int sec_read(void *ctx, uint64_t off, void *dst, size_t n)
+{
+	const struct sec_src *c = ctx;
+	return src_read(c->s, c->off + off, dst, n);
+}
+
+/* BLAKE2b over the content with the hash field as zeros.  hdr: the
+ * header's bytes.  -1 on a read error. */
+static int content_hash_src(struct bsrc *s, const uint8_t *hdr, uint64_t content_len,
+                            uint8_t out[BUNDLE_HASH_LEN])
 {
 	static const uint8_t z[BUNDLE_HASH_LEN];
 	crypto_generichash_state st;
 	crypto_generichash_init(&st, NULL, 0, BUNDLE_HASH_LEN);
-	crypto_generichash_update(&st, buf, H_HASH);
+	crypto_generichash_update(&st, hdr, H_HASH);
 	crypto_generichash_update(&st, z, BUNDLE_HASH_LEN);
-	/* every window goes once hashed: the header and section table are read
-	 * again later, from the page cache (a minor fault) */
 	const uint64_t win = LOAD_WINDOW;
 	for (uint64_t o = H_HASH + BUNDLE_HASH_LEN; o < content_len; o += win) {
 		uint64_t n = content_len - o < win ? content_len - o : win;
-		crypto_generichash_update(&st, buf + o, n);
-		drop_pages(drop, buf + o, n);
+		const uint8_t *v = src_view(s, o, n);
+		if (!v)
+			return -1;
+		crypto_generichash_update(&st, v, n);
 	}
 	crypto_generichash_final(&st, out, BUNDLE_HASH_LEN);
+	return 0;
 }
 
 static void content_hash(const uint8_t *buf, uint64_t content_len, uint8_t out[BUNDLE_HASH_LEN])
 {
-	content_hash_drop(buf, content_len, out, 0);
+	struct bsrc s = {.mem = buf, .fd = -1, .len = content_len};
+	content_hash_src(&s, buf, content_len, out);
 }
 
 void bundle_fix_hash(uint8_t *buf, size_t len)
@@ -757,33 +809,38 @@ void bundle_fix_hash(uint8_t *buf, size_t len)
 	memcpy(buf + H_HASH, h, BUNDLE_HASH_LEN);
 }
 
+/* Sections by offset into the source (0: absent; a section never starts
+ * at 0, the header is there). */
 struct parsed {
-	const uint8_t *buf;
+	struct bsrc *src;
 	uint64_t content_len;
 	uint32_t nsect;
-	const uint8_t *sec[8]; /* by type (0 unused), HSDB separately */
+	uint64_t sec[8]; /* by type (0 unused), HSDB separately */
 	uint64_t seclen[8];
-	const uint8_t *hsdb[MATCH_LAYERS];
+	uint64_t hsdb[MATCH_LAYERS];
 	uint64_t hsdblen[MATCH_LAYERS];
+	uint8_t meta[META_LEN];
 	int signed_;
-	int drop; /* buf is a file mapping: drop pages once read */
 };
 
 #define ST(code) (info->status = (code), -1)
 
 /* Steps 1-5 of docs/bundles.md: size, magic, format; signature; version;
  * content hash; section table. */
-static int verify_envelope(const uint8_t *buf, size_t len, const struct bundle_load_opts *o,
-                           struct parsed *p, struct bundle_info *info, char *err, size_t errlen,
-                           int drop)
+static int verify_envelope(struct bsrc *src, const struct bundle_load_opts *o, struct parsed *p,
+                           struct bundle_info *info, char *err, size_t errlen)
 {
 	memset(p, 0, sizeof(*p));
-	p->buf = buf;
-	p->drop = drop;
+	p->src = src;
+	const uint64_t len = src->len;
+	uint8_t buf[BUNDLE_HEADER_LEN], sigb[BUNDLE_SIG_LEN];
+	uint8_t tab[MAX_SECTIONS * SEC_ENTRY_LEN];
 	if (len < BUNDLE_HEADER_LEN)
-		return fail(err, errlen, "truncated: %zu bytes, a bundle header alone is %d", len,
-		            BUNDLE_HEADER_LEN),
+		return fail(err, errlen, "truncated: %llu bytes, a bundle header alone is %d",
+		            (unsigned long long)len, BUNDLE_HEADER_LEN),
 		       ST(BUNDLE_E_FORMAT);
+	if (src_read(src, 0, buf, BUNDLE_HEADER_LEN))
+		return fail(err, errlen, "read error"), ST(BUNDLE_E_IO);
 	if (memcmp(buf, BUNDLE_MAGIC, 8))
 		return fail(err, errlen, "not a tapsift rule bundle (bad magic)"),
 		       ST(BUNDLE_E_FORMAT);
@@ -803,21 +860,23 @@ static int verify_envelope(const uint8_t *buf, size_t len, const struct bundle_l
 		return fail(err, errlen, "bad section count %u", p->nsect), ST(BUNDLE_E_FORMAT);
 	if (cl < BUNDLE_HEADER_LEN + (uint64_t)p->nsect * SEC_ENTRY_LEN || cl > len)
 		return fail(err, errlen,
-		            "truncated: header says %llu bytes of content, file has %zu",
-		            (unsigned long long)cl, len),
+		            "truncated: header says %llu bytes of content, file has %llu",
+		            (unsigned long long)cl, (unsigned long long)len),
 		       ST(BUNDLE_E_FORMAT);
 	p->content_len = cl;
 
 	/* Signature block: exactly one, right after the content, or none. */
-	size_t rest = len - cl;
+	uint64_t rest = len - cl;
 	const uint8_t *sig = NULL;
-	if (rest == BUNDLE_SIG_LEN && !memcmp(buf + cl, BUNDLE_SIG_MAGIC, 8)) {
-		sig = buf + cl;
+	if (rest == BUNDLE_SIG_LEN && src_read(src, cl, sigb, BUNDLE_SIG_LEN))
+		return fail(err, errlen, "read error"), ST(BUNDLE_E_IO);
+	if (rest == BUNDLE_SIG_LEN && !memcmp(sigb, BUNDLE_SIG_MAGIC, 8)) {
+		sig = sigb;
 	} else if (rest) {
 		return fail(err, errlen,
-		            "%zu unexpected bytes after the content (damaged "
+		            "%llu unexpected bytes after the content (damaged "
 		            "signature block?)",
-		            rest),
+		            (unsigned long long)rest),
 		       ST(BUNDLE_E_FORMAT);
 	}
 	int need = o && o->trust && o->trust->n;
@@ -861,14 +920,17 @@ static int verify_envelope(const uint8_t *buf, size_t len, const struct bundle_l
 	/* The hash before parsing the table: a damaged table then reports
 	 * "hash mismatch", not a puzzling bounds error. */
 	uint8_t h[BUNDLE_HASH_LEN];
-	content_hash_drop(buf, cl, h, drop);
+	if (content_hash_src(src, buf, cl, h))
+		return fail(err, errlen, "read error"), ST(BUNDLE_E_IO);
 	if (memcmp(h, buf + H_HASH, BUNDLE_HASH_LEN))
 		return fail(err, errlen, "content hash mismatch: the bundle is damaged"),
 		       ST(BUNDLE_E_HASH);
 
 	uint64_t data0 = BUNDLE_HEADER_LEN + (uint64_t)p->nsect * SEC_ENTRY_LEN;
+	if (src_read(src, BUNDLE_HEADER_LEN, tab, (uint64_t)p->nsect * SEC_ENTRY_LEN))
+		return fail(err, errlen, "read error"), ST(BUNDLE_E_IO);
 	for (uint32_t i = 0; i < p->nsect; i++) {
-		const uint8_t *e = buf + BUNDLE_HEADER_LEN + (size_t)i * SEC_ENTRY_LEN;
+		const uint8_t *e = tab + (size_t)i * SEC_ENTRY_LEN;
 		uint32_t type = ld32(e), arg = ld32(e + 4);
 		uint64_t off = ld64(e + 8), sl = ld64(e + 16);
 		if (off < data0 || off > cl || sl > cl - off || (off & 7))
@@ -881,13 +943,13 @@ static int verify_envelope(const uint8_t *buf, size_t len, const struct bundle_l
 				return fail(err, errlen,
 				            "bad or duplicate database section (layer %u)", arg),
 				       ST(BUNDLE_E_SECTION);
-			p->hsdb[arg] = buf + off;
+			p->hsdb[arg] = off;
 			p->hsdblen[arg] = sl;
 		} else if (type >= BSEC_META && type <= BSEC_LIT && type != BSEC_HSDB) {
 			if (p->sec[type])
 				return fail(err, errlen, "duplicate section type %u", type),
 				       ST(BUNDLE_E_SECTION);
-			p->sec[type] = buf + off;
+			p->sec[type] = off;
 			p->seclen[type] = sl;
 		} else {
 			return fail(err, errlen,
@@ -904,6 +966,8 @@ static int verify_envelope(const uint8_t *buf, size_t len, const struct bundle_l
 			       ST(BUNDLE_E_SECTION);
 	if (p->seclen[BSEC_META] != META_LEN)
 		return fail(err, errlen, "bad metadata section length"), ST(BUNDLE_E_SECTION);
+	if (src_read(src, p->sec[BSEC_META], p->meta, META_LEN))
+		return fail(err, errlen, "read error"), ST(BUNDLE_E_IO);
 	if (info->nrules > 0xffffffffull || p->seclen[BSEC_RULES] != info->nrules * RULE_REC_LEN)
 		return fail(err, errlen, "rule section length does not match %llu rules",
 		            (unsigned long long)info->nrules),
@@ -1004,6 +1068,30 @@ static int check_hstag(const uint8_t *sec, uint64_t len, int layer, char *err, s
 	return 0;
 }
 
+/* parse_strings over section type t, read into a buffer of its own (these
+ * sections are small: categories and file names). */
+static char **read_strings(const struct parsed *p, int t, size_t *n, size_t maxlen,
+                           const char *what, enum bundle_status *why, char *err, size_t errlen)
+{
+	uint64_t len = p->seclen[t];
+	uint8_t *b = malloc(len ? len : 1);
+	if (!b) {
+		*why = BUNDLE_E_NOMEM;
+		fail(err, errlen, "out of memory (%s section of %llu bytes)", what,
+		     (unsigned long long)len);
+		return NULL;
+	}
+	if (src_read(p->src, p->sec[t], b, len)) {
+		free(b);
+		*why = BUNDLE_E_IO;
+		fail(err, errlen, "read error");
+		return NULL;
+	}
+	char **v = parse_strings(b, len, n, maxlen, what, err, errlen);
+	free(b);
+	return v;
+}
+
 static struct ruleset *load_ruleset(const struct parsed *p, const struct bundle_info *info,
                                     size_t counts[MATCH_LAYERS], enum bundle_status *why, char *err,
                                     size_t errlen)
@@ -1016,7 +1104,7 @@ static struct ruleset *load_ruleset(const struct parsed *p, const struct bundle_
 	}
 	ruleset_init(rs);
 	*why = BUNDLE_E_SECTION;
-	const uint8_t *meta = p->sec[BSEC_META];
+	const uint8_t *meta = p->meta;
 	/* 16 hex digits: it is printed verbatim in every verdict */
 	int hexok = memchr(meta, 0, 17) == meta + 16;
 	for (int i = 0; hexok && i < 16; i++)
@@ -1026,8 +1114,8 @@ static struct ruleset *load_ruleset(const struct parsed *p, const struct bundle_
 		goto bad;
 	}
 	memcpy(rs->hash, meta, 17);
-	if (!(rs->cats = parse_strings(p->sec[BSEC_CATS], p->seclen[BSEC_CATS], &rs->ncats, MAX_CAT,
-	                               "category", err, errlen)))
+	if (!(rs->cats =
+	          read_strings(p, BSEC_CATS, &rs->ncats, MAX_CAT, "category", why, err, errlen)))
 		goto bad;
 	rs->catcap = rs->ncats;
 	/* the parser's alphabet: categories become bus topics and file names */
@@ -1039,8 +1127,8 @@ static struct ruleset *load_ruleset(const struct parsed *p, const struct bundle_
 				     "category %zu has a character outside a-z 0-9 _ -", i);
 				goto bad;
 			}
-	if (!(rs->files = parse_strings(p->sec[BSEC_FILES], p->seclen[BSEC_FILES], &rs->nfiles, 0,
-	                                "file name", err, errlen)))
+	if (!(rs->files =
+	          read_strings(p, BSEC_FILES, &rs->nfiles, 0, "file name", why, err, errlen)))
 		goto bad;
 	size_t n = (size_t)info->nrules;
 	uint64_t bl = p->seclen[BSEC_BLOB];
@@ -1052,21 +1140,28 @@ static struct ruleset *load_ruleset(const struct parsed *p, const struct bundle_
 		     (unsigned long long)bl);
 		goto bad;
 	}
-	/* Copy and convert window by window, dropping the file's pages behind
-	 * us: a swap then never holds a section twice (file pages + copy). */
-	for (uint64_t o = 0; o < bl; o += LOAD_WINDOW) {
-		uint64_t k = bl - o < LOAD_WINDOW ? bl - o : LOAD_WINDOW;
-		memcpy(rs->blob + o, p->sec[BSEC_BLOB] + o, k);
-		drop_pages(p->drop, p->sec[BSEC_BLOB] + o, k);
+	/* The blob straight into its final place; the records window by window
+	 * (the source's window): nothing of the bundle is resident twice. */
+	if (src_read(p->src, p->sec[BSEC_BLOB], rs->blob, bl)) {
+		*why = BUNDLE_E_IO;
+		fail(err, errlen, "read error");
+		goto bad;
 	}
 	const uint8_t *blob = rs->blob;
 	*why = BUNDLE_E_RULE;
-	const uint8_t *rec = p->sec[BSEC_RULES];
 	const size_t per_window = LOAD_WINDOW / RULE_REC_LEN;
+	const uint8_t *rec = NULL;
 	for (size_t i = 0; i < n; i++, rec += RULE_REC_LEN) {
-		if (i && i % per_window == 0)
-			drop_pages(p->drop, rec - per_window * RULE_REC_LEN,
-			           per_window * RULE_REC_LEN);
+		if (i % per_window == 0) {
+			size_t k = n - i < per_window ? n - i : per_window;
+			rec = src_view(p->src, p->sec[BSEC_RULES] + (uint64_t)i * RULE_REC_LEN,
+			               (uint64_t)k * RULE_REC_LEN);
+			if (!rec) {
+				*why = BUNDLE_E_IO;
+				fail(err, errlen, "read error");
+				goto bad;
+			}
+		}
 		struct rule *r = &rs->rules[i];
 		memset(r, 0, sizeof(*r));
 		/* kind and raw are bit-fields: checked as bytes, stored after */
@@ -1114,7 +1209,6 @@ static struct ruleset *load_ruleset(const struct parsed *p, const struct bundle_
 		counts[layer_of(r)]++;
 	}
 	rs->n = rs->cap = n;
-	drop_pages(p->drop, p->sec[BSEC_RULES], p->seclen[BSEC_RULES]);
 	*why = BUNDLE_OK;
 	return rs;
 bad:
@@ -1123,26 +1217,26 @@ bad:
 	return NULL;
 }
 
-static struct matcher *load_impl(const void *vbuf, size_t len, const struct bundle_load_opts *o,
-                                 struct bundle_info *info, char *err, size_t errlen, int drop)
+static struct matcher *load_impl(struct bsrc *src, const struct bundle_load_opts *o,
+                                 struct bundle_info *info, char *err, size_t errlen)
 {
 	struct bundle_info dummy;
 	if (!info)
 		info = &dummy;
 	memset(info, 0, sizeof(*info));
 	double t0 = now_s();
-	const uint8_t *buf = vbuf;
 	struct parsed p;
 	if (sodium_init() < 0) {
 		info->status = BUNDLE_E_NOMEM;
 		fail(err, errlen, "libsodium failed to initialize");
 		return NULL;
 	}
-	if (verify_envelope(buf, len, o, &p, info, err, errlen, drop))
+	if (verify_envelope(src, o, &p, info, err, errlen))
 		return NULL;
 	size_t counts[MATCH_LAYERS] = {0};
 	enum bundle_status why;
 	struct ruleset *rs = load_ruleset(&p, info, counts, &why, err, errlen);
+	src_window_free(src);
 	if (!rs) {
 		info->status = why;
 		return NULL;
@@ -1155,26 +1249,25 @@ static struct matcher *load_impl(const void *vbuf, size_t len, const struct bund
 	}
 	m->version = info->version;
 	uint64_t cns;
-	memcpy(&cns, p.sec[BSEC_META] + 48, 8);
+	memcpy(&cns, p.meta + 48, 8);
 	m->compile_s = (double)cns / 1e9;
 	if (p.sec[BSEC_LIT]) {
 		char e2[512];
-		m->lit =
-		    litidx_deserialize_release(p.sec[BSEC_LIT], (size_t)p.seclen[BSEC_LIT],
-		                               drop ? release_pages : NULL, NULL, e2, sizeof(e2));
+		struct sec_src ls = {src, p.sec[BSEC_LIT]};
+		m->lit = litidx_deserialize_read(sec_read, &ls, (size_t)p.seclen[BSEC_LIT], e2,
+		                                 sizeof(e2));
 		if (!m->lit) {
 			fail(err, errlen, "literal index: %s", e2);
 			info->status = BUNDLE_E_SECTION;
 			goto bad_m;
 		}
 		m->nlit = litidx_count(m->lit);
-		drop_pages(drop, p.sec[BSEC_LIT], p.seclen[BSEC_LIT]);
 	}
 	/* Per layer: the metadata counts what Hyperscan holds; the norm layer's
 	 * other literals are in the index. */
 	int recompile = 0;
 	for (int l = 0; l < MATCH_LAYERS; l++) {
-		uint64_t hsn = ld64(p.sec[BSEC_META] + 24 + 8 * l);
+		uint64_t hsn = ld64(p.meta + 24 + 8 * l);
 		uint64_t want = hsn + (l == MATCH_NORM ? m->nlit : 0);
 		if (counts[l] != want) {
 			fail(err, errlen, "layer %s has %zu rules, metadata says %llu",
@@ -1191,7 +1284,13 @@ static struct matcher *load_impl(const void *vbuf, size_t len, const struct bund
 		}
 		if (!p.hsdb[l] || recompile)
 			continue;
-		int t = check_hstag(p.hsdb[l], p.hsdblen[l], l, err, errlen);
+		uint8_t tag[HSTAG_LEN];
+		if (p.hsdblen[l] > HSTAG_LEN && src_read(src, p.hsdb[l], tag, HSTAG_LEN)) {
+			fail(err, errlen, "read error");
+			info->status = BUNDLE_E_IO;
+			goto bad_m;
+		}
+		int t = check_hstag(tag, p.hsdblen[l], l, err, errlen);
 		if (t < 0) {
 			info->status = BUNDLE_E_SECTION;
 			goto bad_m;
@@ -1204,17 +1303,29 @@ static struct matcher *load_impl(const void *vbuf, size_t len, const struct bund
 			recompile = 1;
 			continue;
 		}
-		const char *db = (const char *)p.hsdb[l] + HSTAG_LEN;
+		/* in place in memory; from a file, read for Hyperscan to copy */
 		size_t dl = (size_t)(p.hsdblen[l] - HSTAG_LEN);
+		uint64_t doff = p.hsdb[l] + HSTAG_LEN;
+		char *dbuf = src->mem ? NULL : malloc(dl);
+		const char *db = src->mem ? (const char *)src->mem + doff : dbuf;
+		if (!src->mem && (!dbuf || src_read(src, doff, dbuf, dl))) {
+			fail(err, errlen,
+			     dbuf ? "read error" : "out of memory (database of layer %s)",
+			     layer_name[l]);
+			info->status = dbuf ? BUNDLE_E_IO : BUNDLE_E_NOMEM;
+			free(dbuf);
+			goto bad_m;
+		}
 		char *dinfo = NULL;
 		if (hs_serialized_database_info(db, dl, &dinfo) != HS_SUCCESS) {
+			free(dbuf);
 			fail(err, errlen, "database of layer %s is damaged", layer_name[l]);
 			info->status = BUNDLE_E_SECTION;
 			goto bad_m;
 		}
 		free(dinfo);
 		hs_error_t e = hs_deserialize_database(db, dl, &m->db[l]);
-		drop_pages(drop, db, dl);
+		free(dbuf);
 		if (e == HS_DB_VERSION_ERROR || e == HS_DB_PLATFORM_ERROR) {
 			fail(err, errlen,
 			     "database of layer %s was built for %s Hyperscan/CPU: %s "
@@ -1265,7 +1376,8 @@ bad:
 struct matcher *bundle_load(const void *buf, size_t len, const struct bundle_load_opts *o,
                             struct bundle_info *info, char *err, size_t errlen)
 {
-	return load_impl(buf, len, o, info, err, errlen, 0);
+	struct bsrc s = {.mem = buf ? buf : (const void *)"", .fd = -1, .len = buf ? len : 0};
+	return load_impl(&s, o, info, err, errlen);
 }
 
 int bundle_read_file(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen)
@@ -1342,20 +1454,23 @@ void bundle_unmap_file(const uint8_t *p, size_t len)
 struct matcher *bundle_load_fd(int fd, const char *name, const struct bundle_load_opts *o,
                                struct bundle_info *info, char *err, size_t errlen)
 {
-	size_t len = 0;
 	char e2[1024];
-	const uint8_t *b = map_fd(fd, name, &len, err, errlen);
-	if (!b) {
+	struct stat st;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		fail(err, errlen, "%s: not a regular file", name);
 		if (info) {
 			memset(info, 0, sizeof(*info));
 			info->status = BUNDLE_E_IO;
 		}
 		return NULL;
 	}
-	struct matcher *m = load_impl(b, len, o, info, e2, sizeof(e2), 1);
+	/* read, not mapped: see struct bsrc */
+	struct bsrc s = {.fd = fd, .len = (uint64_t)st.st_size};
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	struct matcher *m = load_impl(&s, o, info, e2, sizeof(e2));
+	src_window_free(&s);
 	if (!m)
 		snprintf(err, errlen, "%s: %s", name, e2);
-	bundle_unmap_file(b, len);
 	return m;
 }
 
@@ -1392,7 +1507,8 @@ int bundle_sign(const char *path, const uint8_t sk[SIGN_SK_LEN], char keyid[SIGN
 	 * check the envelope of the unsigned content only. */
 	uint64_t cl = len >= BUNDLE_HEADER_LEN ? ld64(b + H_CONTENT) : 0;
 	if (cl < BUNDLE_HEADER_LEN || cl > len ||
-	    verify_envelope(b, (size_t)cl, NULL, &p, &info, e2, sizeof(e2), 0)) {
+	    verify_envelope(&(struct bsrc){.mem = b, .fd = -1, .len = cl}, NULL, &p, &info, e2,
+	                    sizeof(e2))) {
 		if (cl < BUNDLE_HEADER_LEN || cl > len)
 			snprintf(e2, sizeof(e2), "not a tapsift rule bundle, or truncated");
 		bundle_unmap_file(b, len);
@@ -1455,7 +1571,8 @@ int bundle_describe(FILE *out, const void *vbuf, size_t len, const struct bundle
 	memset(&info, 0, sizeof(info));
 	if (sodium_init() < 0)
 		return fail(err, errlen, "libsodium failed to initialize");
-	if (verify_envelope(buf, len, &o, &p, &info, err, errlen, 0))
+	struct bsrc src = {.mem = buf, .fd = -1, .len = len};
+	if (verify_envelope(&src, &o, &p, &info, err, errlen))
 		return -1;
 	size_t counts[MATCH_LAYERS] = {0};
 	enum bundle_status why;
@@ -1483,7 +1600,7 @@ int bundle_describe(FILE *out, const void *vbuf, size_t len, const struct bundle
 	                  : "");
 	fprintf(out, "ruleset    %s\n", rs->hash);
 	fprintf(out, "normalize  %s\n", *steps ? steps : "none");
-	uint64_t hs_norm = ld64(p.sec[BSEC_META] + 24 + 8 * MATCH_NORM);
+	uint64_t hs_norm = ld64(p.meta + 24 + 8 * MATCH_NORM);
 	uint64_t in_lit = counts[MATCH_NORM] > hs_norm ? counts[MATCH_NORM] - hs_norm : 0;
 	fprintf(out,
 	        "rules      %zu: %zu literal (%llu in Hyperscan, %llu in the literal index), "
@@ -1491,7 +1608,7 @@ int bundle_describe(FILE *out, const void *vbuf, size_t len, const struct bundle
 	        rs->n, counts[MATCH_NORM], (unsigned long long)hs_norm, (unsigned long long)in_lit,
 	        counts[MATCH_TEXT], counts[MATCH_RAW]);
 	uint64_t cns;
-	memcpy(&cns, p.sec[BSEC_META] + 48, 8);
+	memcpy(&cns, p.meta + 48, 8);
 	fprintf(out, "compiled   in %.2f s\n", (double)cns / 1e9);
 	size_t *per = calloc(rs->ncats, sizeof(*per));
 	if (per)

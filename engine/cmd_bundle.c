@@ -566,6 +566,7 @@ static int rules_serve(int argc, char **argv)
 		goto done;
 	}
 	char err[1024];
+	gateway_malloc_policy(); /* as `run` does */
 	if (initial) {
 		live = bundle_open_for_setup(initial, go.trust, go.ntrust, go.allow_recompile, &rc);
 		if (!live)

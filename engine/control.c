@@ -848,9 +848,20 @@ struct gateway_rules {
 	struct rules_watch *watch;
 };
 
+/* Large enough for the engine's 256 KiB batches and a flow's buffers to
+ * stay in the arenas, small enough for every part of a set and every upload
+ * part to be a mapping of its own. */
+#define GATEWAY_MMAP_THRESHOLD (1 << 20)
+
+void gateway_malloc_policy(void)
+{
+	mallopt(M_MMAP_THRESHOLD, GATEWAY_MMAP_THRESHOLD);
+}
+
 struct gateway_rules *gateway_rules_start(const struct gateway_rules_opts *o, char *err,
                                           size_t errlen)
 {
+	gateway_malloc_policy();
 	struct gateway_rules *g = calloc(1, sizeof(*g));
 	if (!g) {
 		snprintf(err, errlen, "out of memory");

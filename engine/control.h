@@ -151,6 +151,15 @@ struct gateway_rules_opts {
 	void *log_ud;
 };
 struct gateway_rules;
+/* The allocator policy of a process that takes live swaps: blocks of 1 MiB
+ * and more get mappings of their own (glibc's threshold pinned, not raised
+ * on the fly), so an upload part or a rule set goes back to the system the
+ * moment it is freed.  Otherwise glibc, once a large mapped block has been
+ * freed, carves such blocks from a thread's arena, whose top malloc_trim
+ * never shrinks: a 4 MiB upload part received by ZeroMQ's I/O thread stayed
+ * resident for good.  Call before the first set is loaded; idempotent
+ * (gateway_rules_start calls it too). */
+void gateway_malloc_policy(void);
 struct gateway_rules *gateway_rules_start(const struct gateway_rules_opts *o, char *err,
                                           size_t errlen);
 /* A new set to apply (the caller owns its reference), or NULL: one relaxed

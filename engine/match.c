@@ -13,6 +13,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "match_lit.h"
@@ -183,6 +184,31 @@ fail:
 	return -1;
 }
 
+/* The per-rule verdict counters: mostly never touched (a rule that never
+ * matches never writes its counter), so from 64 KiB on they get a mapping
+ * of their own whose pages stay unallocated until a rule hits.  calloc
+ * zeroes a chunk it reuses from an arena, which makes all of them resident
+ * (8 bytes a rule). */
+#define HITS_MAP_BYTES (64u << 10)
+
+static uint64_t *hits_alloc(size_t n)
+{
+	size_t bytes = (n ? n : 1) * sizeof(uint64_t);
+	if (bytes < HITS_MAP_BYTES)
+		return calloc(n ? n : 1, sizeof(uint64_t));
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void hits_free(uint64_t *h, size_t n)
+{
+	size_t bytes = (n ? n : 1) * sizeof(uint64_t);
+	if (bytes < HITS_MAP_BYTES)
+		free(h);
+	else if (h)
+		munmap(h, bytes);
+}
+
 struct matcher *matcher_new_empty(const struct ruleset *rs, unsigned norm_flags)
 {
 	struct matcher *m = calloc(1, sizeof(*m));
@@ -191,7 +217,8 @@ struct matcher *matcher_new_empty(const struct ruleset *rs, unsigned norm_flags)
 	m->rs = rs;
 	m->norm_flags = norm_flags;
 	m->refs = 1;
-	m->hits = calloc(rs->n ? rs->n : 1, sizeof(*m->hits));
+	m->nhits = rs->n;
+	m->hits = hits_alloc(m->nhits);
 	if (!m->hits) {
 		free(m);
 		return NULL;
@@ -250,7 +277,7 @@ void matcher_free(struct matcher *m)
 	for (int l = 0; l < MATCH_LAYERS; l++)
 		hs_free_database(m->db[l]);
 	litidx_free(m->lit);
-	free(m->hits);
+	hits_free(m->hits, m->nhits);
 	if (m->owns_rs) {
 		ruleset_free((struct ruleset *)m->rs);
 		free((struct ruleset *)m->rs);

@@ -47,6 +47,7 @@ struct matcher {
 	int owns_rs;        /* free rs (and the struct) with the matcher */
 	int refs;           /* matcher_ref/unref; 1 at creation */
 	uint64_t *hits;     /* verdicts per rule index (atomic increments) */
+	size_t nhits;       /* rs->n when hits was allocated */
 	struct litidx *lit; /* literal-index tier on normalized text (may be NULL) */
 	size_t nlit;        /* literals in it */
 };

@@ -169,7 +169,7 @@ static void layout_of(unsigned nb_bits, unsigned bm_bits, unsigned f_bits, uint6
 /* A 4-lane multiply-rotate hash: catches corruption of a bundle section at
  * several GB/s (authenticity is the bundle signature's job).  Streamable:
  * ck_blocks() takes any number of whole 32-byte blocks, so a large source
- * can be hashed window by window (litidx_deserialize_release). */
+ * can be hashed window by window (outer_checksum). */
 struct ck {
 	uint64_t a, b, c, d;
 };
@@ -1152,32 +1152,23 @@ static void sub_fix_checksum(uint8_t *buf, size_t len)
 		goto bad;                                                                          \
 	} while (0)
 
-/* Source windows: the copy and the checksum pass hand each window back
- * (rel) as soon as they are done with it, so a caller loading from a file
- * mapping never holds the image twice. */
-#define LIT_WINDOW ((size_t)2 << 20)
+/* The checksum pass reads the image in windows of this size (a multiple of
+ * 32, see ck_blocks), so a loader reading from a file never holds more of it
+ * than one window besides the index it builds. */
+#define LIT_WINDOW ((size_t)256 << 10)
 
-static void copy_release(uint8_t *dst, const uint8_t *src, size_t len, litidx_release_fn rel,
-                         void *ctx)
-{
-	for (size_t o = 0; o < len; o += LIT_WINDOW) {
-		size_t n = len - o < LIT_WINDOW ? len - o : LIT_WINDOW;
-		memcpy(dst + o, src + o, n);
-		if (rel)
-			rel(src + o, n, ctx);
-	}
-}
-
-static struct lsub *sub_deserialize(const uint8_t *buf, size_t len, litidx_release_fn rel,
-                                    void *ctx, char *err, size_t errlen)
+/* A sub-image of len bytes at off of the source. */
+static struct lsub *sub_deserialize(litidx_read_fn rd, void *ctx, uint64_t at, size_t len,
+                                    char *err, size_t errlen)
 {
 	struct lit_hdr h;
 	struct lsub *x = NULL;
-	if (!buf || len < sizeof(h)) {
+	if (len < sizeof(h)) {
 		snprintf(err, errlen, "literal index image: truncated header (%zu bytes)", len);
 		return NULL;
 	}
-	memcpy(&h, buf, sizeof(h));
+	if (rd(ctx, at, &h, sizeof(h)))
+		BAD("read error");
 	if (memcmp(h.magic, LIT_MAGIC, 8))
 		BAD("bad magic");
 	if (h.version != LIT_VERSION)
@@ -1211,7 +1202,9 @@ static struct lsub *sub_deserialize(const uint8_t *buf, size_t len, litidx_relea
 	x->img = img_alloc(len, &x->img_mmap);
 	if (!x->img)
 		goto oom;
-	copy_release(x->img, buf, len, rel, ctx);
+	/* straight into the index's own memory: no second copy */
+	if (rd(ctx, at, x->img, len))
+		BAD("read error");
 	if (image_checksum(x->img, len) != h.checksum)
 		BAD("checksum mismatch (corrupt or truncated)");
 	attach(x);
@@ -1441,27 +1434,45 @@ void litidx_scan(const struct litidx *x, struct litidx_stream *s, const uint8_t 
 	}
 }
 
-/* Over the header (checksum field as zero) and the parts, without
- * copying the image. */
-static uint64_t outer_checksum(const uint8_t *img, size_t len, litidx_release_fn rel, void *ctx)
+/* Over the header (checksum field as zero) and the parts, of an image in
+ * memory. */
+static uint64_t outer_checksum(const uint8_t *img, size_t len)
 {
 	struct lit_outer h;
 	memcpy(&h, img, sizeof(h));
 	h.checksum = 0;
 	uint64_t a = checksum((const uint8_t *)&h, sizeof(h));
-	const uint8_t *p = img + sizeof(h);
-	size_t n = len - sizeof(h), i = 0;
+	size_t n = len - sizeof(h);
 	struct ck s;
 	ck_init(&s);
-	while (n - i >= 32) { /* LIT_WINDOW is a multiple of 32 */
-		size_t w = n - i < LIT_WINDOW ? n - i : LIT_WINDOW;
-		size_t k = ck_blocks(&s, p + i, w);
-		if (rel)
-			rel(p + i, k, ctx);
-		i += k;
-	}
-	uint64_t b = ck_final(&s, p + i, n);
+	size_t i = ck_blocks(&s, img + sizeof(h), n);
+	uint64_t b = ck_final(&s, img + sizeof(h) + i, n);
 	return a ^ (b << 1 | b >> 63);
+}
+
+/* The same, read through rd window by window into win (LIT_WINDOW bytes).
+ * -1 on a read error. */
+static int outer_checksum_read(litidx_read_fn rd, void *ctx, size_t len, uint8_t *win,
+                               uint64_t *out)
+{
+	struct lit_outer h;
+	if (rd(ctx, 0, &h, sizeof(h)))
+		return -1;
+	h.checksum = 0;
+	uint64_t a = checksum((const uint8_t *)&h, sizeof(h));
+	size_t n = len - sizeof(h), i = 0, k = 0;
+	struct ck s;
+	ck_init(&s);
+	while (i < n) {
+		size_t w = n - i < LIT_WINDOW ? n - i : LIT_WINDOW;
+		if (rd(ctx, sizeof(h) + i, win, w))
+			return -1;
+		k = ck_blocks(&s, win, w); /* all of it but the last window's tail */
+		i += w;
+	}
+	uint64_t b = ck_final(&s, win + k, n); /* the tail: n % 32 bytes */
+	*out = a ^ (b << 1 | b >> 63);
+	return 0;
 }
 
 int litidx_serialize(const struct litidx *x, uint8_t **out, size_t *outlen)
@@ -1485,7 +1496,7 @@ int litidx_serialize(const struct litidx *x, uint8_t **out, size_t *outlen)
 		off += x->sub[i]->img_len;
 	}
 	memcpy(b, &h, sizeof(h));
-	((struct lit_outer *)b)->checksum = outer_checksum(b, total, NULL, NULL);
+	((struct lit_outer *)b)->checksum = outer_checksum(b, total);
 	*out = b;
 	*outlen = total;
 	return 0;
@@ -1504,24 +1515,47 @@ void litidx_image_fix_checksum(uint8_t *buf, size_t len)
 		sub_fix_checksum(buf + off, (size_t)h.sub_len[i]);
 		off += (size_t)h.sub_len[i];
 	}
-	uint64_t c = outer_checksum(buf, len, NULL, NULL);
+	uint64_t c = outer_checksum(buf, len);
 	memcpy(buf + offsetof(struct lit_outer, checksum), &c, sizeof(c));
+}
+
+/* litidx_read_fn over an image in memory */
+struct mem_src {
+	const uint8_t *p;
+	size_t len;
+};
+
+static int mem_read(void *ctx, uint64_t off, void *dst, size_t n)
+{
+	const struct mem_src *m = ctx;
+	if (off > m->len || n > m->len - off)
+		return -1;
+	memcpy(dst, m->p + off, n);
+	return 0;
 }
 
 struct litidx *litidx_deserialize(const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
-	return litidx_deserialize_release(buf, len, NULL, NULL, err, errlen);
-}
-
-struct litidx *litidx_deserialize_release(const uint8_t *buf, size_t len, litidx_release_fn rel,
-                                          void *ctx, char *err, size_t errlen)
-{
-	struct lit_outer h;
-	if (!buf || len < sizeof(h)) {
+	struct mem_src m = {buf, len};
+	if (!buf) {
 		snprintf(err, errlen, "literal index image: truncated header (%zu bytes)", len);
 		return NULL;
 	}
-	memcpy(&h, buf, sizeof(h));
+	return litidx_deserialize_read(mem_read, &m, len, err, errlen);
+}
+
+struct litidx *litidx_deserialize_read(litidx_read_fn rd, void *ctx, size_t len, char *err,
+                                       size_t errlen)
+{
+	struct lit_outer h;
+	if (len < sizeof(h)) {
+		snprintf(err, errlen, "literal index image: truncated header (%zu bytes)", len);
+		return NULL;
+	}
+	if (rd(ctx, 0, &h, sizeof(h))) {
+		snprintf(err, errlen, "literal index image: read error");
+		return NULL;
+	}
 	if (memcmp(h.magic, LIT_OUTER_MAGIC, 8)) {
 		snprintf(err, errlen, "literal index image: bad magic");
 		return NULL;
@@ -1553,7 +1587,16 @@ struct litidx *litidx_deserialize_release(const uint8_t *buf, size_t len, litidx
 	}
 	/* The whole-image checksum first: a damaged image is refused before
 	 * anything is allocated for it. */
-	if (outer_checksum(buf, len, rel, ctx) != h.checksum) {
+	uint8_t *win = malloc(LIT_WINDOW);
+	uint64_t ck = 0;
+	int rc = win ? outer_checksum_read(rd, ctx, len, win, &ck) : -1;
+	free(win);
+	if (rc) {
+		snprintf(err, errlen, "literal index image: %s",
+		         win ? "read error" : "out of memory");
+		return NULL;
+	}
+	if (ck != h.checksum) {
 		snprintf(err, errlen,
 		         "literal index image: checksum mismatch (corrupt or truncated)");
 		return NULL;
@@ -1566,8 +1609,7 @@ struct litidx *litidx_deserialize_release(const uint8_t *buf, size_t len, litidx
 	size_t off = sizeof(h);
 	for (int i = 0; i < LIT_NSUB; i++) {
 		char e2[256];
-		x->sub[i] =
-		    sub_deserialize(buf + off, (size_t)h.sub_len[i], rel, ctx, e2, sizeof(e2));
+		x->sub[i] = sub_deserialize(rd, ctx, off, (size_t)h.sub_len[i], e2, sizeof(e2));
 		if (!x->sub[i]) {
 			snprintf(err, errlen, "literal index image, part %d: %s", i, e2);
 			litidx_free(x);

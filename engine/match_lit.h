@@ -156,14 +156,14 @@ int litidx_serialize(const struct litidx *x, uint8_t **out, size_t *outlen);
  * order, every entry's anchor, hash, bitmap bit and length, checksum), so a
  * hostile image is rejected with a reason, never trusted. */
 struct litidx *litidx_deserialize(const uint8_t *buf, size_t len, char *err, size_t errlen);
-/* The same, calling rel(p, n, ctx) on each window of buf once it has been
- * read for the last time by that pass (the checksum pass, then the copy; a
- * window may be touched again by the next pass).  A loader reading from a
- * file mapping drops those pages there, so the image is not resident twice
+/* The same, reading the image through rd(ctx, off, dst, n) (0 ok, -1 read
+ * error): the checksum pass in windows of 256 KiB into a buffer of its own,
+ * each part straight into the index's memory.  A loader reading a bundle
+ * file with pread never holds the image twice, and never maps the file
  * (bundle.c). */
-typedef void (*litidx_release_fn)(const void *p, size_t n, void *ctx);
-struct litidx *litidx_deserialize_release(const uint8_t *buf, size_t len, litidx_release_fn rel,
-                                          void *ctx, char *err, size_t errlen);
+typedef int (*litidx_read_fn)(void *ctx, uint64_t off, void *dst, size_t n);
+struct litidx *litidx_deserialize_read(litidx_read_fn rd, void *ctx, size_t len, char *err,
+                                       size_t errlen);
 /* Testing/fuzzing only: rewrites an image's checksum so that structural
  * validation (not just the checksum) sees mutated images.  No-op if len is
  * too short to hold a header. */

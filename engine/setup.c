@@ -372,6 +372,8 @@ int setup_init(struct setup *s, const struct setup_opts *o, int for_offline)
 	memset(s, 0, sizeof(*s));
 	ruleset_init(&s->rs);
 	s->rule_stats = o->rule_stats;
+	if (!for_offline && (o->control_ep || o->rules_dir))
+		gateway_malloc_policy(); /* before the first set is allocated */
 	if (o->bundle) {
 		if (o->nrules) {
 			fprintf(stderr, "tapsift: --bundle and --rules exclude each other\n");

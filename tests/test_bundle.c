@@ -213,6 +213,61 @@ static void test_round_trip(void)
 	ruleset_free(&rs);
 }
 
+static uint8_t *slurp(const char *name, size_t *len);
+
+/* A bundle spanning many load windows (256 KiB), loaded from its file
+ * (pread, window by window) and from memory: the same set, the same
+ * verdicts; a file cut short is refused. */
+static void test_load_windows(void)
+{
+	enum { N = 60000 };
+	size_t cap = (size_t)N * 64, len = 0;
+	char *extra = malloc(cap);
+	for (int i = 0; i < N; i++)
+		len += (size_t)snprintf(extra + len, cap - len,
+		                        "%d bulk \"windowlit%07dq%05x\" msg=\"m%d\"\n", 500000 + i,
+		                        i, (unsigned)(i * 7919) & 0xfffff, i);
+	char err[512], a[16][160], b[16][160];
+	CHECK_EQ_INT(write_bundle(extra, 7, "win.tsb", NULL), 0);
+	free(extra);
+	size_t blen = 0;
+	uint8_t *buf = slurp("win.tsb", &blen);
+	CHECK(blen > ((size_t)8 << 20) / 4); /* several windows */
+	struct bundle_info fi, mi;
+	struct matcher *f = bundle_load_file(path_in("win.tsb"), NULL, &fi, err, sizeof(err));
+	struct matcher *m = bundle_load(buf, blen, NULL, &mi, err, sizeof(err));
+	CHECK(f != NULL && m != NULL);
+	if (f && m) {
+		CHECK(!strcmp(fi.hash, mi.hash));
+		CHECK_EQ_INT(f->rs->n, m->rs->n);
+		CHECK_EQ_INT(f->nlit, m->nlit);
+		CHECK(f->nlit > N / 2);
+		size_t bad = 0;
+		for (size_t i = 0; i < f->rs->n; i++) {
+			const struct rule *x = &f->rs->rules[i], *y = &m->rs->rules[i];
+			const char *mx = rule_msg(x), *my = rule_msg(y);
+			bad += x->id != y->id || x->patlen != y->patlen ||
+			       memcmp(x->pat, y->pat, x->patlen) || !mx != !my ||
+			       (mx && my && strcmp(mx, my));
+		}
+		CHECK_EQ_INT(bad, 0);
+		int na = scan_doc(f, a, 16), nb = scan_doc(m, b, 16);
+		CHECK_EQ_INT(na, nb);
+		CHECK(na > 0);
+		for (int i = 0; i < na && i < nb; i++)
+			CHECK(!strcmp(a[i], b[i]));
+	}
+	matcher_unref(f);
+	matcher_unref(m);
+	/* cut in the middle of the literal index: refused, nothing leaks */
+	FILE *o = fopen(path_in("win-cut.tsb"), "wb");
+	fwrite(buf, 1, blen - 1000, o);
+	fclose(o);
+	f = bundle_load_file(path_in("win-cut.tsb"), NULL, &fi, err, sizeof(err));
+	CHECK(f == NULL && fi.status == BUNDLE_E_FORMAT);
+	free(buf);
+}
+
 static void test_cache(void)
 {
 	struct ruleset rs;
@@ -1070,6 +1125,7 @@ int main(void)
 	if (!mkdtemp(tmpdir))
 		return 2;
 	RUN(test_round_trip);
+	RUN(test_load_windows);
 	RUN(test_cache);
 	RUN(test_keys);
 	RUN(test_sign_and_reject);
