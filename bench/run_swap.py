@@ -316,14 +316,15 @@ def one_size(n, rx, key):
         r["rss_peak_MiB"] = round(peak / 1024)
         r["rss_after_MiB"] = round(rss_after / 1024)
         r["rss_at_live_MiB"] = round(rss_live / 1024)
-        r["extra_MiB"] = round((peak - rss_before) / 1024)
+        r["extra_MiB"] = round((peak - rss_before) / 1024, 1)
         # at the "live" line the old set is still held by the flows that
         # started under it: RSS = base + old + new, the load's own transient
         # memory is gone
         r["new_set_resident_MiB"] = round((rss_live - rss_before) / 1024)
         r["load_transient_MiB"] = round((peak - rss_live) / 1024)
         r["rss_timeline"] = [(round(t - t_push, 2), round(kb / 1024)) for t, kb in sampler.trace]
-        r["extra_le_set"] = r["extra_MiB"] <= r["new_set_MiB"]
+        # unrounded on both sides
+        r["extra_le_set"] = (peak - rss_before) / 1024 <= os.path.getsize(tsb_b) / 2**20
         open(f("stop"), "w").close()
         gen.wait(timeout=60)
         g = json.loads(open(f("gen.out")).read())

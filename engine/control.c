@@ -846,6 +846,7 @@ struct gateway_rules {
 	struct matcher_slot slot;
 	struct control *ctl;
 	struct rules_watch *watch;
+	int reaper; /* holds a matcher_reaper_start */
 };
 
 /* Large enough for the engine's 256 KiB batches and a flow's buffers to
@@ -867,6 +868,8 @@ struct gateway_rules *gateway_rules_start(const struct gateway_rules_opts *o, ch
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	/* old sets are freed off the packet path (without the thread: inline) */
+	g->reaper = matcher_reaper_start() == 0;
 	trust_init(&g->trust);
 	g->live.version = o->live_version;
 	char e2[1024];
@@ -937,5 +940,7 @@ void gateway_rules_stop(struct gateway_rules *g)
 	rules_watch_stop(g->watch);
 	matcher_unref(matcher_slot_take(&g->slot));
 	trust_free(&g->trust);
+	if (g->reaper)
+		matcher_reaper_stop();
 	free(g);
 }

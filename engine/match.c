@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -293,9 +294,91 @@ void matcher_ref(struct matcher *m)
 	__atomic_add_fetch(&m->refs, 1, __ATOMIC_RELAXED);
 }
 
+/* ---- deferred frees ----
+ * The last reference to an old set is usually dropped by a worker (its
+ * last flow ended) or by the capture loop (the swap), and freeing a set
+ * means unmapping up to a GiB and trimming the heap: time during which
+ * packets would queue up in the ring.  So a gateway hands such sets to a
+ * thread of their own, as Redis's lazyfree thread does with big keys. */
+static pthread_mutex_t reap_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t reap_cv = PTHREAD_COND_INITIALIZER;
+static pthread_t reap_th;
+static struct matcher *reap_list; /* through reap_next */
+static int reap_users, reap_running;
+static uint64_t reap_queued, reap_freed;
+
+static void *reaper_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&reap_mu);
+	for (;;) {
+		while (reap_list) {
+			struct matcher *m = reap_list;
+			reap_list = m->reap_next;
+			pthread_mutex_unlock(&reap_mu);
+			matcher_free(m);
+			pthread_mutex_lock(&reap_mu);
+			reap_freed++;
+		}
+		if (!reap_running)
+			break;
+		pthread_cond_wait(&reap_cv, &reap_mu);
+	}
+	pthread_mutex_unlock(&reap_mu);
+	return NULL;
+}
+
+int matcher_reaper_start(void)
+{
+	int rc = 0;
+	pthread_mutex_lock(&reap_mu);
+	if (reap_users++ == 0) {
+		reap_running = 1;
+		if (pthread_create(&reap_th, NULL, reaper_main, NULL)) {
+			reap_running = 0;
+			reap_users = 0;
+			rc = -1;
+		}
+	}
+	pthread_mutex_unlock(&reap_mu);
+	return rc;
+}
+
+void matcher_reaper_stop(void)
+{
+	pthread_mutex_lock(&reap_mu);
+	if (reap_users == 0 || --reap_users > 0) {
+		pthread_mutex_unlock(&reap_mu);
+		return;
+	}
+	reap_running = 0; /* from here on unref frees inline */
+	pthread_cond_signal(&reap_cv);
+	pthread_mutex_unlock(&reap_mu);
+	pthread_join(reap_th, NULL); /* it empties the queue first */
+}
+
+void matcher_reaper_counts(uint64_t *queued, uint64_t *freed)
+{
+	pthread_mutex_lock(&reap_mu);
+	*queued = reap_queued;
+	*freed = reap_freed;
+	pthread_mutex_unlock(&reap_mu);
+}
+
 void matcher_unref(struct matcher *m)
 {
-	if (m && __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) == 0)
+	if (!m || __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	pthread_mutex_lock(&reap_mu);
+	if (reap_running) {
+		m->reap_next = reap_list;
+		reap_list = m;
+		reap_queued++;
+		pthread_cond_signal(&reap_cv);
+		m = NULL;
+	}
+	pthread_mutex_unlock(&reap_mu);
+	if (m)
 		matcher_free(m);
 }
 

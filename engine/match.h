@@ -43,13 +43,14 @@ struct matcher {
 	hs_database_t *db[MATCH_LAYERS];
 	size_t nrules[MATCH_LAYERS];
 	double compile_s;
-	uint64_t version;   /* rule set version (bundles); 0 when built from rule files */
-	int owns_rs;        /* free rs (and the struct) with the matcher */
-	int refs;           /* matcher_ref/unref; 1 at creation */
-	uint64_t *hits;     /* verdicts per rule index (atomic increments) */
-	size_t nhits;       /* rs->n when hits was allocated */
-	struct litidx *lit; /* literal-index tier on normalized text (may be NULL) */
-	size_t nlit;        /* literals in it */
+	uint64_t version;          /* rule set version (bundles); 0 when built from rule files */
+	int owns_rs;               /* free rs (and the struct) with the matcher */
+	int refs;                  /* matcher_ref/unref; 1 at creation */
+	uint64_t *hits;            /* verdicts per rule index (atomic increments) */
+	size_t nhits;              /* rs->n when hits was allocated */
+	struct litidx *lit;        /* literal-index tier on normalized text (may be NULL) */
+	size_t nlit;               /* literals in it */
+	struct matcher *reap_next; /* queued for the reaper thread */
 };
 
 /* The input of each Hyperscan layer exactly as handed to the compiler, and
@@ -90,9 +91,21 @@ struct matcher *matcher_build(const struct ruleset *rs, unsigned norm_flags, cha
 void matcher_free(struct matcher *m);
 
 /* Reference counting: a hot-swapped rule set is freed when the last flow
- * that started under it has ended.  unref at zero calls matcher_free. */
+ * that started under it has ended.  unref at zero calls matcher_free, on
+ * the reaper thread while one runs, else right there. */
 void matcher_ref(struct matcher *m);
 void matcher_unref(struct matcher *m);
+
+/* The reaper: a thread that frees sets whose last reference was dropped,
+ * so that a worker or the capture loop never spends the tens to hundreds
+ * of milliseconds that unmapping a large set takes.  Gateways run one
+ * (gateway_rules_start/stop); start/stop nest.  stop frees everything
+ * queued before it returns.  start returns 0 or -1 (no thread: sets are
+ * then freed inline, as without a reaper). */
+int matcher_reaper_start(void);
+void matcher_reaper_stop(void);
+/* Sets handed to the reaper, and freed by it, since the process started. */
+void matcher_reaper_counts(uint64_t *queued, uint64_t *freed);
 
 /* Verdict count of a rule (index into m->rs->rules). */
 uint64_t matcher_hits(const struct matcher *m, size_t rule_index);

@@ -377,6 +377,68 @@ static void test_hot_swap(void)
 	free(c);
 }
 
+/* With the reaper running, the set a worker drops last is freed on the
+ * reaper thread (queued, not freed inline); stop frees the queue; after
+ * the last stop, unref frees inline again. */
+static void test_reaper(void)
+{
+	char err[256];
+	struct ruleset ra, rb, rc;
+	ruleset_init(&ra);
+	ruleset_init(&rb);
+	ruleset_init(&rc);
+	const char *a = "10 old \"verify wallet\"\n", *b = "20 new \"免费领取\"\n";
+	ruleset_add_buffer(&ra, "a", a, strlen(a), err, sizeof(err));
+	ruleset_add_buffer(&rb, "b", b, strlen(b), err, sizeof(err));
+	ruleset_add_buffer(&rc, "c", b, strlen(b), err, sizeof(err));
+	ruleset_finish(&ra);
+	ruleset_finish(&rb);
+	ruleset_finish(&rc);
+	uint64_t q0, f0, q, f;
+	matcher_reaper_counts(&q0, &f0);
+	CHECK_EQ_INT(matcher_reaper_start(), 0);
+	CHECK_EQ_INT(matcher_reaper_start(), 0); /* nested */
+	struct matcher *ma = matcher_build(&ra, NORM_ALL, err, sizeof(err));
+	struct matcher *mb = matcher_build(&rb, NORM_ALL, err, sizeof(err));
+	struct collect *c = collect_new();
+	struct engine_config cfg;
+	engine_config_default(&cfg);
+	cfg.threads = 2;
+	struct engine *e = engine_new(&cfg, ma, &c->base);
+	matcher_unref(ma); /* the engine holds A alone now */
+	uint32_t cs = 1001, ss = 5001;
+	handshake(e, 6, 1);
+	send_split(e, 6, 1, 0, &cs, "please verify wallet", 5);
+	fin_both(e, 6, 1, cs, ss);
+	CHECK_EQ_INT(engine_set_matcher(e, mb), 0);
+	uint32_t c2 = 1001, s2 = 5001;
+	handshake(e, 6, 2);
+	send_split(e, 6, 2, 0, &c2, "verify wallet 免费领取", 4);
+	fin_both(e, 6, 2, c2, s2);
+	engine_finish(e);
+	CHECK_EQ_INT(c->n, 2); /* 10 under A, 20 under B */
+	matcher_reaper_counts(&q, &f);
+	CHECK_EQ_INT(q - q0, 1); /* A, dropped by a worker */
+	engine_free(e);
+	matcher_reaper_stop(); /* still running: started twice */
+	matcher_unref(mb);
+	matcher_reaper_counts(&q, &f);
+	CHECK_EQ_INT(q - q0, 2);
+	matcher_reaper_stop();
+	matcher_reaper_counts(&q, &f);
+	CHECK_EQ_INT(f - f0, 2); /* stop emptied the queue */
+	struct matcher *mc = matcher_build(&rc, NORM_ALL, err, sizeof(err));
+	matcher_unref(mc);     /* no reaper: inline */
+	matcher_reaper_stop(); /* unbalanced: ignored */
+	matcher_reaper_counts(&q, &f);
+	CHECK_EQ_INT(q - q0, 2);
+	CHECK_EQ_INT(f - f0, 2);
+	ruleset_free(&ra);
+	ruleset_free(&rb);
+	ruleset_free(&rc);
+	free(c);
+}
+
 int main(void)
 {
 	RUN(test_split_dedup_directions);
@@ -386,5 +448,6 @@ int main(void)
 	RUN(test_text_input);
 	RUN(test_threads_equal);
 	RUN(test_hot_swap);
+	RUN(test_reaper);
 	return UNIT_DONE();
 }
