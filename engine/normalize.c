@@ -8,7 +8,10 @@
  *     per-step tables (norm_slow_cp, which mirrors the generator's compose()).
  * ASCII goes through a 128-entry table per flag combination; on the NORM_ALL
  * path eight bytes at a time (SWAR) while the input stays ASCII, and 16 at a
- * time (SSSE3, ascii_blocks) when no offset map is filled.
+ * time (SSSE3, ascii_blocks) when no offset map is filled.  Without an
+ * offset map and with AVX2, run_all_avx2 replaces run_all: the ASCII bytes
+ * before the first other one of every 16 in one branch-free step, and runs
+ * of 3-byte characters (CJK) five at a time (five3).
  */
 #include <string.h>
 
@@ -341,7 +344,7 @@ ALWAYS_INLINE uint32_t all_char(const uint8_t *in, uint8_t *out, size_t *o, uint
 #include <immintrin.h>
 #define NORM_SSSE3 1
 static uint64_t ascii_compact[2][256]; /* [1]: for the high half, +8 */
-static int have_ssse3;
+static int have_ssse3, have_avx2;
 
 __attribute__((constructor)) static void ascii_compact_init(void)
 {
@@ -362,36 +365,151 @@ __attribute__((constructor)) static void ascii_compact_init(void)
 		ascii_compact[1][m] = hi;
 	}
 	have_ssse3 = __builtin_cpu_supports("ssse3");
+	have_avx2 = __builtin_cpu_supports("avx2");
+}
+
+/* Stores the bytes of w whose bit is set in keep (16 bits), in order, at
+ * out; writes 16 bytes.  Returns the count. */
+__attribute__((target("ssse3"), always_inline)) static inline unsigned
+compact16(__m128i w, unsigned keep, uint8_t *out)
+{
+	__m128i sh = _mm_set_epi64x((long long)ascii_compact[1][keep >> 8],
+	                            (long long)ascii_compact[0][keep & 0xff]);
+	__m128i c = _mm_shuffle_epi8(w, sh);
+	unsigned nl = (unsigned)__builtin_popcount(keep & 0xff);
+	_mm_storel_epi64((__m128i *)out, c);
+	_mm_storel_epi64((__m128i *)(out + nl), _mm_srli_si128(c, 8));
+	return nl + (unsigned)__builtin_popcount(keep >> 8);
+}
+
+/* NORM_ALL's ASCII mapping of the bytes of v: folded A-Z in *lw, a mask of
+ * the letters and digits (the bytes kept) returned. */
+__attribute__((target("ssse3"), always_inline)) static inline __m128i ascii_fold(__m128i v,
+                                                                                 __m128i *lw)
+{
+	const __m128i A = _mm_set1_epi8('A' - 1), Z = _mm_set1_epi8('Z' + 1);
+	const __m128i a = _mm_set1_epi8('a' - 1), z = _mm_set1_epi8('z' + 1);
+	const __m128i d0 = _mm_set1_epi8('0' - 1), d9 = _mm_set1_epi8('9' + 1);
+	__m128i up = _mm_and_si128(_mm_cmpgt_epi8(v, A), _mm_cmplt_epi8(v, Z));
+	__m128i lo = _mm_and_si128(_mm_cmpgt_epi8(v, a), _mm_cmplt_epi8(v, z));
+	__m128i dg = _mm_and_si128(_mm_cmpgt_epi8(v, d0), _mm_cmplt_epi8(v, d9));
+	*lw = _mm_or_si128(v, _mm_and_si128(up, _mm_set1_epi8(0x20)));
+	return _mm_or_si128(_mm_or_si128(up, lo), dg);
+}
+
+/* One all-ASCII 16-byte block v to out; returns the bytes kept. */
+__attribute__((target("ssse3"), always_inline)) static inline unsigned ascii_block(__m128i v,
+                                                                                   uint8_t *out)
+{
+	__m128i lw, keep = ascii_fold(v, &lw);
+	return compact16(lw, (unsigned)_mm_movemask_epi8(keep), out);
 }
 
 __attribute__((target("ssse3"))) static size_t ascii_blocks(const uint8_t *in, size_t len,
                                                             size_t *ip, uint8_t *out)
 {
 	size_t i = *ip, o = 0;
-	const __m128i A = _mm_set1_epi8('A' - 1), Z = _mm_set1_epi8('Z' + 1);
-	const __m128i a = _mm_set1_epi8('a' - 1), z = _mm_set1_epi8('z' + 1);
-	const __m128i d0 = _mm_set1_epi8('0' - 1), d9 = _mm_set1_epi8('9' + 1);
-	const __m128i x20 = _mm_set1_epi8(0x20);
 	while (i + 16 <= len) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(in + i));
 		if (_mm_movemask_epi8(v))
 			break;
-		__m128i up = _mm_and_si128(_mm_cmpgt_epi8(v, A), _mm_cmplt_epi8(v, Z));
-		__m128i lo = _mm_and_si128(_mm_cmpgt_epi8(v, a), _mm_cmplt_epi8(v, z));
-		__m128i dg = _mm_and_si128(_mm_cmpgt_epi8(v, d0), _mm_cmplt_epi8(v, d9));
-		unsigned keep = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(up, lo), dg));
-		__m128i lw = _mm_or_si128(v, _mm_and_si128(up, x20));
-		__m128i sh = _mm_set_epi64x((long long)ascii_compact[1][keep >> 8],
-		                            (long long)ascii_compact[0][keep & 0xff]);
-		__m128i c = _mm_shuffle_epi8(lw, sh);
-		unsigned nl = (unsigned)__builtin_popcount(keep & 0xff);
-		_mm_storel_epi64((__m128i *)(out + o), c);
-		_mm_storel_epi64((__m128i *)(out + o + nl), _mm_srli_si128(c, 8));
-		o += nl + (unsigned)__builtin_popcount(keep >> 8);
+		o += ascii_block(v, out + o);
 		i += 16;
 	}
 	*ip = i;
 	return o;
+}
+
+/* Five valid 3-byte characters at in[0..15) whose entries are inline:
+ * the pattern checked with one compare (and E0/ED's narrower second
+ * bytes), the code points decoded in 16-bit lanes, five lookups, 4-byte
+ * stores (the bounds note in norm_feed).  Returns 0 and advances nothing
+ * otherwise.  Reads in[0..16). */
+__attribute__((target("avx2"), always_inline)) static inline int five3(const uint8_t *in,
+                                                                       uint8_t *out, size_t *o)
+{
+	const __m128i pm = _mm_setr_epi8(-16, -64, -64, -16, -64, -64, -16, -64, -64, -16, -64, -64,
+	                                 -16, -64, -64, 0);
+	const __m128i ex = _mm_setr_epi8(-32, -128, -128, -32, -128, -128, -32, -128, -128, -32,
+	                                 -128, -128, -32, -128, -128, 0);
+	__m128i v = _mm_loadu_si128((const __m128i *)in);
+	unsigned ok = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(v, pm), ex));
+	/* E0 80..9F (overlong) and ED A0..BF (surrogates) are invalid */
+	__m128i nx = _mm_srli_si128(v, 1);
+	unsigned bad = (unsigned)_mm_movemask_epi8(
+	    _mm_or_si128(_mm_and_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xe0)),
+	                               _mm_cmplt_epi8(nx, _mm_set1_epi8((char)0xa0))),
+	                 _mm_and_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xed)),
+	                               _mm_cmpgt_epi8(nx, _mm_set1_epi8((char)0x9f)))));
+	if (ok != 0xffff || (bad & 0x1249))
+		return 0;
+	/* 16-bit lanes b0 << 8 | b1 and b2, then the code points */
+	__m128i x = _mm_shuffle_epi8(
+	    v, _mm_setr_epi8(1, 0, 4, 3, 7, 6, 10, 9, 13, 12, -1, -1, -1, -1, -1, -1));
+	__m128i y = _mm_shuffle_epi8(
+	    v, _mm_setr_epi8(2, -1, 5, -1, 8, -1, 11, -1, 14, -1, -1, -1, -1, -1, -1, -1));
+	__m128i cp =
+	    _mm_or_si128(_mm_or_si128(_mm_slli_epi16(_mm_and_si128(x, _mm_set1_epi16(0x0f00)), 4),
+	                              _mm_slli_epi16(_mm_and_si128(x, _mm_set1_epi16(0x3f)), 6)),
+	                 _mm_and_si128(y, _mm_set1_epi16(0x3f)));
+	uint64_t c = (uint64_t)_mm_cvtsi128_si64(cp);
+	uint32_t e0 = lookup(nt_all_l1, nt_all_l2, (uint32_t)c & 0xffff);
+	uint32_t e1 = lookup(nt_all_l1, nt_all_l2, (uint32_t)(c >> 16) & 0xffff);
+	uint32_t e2 = lookup(nt_all_l1, nt_all_l2, (uint32_t)(c >> 32) & 0xffff);
+	uint32_t e3 = lookup(nt_all_l1, nt_all_l2, (uint32_t)(c >> 48));
+	uint32_t e4 = lookup(nt_all_l1, nt_all_l2, (uint32_t)_mm_extract_epi16(cp, 4));
+	if ((e0 | e1 | e2 | e3 | e4) & 0xfc)
+		return 0;
+	uint32_t w;
+	size_t k = *o;
+	w = e0 >> 8, memcpy(out + k, &w, 4), k += e0 & 0xff;
+	w = e1 >> 8, memcpy(out + k, &w, 4), k += e1 & 0xff;
+	w = e2 >> 8, memcpy(out + k, &w, 4), k += e2 & 0xff;
+	w = e3 >> 8, memcpy(out + k, &w, 4), k += e3 & 0xff;
+	w = e4 >> 8, memcpy(out + k, &w, 4), k += e4 & 0xff;
+	*o = k;
+	return 1;
+}
+
+/* run_all without an offset map where AVX2 is there (the intrinsics are
+ * SSSE3/SSE4.1 ones; the VEX encoding measured faster).  Each step maps the
+ * ASCII bytes of 16 before the first other one (ascii_fold, compact16:
+ * branch-free for any count, so short English words between Chinese ones
+ * cost no mispredicted exit), then converts the run of other characters
+ * that follows: five3 while it matches, all_char otherwise; five3 is tried
+ * again after a character that was not a plain 3-byte one (a short run
+ * of CJK does not pay for the failed tries). */
+__attribute__((target("avx2"))) static size_t run_all_avx2(struct norm_state *st, const uint8_t *in,
+                                                           size_t len, uint8_t *out, uint64_t base)
+{
+	size_t i = 0, o = 0;
+	while (i + 16 <= len) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(in + i)), lw;
+		unsigned na = (unsigned)__builtin_ctz((unsigned)_mm_movemask_epi8(v) | 1u << 16);
+		unsigned keep = (unsigned)_mm_movemask_epi8(ascii_fold(v, &lw)) & ((1u << na) - 1);
+		/* 16-byte store: see the bounds note in norm_feed */
+		o += compact16(lw, keep, out + o);
+		i += na;
+		int try5 = 1;
+		while (i + 4 <= len && in[i] >= 0x80) {
+			if (try5 && i + 16 <= len && five3(in + i, out, &o)) {
+				i += 15;
+				continue;
+			}
+			uint32_t n = all_char(in + i, out, &o, NULL, 0);
+			if (!n) {
+				uint32_t cp;
+				int m = u8_decode(in + i, len - i, &cp);
+				if (m > 0)
+					o +=
+					    emit_cp(NORM_ALL, 1, cp, in + i, m, 1, out, o, NULL, 0);
+				n = m > 0 ? (uint32_t)m : 1;
+			}
+			try5 = n != 3;
+			i += n;
+		}
+	}
+	return o + run(st, NORM_ALL, 1, in + i, len - i, out + o, NULL, base + i);
 }
 #endif
 
@@ -469,6 +587,10 @@ ALWAYS_INLINE size_t run_all(struct norm_state *st, const uint8_t *in, size_t le
 static size_t run_fast(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *out,
                        uint64_t base)
 {
+#ifdef NORM_SSSE3
+	if (have_avx2)
+		return run_all_avx2(st, in, len, out, base);
+#endif
 	return run_all(st, in, len, out, NULL, base);
 }
 

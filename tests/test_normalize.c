@@ -527,6 +527,81 @@ static void test_ascii_simd_blocks(void)
 	CHECK_EQ_INT(bad, 0);
 }
 
+/* Without an offset map, runs of 3-byte characters go five at a time and
+ * the ASCII before them 16 bytes a step where the CPU has the SIMD path:
+ * random mixes of ASCII, 2-, 3- (CJK, E0 and ED leads, entries that
+ * expand past 3 bytes, separators) and 4-byte characters and invalid
+ * sequences (overlong, surrogate, stray and truncated), fed whole, split
+ * in two at every position and in random pieces, must come out as the
+ * per-step path makes them. */
+static void test_cjk_runs(void)
+{
+	static const char *bits[] = {
+	    /* valid 3-byte runs (E0 and ED leads too), overlong ("A", U+07FF),
+	     * surrogate */
+	    "免费领取", "詐騙", "银行转账账户", "，", "。", "ＡＩ", "\u0904", "\u0939\u093f",
+	    "\ud4db", "\ud7a3\ud55c", "\xe0\x81\x81", "\xe0\x9f\xbf", "\xed\xa0\x80",
+	    /* the rest */
+	    "\u3316", "\ufdfa", "\u3000", "\u200b", "\uf900", "é", "\u0430", "\u00a0", "🎁", "𝐀",
+	    "\x80", "\xe4\xb8", "\xf0\x9f", "\xc0\xaf", "\xff", "Hello", " ", "x7",
+	    "ABCDEFGHIJKLMNOPQ", "-", "\xe0\xa0\x80", "\xed\x9f\xbf", "\xef\xbf\xbf"};
+	enum { N = 400 };
+	uint8_t in[N + 64], o1[NORM_MAX_EXPANSION * (N + 64)], o2[NORM_MAX_EXPANSION * (N + 64)];
+	int bad = 0;
+	for (int round = 0; round < 400 && bad < 5; round++) {
+		size_t n = 0;
+		while (n < N) {
+			uint32_t r = rnd();
+			/* mostly 3-byte, so runs of every length and alignment occur */
+			const char *b = bits[r / 3 % (r % 3 ? 13 : sizeof(bits) / sizeof(bits[0]))];
+			memcpy(in + n, b, strlen(b));
+			n += strlen(b);
+		}
+		struct norm_state s2;
+		norm_init(&s2, ALL | NORM_FORCE_SLOW);
+		size_t n2 = norm_feed(&s2, in, n, o2, NULL);
+		size_t n1 = norm_string(ALL, in, n, o1);
+		if (n1 != n2 || memcmp(o1, o2, n1))
+			bad++;
+		for (size_t cut = 0; cut <= n && round % 8 == 0; cut++) {
+			struct norm_state s1;
+			norm_init(&s1, ALL);
+			n1 = norm_feed(&s1, in, cut, o1, NULL);
+			n1 += norm_feed(&s1, in + cut, n - cut, o1 + n1, NULL);
+			if (n1 != n2 || memcmp(o1, o2, n1))
+				bad++;
+		}
+		struct norm_state s1;
+		norm_init(&s1, ALL);
+		n1 = 0;
+		for (size_t i = 0; i < n;) {
+			size_t k = 1 + rnd() % 40;
+			if (k > n - i)
+				k = n - i;
+			n1 += norm_feed(&s1, in + i, k, o1 + n1, NULL);
+			i += k;
+		}
+		if (n1 != n2 || memcmp(o1, o2, n1))
+			bad++;
+	}
+	CHECK_EQ_INT(bad, 0);
+	/* a long run, ending at every offset of a 16-byte step */
+	for (size_t k = 0; k < 40; k++) {
+		size_t n = 0;
+		memcpy(in, "ab", 2), n = 2;
+		for (size_t j = 0; j < k; j++)
+			memcpy(in + n, "領", 3), n += 3;
+		memcpy(in + n, "xyz", 3), n += 3;
+		char want[256];
+		size_t w = 0;
+		memcpy(want, "ab", 2), w = 2;
+		for (size_t j = 0; j < k; j++)
+			memcpy(want + w, "领", 3), w += 3;
+		memcpy(want + w, "xyz", 4);
+		CHECK(norm_string(ALL, in, n, o1) == w + 3 && !memcmp(o1, want, w + 3));
+	}
+}
+
 /* The matching form is a fixed point: normalizing it again changes
  * nothing, so a rule written in normalized form matches itself. */
 static void test_idempotent(void)
@@ -568,6 +643,7 @@ int main(void)
 	RUN(test_table_equals_steps);
 	RUN(test_ascii_blocks);
 	RUN(test_ascii_simd_blocks);
+	RUN(test_cjk_runs);
 	RUN(test_idempotent);
 	return UNIT_DONE();
 }
