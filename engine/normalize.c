@@ -364,13 +364,13 @@ __attribute__((constructor)) static void ascii_compact_init(void)
 		ascii_compact[0][m] = v;
 		ascii_compact[1][m] = hi;
 	}
-	have_ssse3 = __builtin_cpu_supports("ssse3");
-	have_avx2 = __builtin_cpu_supports("avx2");
+	have_ssse3 = __builtin_cpu_supports("ssse3") && __builtin_cpu_supports("popcnt");
+	have_avx2 = have_ssse3 && __builtin_cpu_supports("avx2");
 }
 
 /* Stores the bytes of w whose bit is set in keep (16 bits), in order, at
  * out; writes 16 bytes.  Returns the count. */
-__attribute__((target("ssse3"), always_inline)) static inline unsigned
+__attribute__((target("ssse3,popcnt"), always_inline)) static inline unsigned
 compact16(__m128i w, unsigned keep, uint8_t *out)
 {
 	__m128i sh = _mm_set_epi64x((long long)ascii_compact[1][keep >> 8],
@@ -384,8 +384,8 @@ compact16(__m128i w, unsigned keep, uint8_t *out)
 
 /* NORM_ALL's ASCII mapping of the bytes of v: folded A-Z in *lw, a mask of
  * the letters and digits (the bytes kept) returned. */
-__attribute__((target("ssse3"), always_inline)) static inline __m128i ascii_fold(__m128i v,
-                                                                                 __m128i *lw)
+__attribute__((target("ssse3,popcnt"), always_inline)) static inline __m128i ascii_fold(__m128i v,
+                                                                                        __m128i *lw)
 {
 	const __m128i A = _mm_set1_epi8('A' - 1), Z = _mm_set1_epi8('Z' + 1);
 	const __m128i a = _mm_set1_epi8('a' - 1), z = _mm_set1_epi8('z' + 1);
@@ -398,15 +398,15 @@ __attribute__((target("ssse3"), always_inline)) static inline __m128i ascii_fold
 }
 
 /* One all-ASCII 16-byte block v to out; returns the bytes kept. */
-__attribute__((target("ssse3"), always_inline)) static inline unsigned ascii_block(__m128i v,
-                                                                                   uint8_t *out)
+__attribute__((target("ssse3,popcnt"), always_inline)) static inline unsigned
+ascii_block(__m128i v, uint8_t *out)
 {
 	__m128i lw, keep = ascii_fold(v, &lw);
 	return compact16(lw, (unsigned)_mm_movemask_epi8(keep), out);
 }
 
-__attribute__((target("ssse3"))) static size_t ascii_blocks(const uint8_t *in, size_t len,
-                                                            size_t *ip, uint8_t *out)
+__attribute__((target("ssse3,popcnt"))) static size_t ascii_blocks(const uint8_t *in, size_t len,
+                                                                   size_t *ip, uint8_t *out)
 {
 	size_t i = *ip, o = 0;
 	while (i + 16 <= len) {
@@ -425,8 +425,8 @@ __attribute__((target("ssse3"))) static size_t ascii_blocks(const uint8_t *in, s
  * bytes), the code points decoded in 16-bit lanes, five lookups, 4-byte
  * stores (the bounds note in norm_feed).  Returns 0 and advances nothing
  * otherwise.  Reads in[0..16). */
-__attribute__((target("avx2"), always_inline)) static inline int five3(const uint8_t *in,
-                                                                       uint8_t *out, size_t *o)
+__attribute__((target("avx2,popcnt"), always_inline)) static inline int
+five3(const uint8_t *in, uint8_t *out, size_t *o)
 {
 	const __m128i pm = _mm_setr_epi8(-16, -64, -64, -16, -64, -64, -16, -64, -64, -16, -64, -64,
 	                                 -16, -64, -64, 0);
@@ -479,8 +479,8 @@ __attribute__((target("avx2"), always_inline)) static inline int five3(const uin
  * that follows: five3 while it matches, all_char otherwise; five3 is tried
  * again after a character that was not a plain 3-byte one (a short run
  * of CJK does not pay for the failed tries). */
-__attribute__((target("avx2"))) static size_t run_all_avx2(struct norm_state *st, const uint8_t *in,
-                                                           size_t len, uint8_t *out, uint64_t base)
+__attribute__((target("avx2,popcnt"))) static size_t
+run_all_avx2(struct norm_state *st, const uint8_t *in, size_t len, uint8_t *out, uint64_t base)
 {
 	size_t i = 0, o = 0;
 	while (i + 16 <= len) {
