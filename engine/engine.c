@@ -56,7 +56,8 @@ struct flow {
 	struct flow *hnext;
 	struct flow *lprev, *lnext; /* LRU: head = least recently seen */
 	uint64_t hash;
-	uint64_t last_ns;
+	uint64_t last_ns;     /* the worker's clock at the last packet (expiry) */
+	uint64_t last_pkt_ns; /* that packet's own capture time (verdicts at the end) */
 	uint8_t proto, ipver, state;
 	uint8_t fin[2];
 	uint32_t fin_seq[2];
@@ -212,16 +213,24 @@ static void on_gap(void *ud, uint64_t lost)
 
 /* Flushes reassembly and inspection of both directions; the flow stays in
  * the table as F_CLOSED so late retransmissions are not scanned again. */
+/* Matches completed by the flush (data held behind a gap, a decoder's or
+ * Hyperscan's end of stream) carry the time of the flow's last packet: by
+ * a timeout or at the end of a capture, the worker's current packet
+ * belongs to another flow, and which one depends on how flows are spread
+ * over workers. */
 static void flow_end(struct worker *w, struct flow *f)
 {
 	if (f->state == F_CLOSED)
 		return;
+	uint64_t now = w->insp.now_ns;
+	w->insp.now_ns = f->last_pkt_ns;
 	for (int dir = 0; dir < 2; dir++) {
 		struct gapctx g = {w, f, dir};
 		struct reasm_out out = {on_data, on_gap, &g};
 		reasm_flush(&f->r[dir], &w->lim, &out, &w->st);
 		insp_end(&w->insp, &f->d[dir], &f->meta[dir]);
 	}
+	w->insp.now_ns = now;
 	f->state = F_CLOSED;
 }
 
@@ -345,6 +354,7 @@ static void handle_tcp(struct worker *w, const struct tsf_pkt *p)
 		dir = flow_dir(f, p);
 	}
 	f->last_ns = w->now_ns;
+	f->last_pkt_ns = p->ts_ns;
 	lru_unlink(w, f);
 	lru_push(w, f);
 	if (p->tcp_flags & TSF_TCP_SYN)
@@ -383,6 +393,7 @@ static void handle_udp(struct worker *w, const struct tsf_pkt *p)
 		dir = 0;
 	}
 	f->last_ns = w->now_ns;
+	f->last_pkt_ns = p->ts_ns;
 	lru_unlink(w, f);
 	lru_push(w, f);
 	w->st.udp_datagrams++;

@@ -439,6 +439,45 @@ static void test_reaper(void)
 	free(c);
 }
 
+/* Flows that never end: each holds "verify wallet" behind a gap (a lost
+ * segment), so the match completes only when the end of the capture
+ * flushes the flow.  Its ts is then that flow's last packet, whatever the
+ * number of workers (not the last packet the flushing worker happened to
+ * see, which belongs to another flow). */
+static void run_unended(struct env *v, uint64_t *last)
+{
+	for (int f = 0; f < 40; f++) {
+		handshake(v->e, 6, f);
+		pkt(v->e, 6, f, 0, 1001 + 5, TSF_TCP_ACK, "verify wallet", 13, TSF_PROTO_TCP);
+		last[f] = clock_ns;
+	}
+	for (int f = 40; f < 80; f++) { /* later traffic on every worker */
+		uint32_t cs = 1001;
+		handshake(v->e, 6, f);
+		send_split(v->e, 6, f, 0, &cs, "nothing here", 4);
+	}
+}
+
+static void test_flush_ts(void)
+{
+	for (int threads = 1; threads <= 4; threads += 3) {
+		struct env v;
+		uint64_t last[40];
+		env_start(&v, threads, 0);
+		run_unended(&v, last);
+		env_stop(&v);
+		CHECK_EQ_INT(v.c->n, 40);
+		int right = 0;
+		for (int i = 0; i < v.c->n; i++) {
+			const struct tsf_verdict *x = &v.c->v[i];
+			int f = x->sport - 30000;
+			right += x->rule_id == 2 && f >= 0 && f < 40 && x->ts_ns == last[f];
+		}
+		CHECK_EQ_INT(right, 40);
+		env_free(&v);
+	}
+}
+
 int main(void)
 {
 	RUN(test_split_dedup_directions);
@@ -447,6 +486,7 @@ int main(void)
 	RUN(test_stream_depth);
 	RUN(test_text_input);
 	RUN(test_threads_equal);
+	RUN(test_flush_ts);
 	RUN(test_hot_swap);
 	RUN(test_reaper);
 	return UNIT_DONE();
