@@ -155,7 +155,8 @@ int main(int argc, char **argv)
 	size_t dbsize = 0;
 	hs_database_size(db, &dbsize);
 	printf("{\"literals\":%zu,\"parse_s\":%.3f,\"compile_s\":%.3f,\"db_bytes\":%zu,"
-	       "\"bytes\":%zu,\"scan_s\":%.3f,\"MBps\":%.1f,\"matches\":%llu,\"db_cached\":%s,\"first_pass_s\":%.3f}\n",
+	       "\"bytes\":%zu,\"scan_s\":%.3f,\"MBps\":%.1f,\"matches\":%llu,\"db_cached\":%s,"
+	       "\"first_pass_s\":%.3f}\n",
 	       n, t1 - t0, cached ? 0.0 : t2 - t1, dbsize, len, best, (double)len / 1e6 / best,
 	       matches, cached ? "true" : "false", first);
 	hs_free_scratch(scratch);
