@@ -43,6 +43,8 @@ static inline uint32_t lookup(const uint16_t *l1, const uint32_t *l2, uint32_t c
 	return l2[(uint32_t)l1[cp >> 8] << 8 | (cp & 0xff)];
 }
 
+int norm_simd = 2;
+
 void norm_init(struct norm_state *st, unsigned flags)
 {
 	memset(st, 0, sizeof(*st));
@@ -522,9 +524,12 @@ ALWAYS_INLINE size_t run_all(struct norm_state *st, const uint8_t *in, size_t le
                              uint64_t *offmap, uint64_t base)
 {
 	size_t i = 0, o = 0;
+#ifdef NORM_SSSE3
+	const int ssse3 = !offmap && have_ssse3 && norm_simd >= 1;
+#endif
 	while (i + 8 <= len) {
 #ifdef NORM_SSSE3
-		if (!offmap && have_ssse3 && i + 16 <= len) {
+		if (ssse3 && i + 16 <= len) {
 			/* only worth the call at the start of a 16-byte ASCII run */
 			uint64_t w0, w1;
 			memcpy(&w0, in + i, 8);
@@ -588,7 +593,7 @@ static size_t run_fast(struct norm_state *st, const uint8_t *in, size_t len, uin
                        uint64_t base)
 {
 #ifdef NORM_SSSE3
-	if (have_avx2)
+	if (have_avx2 && norm_simd >= 2)
 		return run_all_avx2(st, in, len, out, base);
 #endif
 	return run_all(st, in, len, out, NULL, base);

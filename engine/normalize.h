@@ -47,6 +47,11 @@
  * result must equal the table path's). */
 #define NORM_FORCE_SLOW 0x100u
 
+/* The widest SIMD path of NORM_ALL to use where the CPU has it: 2 AVX2
+ * (default), 1 SSSE3 ASCII blocks, 0 the portable code (what ARM runs);
+ * tests compare them. */
+extern int norm_simd;
+
 /* Upper bound of output bytes per input byte, over all flag combinations.
  * U+3316 (3 bytes) -> "キロメートル" (18 bytes) reaches it. */
 #define NORM_MAX_EXPANSION 6

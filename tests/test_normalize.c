@@ -623,6 +623,19 @@ static void test_idempotent(void)
 	CHECK_EQ_INT(bad, 0);
 }
 
+/* The same two differential tests on the narrower paths: SSSE3 ASCII
+ * blocks with the 8-byte SWAR steps (x86 without AVX2), and the portable
+ * code alone (what ARM gateways run). */
+static void test_narrower_paths(void)
+{
+	for (int lv = 1; lv >= 0; lv--) {
+		norm_simd = lv;
+		test_ascii_simd_blocks();
+		test_cjk_runs();
+	}
+	norm_simd = 2;
+}
+
 int main(void)
 {
 	RUN(test_nfkc_fullwidth_and_case);
@@ -644,6 +657,7 @@ int main(void)
 	RUN(test_ascii_blocks);
 	RUN(test_ascii_simd_blocks);
 	RUN(test_cjk_runs);
+	RUN(test_narrower_paths);
 	RUN(test_idempotent);
 	return UNIT_DONE();
 }
