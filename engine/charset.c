@@ -327,13 +327,14 @@ static void utf8_feed(struct charset *c, const uint8_t *in, size_t len, tsf_out_
 		return;
 
 	size_t start = i;
+#ifdef CS_SSSE3
+	int lv = cs_utf8_simd < simd_level ? cs_utf8_simd : simd_level;
+#endif
 	while (i < len) {
 #ifdef CS_SSSE3
-		if (len - i >= 32 && cs_utf8_simd && simd_level) {
-			int lv = cs_utf8_simd < simd_level ? cs_utf8_simd : simd_level;
+		if (len - i >= 32 && lv)
 			i += lv == 2 ? valid_prefix_avx2(in + i, len - i)
 			             : valid_prefix_ssse3(in + i, len - i);
-		}
 #endif
 		/* ASCII fast path, eight bytes at a time. */
 		while (i + 8 <= len) {
