@@ -57,6 +57,12 @@ def stat(err, name):
     return float(m.group(1)) if m else 0.0
 
 
+def scan_MBps(err):
+    """Payload MB/s over the scan phase, from `tapsift scan` stats."""
+    scan_s = stat(err, "seconds")
+    return stat(err, "payload_bytes") / 1e6 / scan_s if scan_s else 0.0
+
+
 def progress(msg):
     print(f"  .. {msg}", flush=True)
 
@@ -92,8 +98,7 @@ def paired(n, rules, pcap, text, hs_db):
         def pipeline():
             out, err, wall, rss = run_rss([TSF, "scan", "--rules", rules, "--pcap", pcap,
                                            "--quiet", "--threads", "1"])
-            scan_s = stat(err, "seconds")
-            return stat(err, "payload_bytes") / 1e6 / scan_s if scan_s else 0
+            return scan_MBps(err)
 
         def raw_hs():
             env = dict(os.environ, BENCH_HS_DB=hs_db, BENCH_HS_PASSES="1")
@@ -149,23 +154,20 @@ def main():
             progress(f"{n} rules: tapsift scan, {t} thread(s)")
             out, err, wall, rss = best_scan([TSF, "scan", "--rules", rules, "--pcap", pcap, "--quiet",
                                              "--threads", str(t)])
-            scan_s = stat(err, "seconds")
             pb = stat(err, "payload_bytes") / 1e6
             r["pipeline"][t] = {"whole_run_MBps": round(pb / wall, 1),
-                                "scan_phase_MBps": round(pb / scan_s, 1) if scan_s else 0,
+                                "scan_phase_MBps": round(scan_MBps(err), 1),
                                 "verdicts": int(stat(err, "verdicts")),
                                 "peak_rss_MiB": round(rss), "wall_s": round(wall, 2)}
         progress(f"{n} rules: tapsift scan, Hyperscan-only matcher, 1 thread")
         out, err, wall, rss = best_scan([TSF, "scan", "--rules", rules, "--pcap", pcap, "--quiet",
                                          "--threads", "1", "--matcher", "hs"])
-        scan_s = stat(err, "seconds")
-        r["pipeline_hs_only_scan_MBps"] = round(stat(err, "payload_bytes") / 1e6 / scan_s, 1) if scan_s else 0
+        r["pipeline_hs_only_scan_MBps"] = round(scan_MBps(err), 1)
         r["pipeline_hs_only_verdicts"] = int(stat(err, "verdicts"))
         progress(f"{n} rules: tapsift scan, normalization off, 1 thread")
         out, err, wall, rss = best_scan([TSF, "scan", "--rules", rules, "--pcap", pcap, "--quiet",
                                          "--threads", "1", "--normalize", "none"])
-        scan_s = stat(err, "seconds")
-        r["pipeline_norm_off_scan_MBps"] = round(stat(err, "payload_bytes") / 1e6 / scan_s, 1) if scan_s else 0
+        r["pipeline_norm_off_scan_MBps"] = round(scan_MBps(err), 1)
         progress(f"{n} rules: raw Hyperscan block mode on the same bytes")
         hs_db = os.path.join(DATA, f"hs-{n}.db")  # compiled once, reused by the pairs below
         if os.path.exists(hs_db):
