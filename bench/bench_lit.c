@@ -322,13 +322,15 @@ static int run_size(size_t n, size_t text_len, size_t hs_max, FILE *out)
 	        mib / sw, mib / sp, (unsigned long long)hits_whole);
 	double rss2 = peak_rss_mb();
 #ifdef LIT_STATS
-	extern unsigned long long lit_st_pos, lit_st_bit, lit_st_ent, lit_st_anchor, lit_st_hit;
+	extern unsigned long long lit_st_pos, lit_st_pf, lit_st_bit, lit_st_ent, lit_st_anchor,
+	    lit_st_hit;
 	fprintf(stderr,
-	        "[stats] per byte: positions %.3f bitmap-pass %.4f entries %.4f anchor-eq %.4f "
+	        "[stats] per byte: positions %.3f filter-pass %.4f bitmap-pass %.4f entries %.4f "
+	        "anchor-eq %.4f "
 	        "hits %.6f\n",
-	        lit_st_pos / (6.0 * text_len), lit_st_bit / (6.0 * text_len),
-	        lit_st_ent / (6.0 * text_len), lit_st_anchor / (6.0 * text_len),
-	        lit_st_hit / (6.0 * text_len));
+	        lit_st_pos / (6.0 * text_len), lit_st_pf / (6.0 * text_len),
+	        lit_st_bit / (6.0 * text_len), lit_st_ent / (6.0 * text_len),
+	        lit_st_anchor / (6.0 * text_len), lit_st_hit / (6.0 * text_len));
 #endif
 
 	double hs_compile = -1, hs_compile_cpu = -1, hs_scan_s = -1, hs_rss = -1;

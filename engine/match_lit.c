@@ -1,11 +1,12 @@
 /* match_lit.c - the literal-index tier (see match_lit.h for the design).
  *
- * Serialized: struct lit_outer (magic, part sizes, checksum), then one
- * image per length class.  Each class ("sub-index", struct lsub) is one
- * allocation laid out exactly like its image (little-endian):
+ * Serialized: struct lit_outer (magic, part sizes, checksum), the
+ * first-pass filter shared by both classes (struct lit_pfh, then its
+ * words), then one image per length class.  Each class ("sub-index",
+ * struct lsub) is one allocation laid out exactly like its image
+ * (little-endian):
  *   struct lit_hdr                 128 bytes
  *   bitmap    uint32_t[]           1 << bm_bits bits (at least 16 bytes)
- *   filter    uint32_t[]           1 << f_bits bits, or nothing
  *   starts    uint32_t[nb + 1]     bucket b = entries [starts[b], starts[b+1])
  *   (pad to 8)
  *   entries   struct lit_ent[n]    grouped by bucket
@@ -23,15 +24,16 @@
 
 #define LIT_MAGIC "TSFLIDX1"
 #define LIT_VERSION                                                                                \
-	4u /* 2: mix() of 32-bit multiplies; 3: entry extra bytes, id in the                       \
-	      arena; 4: 32-bit filter words */
+	5u /* 2: mix() of 32-bit multiplies; 3: entry extra bytes, id in the                       \
+	      arena; 4: 32-bit filter words; 5: one first-pass filter for both                     \
+	      classes, class bitmaps behind it */
 #define LIT_ENDIAN 0x01020304u
 #define LIT_BM_SHIFT 4 /* bitmap bits per bucket, log2 */
 
 struct lit_hdr {
 	char magic[8];
 	uint32_t version, endian;
-	uint32_t k, minlen, maxlen, nb_bits, bm_bits, f_bits; /* f_bits 0: no filter */
+	uint32_t k, minlen, maxlen, nb_bits, bm_bits, zero; /* zero: must be 0 */
 	uint64_t n, arena_len, total_len, checksum;
 	uint8_t startok[32]; /* bitset: bytes some anchor starts with */
 	uint8_t reserved[24];
@@ -67,12 +69,11 @@ struct lsub {
 	int img_mmap;
 	struct lit_hdr *h;
 	const uint32_t *bitmap;
-	const uint32_t *filter; /* NULL: none */
 	const uint32_t *starts;
 	const struct lit_ent *ent;
 	const uint8_t *arena;
 	uint64_t kmask;
-	unsigned k, maxlen, bw_shift, fw_shift, nb_shift;
+	unsigned k, maxlen, bw_shift, nb_shift;
 	uint8_t startok[256];
 	int cont_ok; /* some anchor starts with a UTF-8 continuation byte */
 };
@@ -149,18 +150,16 @@ static inline uint32_t ext_of(const uint8_t *lit, uint32_t len, uint32_t d)
 
 /* Section offsets from the header fields (all bounded by the caller). */
 struct lit_layout {
-	size_t bm_off, bm_bytes, f_off, f_bytes, st_off, ent_off, arena_off, total;
+	size_t bm_off, bm_bytes, st_off, ent_off, arena_off, total;
 };
 
-static void layout_of(unsigned nb_bits, unsigned bm_bits, unsigned f_bits, uint64_t n,
-                      uint64_t arena_len, struct lit_layout *l)
+static void layout_of(unsigned nb_bits, unsigned bm_bits, uint64_t n, uint64_t arena_len,
+                      struct lit_layout *l)
 {
 	uint64_t nb = 1ull << nb_bits;
 	l->bm_off = sizeof(struct lit_hdr);
 	l->bm_bytes = bm_bits >= 6 ? (size_t)1 << (bm_bits - 3) : 8;
-	l->f_off = l->bm_off + l->bm_bytes;
-	l->f_bytes = f_bits ? (size_t)1 << (f_bits - 3) : 0;
-	l->st_off = l->f_off + l->f_bytes;
+	l->st_off = l->bm_off + l->bm_bytes;
 	l->ent_off = l->st_off + (((nb + 1) * 4 + 7) & ~(uint64_t)7);
 	l->arena_off = l->ent_off + n * sizeof(struct lit_ent);
 	l->total = l->arena_off + ((arena_len + 7) & ~(uint64_t)7);
@@ -240,18 +239,33 @@ static uint64_t image_checksum(uint8_t *img, size_t len)
 	return c;
 }
 
-/* Large images go to their own mapping with transparent huge pages asked
- * for: the bitmap and bucket probes are random, so TLB misses matter. */
+/* Images of a huge page or more go to their own mapping, aligned to 2 MB,
+ * with transparent huge pages asked for: the filter, bitmap and bucket
+ * probes are random, so TLB misses matter (a 2 MB first-pass filter on 4 KB
+ * pages is 512 TLB entries).  The last partial huge page stays in small
+ * pages (no memory rounded up).  The mapping is zero-filled, like calloc. */
+#define LIT_HUGE ((size_t)2 << 20)
+static size_t img_map_len(size_t len)
+{
+	return (len + 4095) & ~(size_t)4095;
+}
+
 static uint8_t *img_alloc(size_t len, int *mapped)
 {
 	*mapped = 0;
-	if (len >= (8u << 20)) {
-		void *p =
-		    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (len >= LIT_HUGE) {
+		size_t ml = img_map_len(len), over = ml + LIT_HUGE;
+		uint8_t *p =
+		    mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p != MAP_FAILED) {
-			madvise(p, len, MADV_HUGEPAGE);
+			uint8_t *a = (uint8_t *)(((uintptr_t)p + LIT_HUGE - 1) & ~(LIT_HUGE - 1));
+			if (a > p)
+				munmap(p, (size_t)(a - p));
+			if (a + ml < p + over)
+				munmap(a + ml, (size_t)(p + over - (a + ml)));
+			madvise(a, ml, MADV_HUGEPAGE);
 			*mapped = 1;
-			return p;
+			return a;
 		}
 	}
 	return calloc(1, len);
@@ -260,7 +274,7 @@ static uint8_t *img_alloc(size_t len, int *mapped)
 static void img_release(uint8_t *img, size_t len, int mapped)
 {
 	if (mapped)
-		munmap(img, len);
+		munmap(img, img_map_len(len));
 	else
 		free(img);
 }
@@ -269,7 +283,7 @@ static void attach(struct lsub *x)
 {
 	struct lit_hdr *h = (struct lit_hdr *)x->img;
 	struct lit_layout l;
-	layout_of(h->nb_bits, h->bm_bits, h->f_bits, h->n, h->arena_len, &l);
+	layout_of(h->nb_bits, h->bm_bits, h->n, h->arena_len, &l);
 	x->h = h;
 	x->bitmap = (const uint32_t *)(x->img + l.bm_off);
 	x->starts = (const uint32_t *)(x->img + l.st_off);
@@ -279,8 +293,6 @@ static void attach(struct lsub *x)
 	x->kmask = kmask_of(h->k);
 	x->maxlen = h->maxlen;
 	x->bw_shift = 64 - (h->bm_bits - 5);
-	x->filter = h->f_bits ? (const uint32_t *)(x->img + l.f_off) : NULL;
-	x->fw_shift = h->f_bits ? 64 - (h->f_bits - 5) : 0;
 	x->nb_shift = 64 - h->nb_bits;
 	x->cont_ok = 0;
 	for (int c = 0; c < 256; c++) {
@@ -289,24 +301,26 @@ static void attach(struct lsub *x)
 	}
 }
 
-/* The prefilter is a blocked Bloom filter: two bits in one 32-bit word
- * (one cache line per probe), from hB's top 10 bits (hh bits 22..31; the
- * word index comes from hA).  32-bit words so that one AVX2 gather fetches
- * the words of 8 positions and the bit tests run on 8 lanes; against
- * 64-bit words this passes ~10% more positions at 1M literals (0.032 per
- * byte instead of 0.029) but the scan is faster (1M: median ~150 vs ~105
- * MiB/s, 10M: ~55 vs ~45 in the same noisy hour). */
+/* The filters are blocked Bloom filters: two bits in one 32-bit word (one
+ * cache line per probe).  32-bit words so that one AVX2 gather fetches the
+ * words of 8 positions and the bit tests run on 8 lanes; against 64-bit
+ * words this passed ~10% more positions at 1M literals but scanned faster.
+ *
+ * Two levels.  The first-pass filter (struct lit_pf) is probed at every
+ * position, once for both classes: its word comes from the hash of the
+ * first kc bytes (kc: the shortest anchor, 6 in practice), which both
+ * classes' anchors start with, and each class tests its own two bits from
+ * hB of its whole anchor (hh bits 22..31).  Probing it is most of the scan
+ * (the random loads, not the hashing: in a microbenchmark with both tables
+ * in L2, two loads per position ran at ~1/3 the speed of none, one load at
+ * ~1.6x two), hence one word per position instead of one per class.  The
+ * positions that pass test their class's own bitmap (word from hA, bits
+ * from a re-hash, f_hash), which keeps the bucket probes few. */
 static inline uint32_t bm_mask(uint64_t hh)
 {
 	return (1u << ((hh >> 22) & 31)) | (1u << ((hh >> 27) & 31));
 }
 
-/* The first-level filter, for indexes whose bitmap outgrows the cache
- * (10M literals: 32 MB): 4 MB, 2 bits per literal in one word, from a
- * re-hash of hA and hB (two more 32-bit multiplies).  Most positions stop here, in L3, instead of
- * costing a DRAM access each. */
-#define LIT_F_BITS 25
-#define LIT_F_MIN_BM 27 /* bitmaps of 2^27 bits (16 MB) and up get one */
 #define LIT_KC 0xD6E8FEB9u
 #define LIT_KD 0x165667B1u
 static inline uint64_t f_hash(uint64_t hh)
@@ -316,6 +330,34 @@ static inline uint64_t f_hash(uint64_t hh)
 	return (uint64_t)fa << 32 | fb;
 }
 
+/* A class bitmap's bits for the anchor hash hh. */
+static inline uint32_t bm2_mask(uint64_t hh)
+{
+	return bm_mask(f_hash(hh));
+}
+
+/* The first-pass filter: bits = ceil_log2(literals) + LIT_PF_SHIFT, at most
+ * LIT_PF_MAX (4 MB: stays in L3 at 10M literals). */
+#define LIT_PF_SHIFT 4
+#define LIT_PF_MIN 7
+#define LIT_PF_MAX 25
+#define LIT_PF_MAGIC "TSFLIPF1"
+struct lit_pfh {
+	char magic[8];
+	uint32_t version, bits, kc, zero;
+	uint64_t words;
+};
+_Static_assert(sizeof(struct lit_pfh) == 32, "filter header size is part of the format");
+
+struct lit_pf {
+	uint8_t *img; /* header, then the words */
+	size_t img_len;
+	int img_mmap;
+	const uint32_t *w;
+	unsigned bits, kc, sh; /* word index: hA >> sh (32-bit) */
+	uint64_t kcmask;
+};
+
 static unsigned ceil_log2(uint64_t n)
 {
 	unsigned b = 0;
@@ -324,10 +366,15 @@ static unsigned ceil_log2(uint64_t n)
 	return b;
 }
 
+#ifndef LIT_SCORE
+#define LIT_SCORE(c8, c6) ((c8) + (c6))
+#endif
+
 static void sub_free(struct lsub *x);
 
 static struct lsub *sub_build(const uint8_t *const *lits, const uint32_t *lens, const uint32_t *ids,
-                              size_t n, const struct litidx_opts *o, char *err, size_t errlen)
+                              size_t n, const struct litidx_opts *o, unsigned kc, char *err,
+                              size_t errlen)
 {
 	unsigned minlen = n ? LITIDX_MAX_LEN : 0, maxlen = 0;
 	uint64_t arena_len = 0;
@@ -359,13 +406,8 @@ static struct lsub *sub_build(const uint8_t *const *lits, const uint32_t *lens, 
 	unsigned nb_bits = ceil_log2(n);
 	nb_bits = nb_bits < 8 ? 8 : nb_bits > 31 ? 31 : nb_bits;
 	unsigned bm_bits = nb_bits + shift > 32 ? 32 : nb_bits + shift;
-	unsigned f_bits = bm_bits >= LIT_F_MIN_BM ? LIT_F_BITS : 0;
-	if (o && o->filter_bits) /* forced (tests): 7 .. bm_bits-1 */
-		f_bits = o->filter_bits < 7          ? 7
-		         : o->filter_bits >= bm_bits ? bm_bits - 1
-		                                     : o->filter_bits;
 	struct lit_layout l;
-	layout_of(nb_bits, bm_bits, f_bits, n, arena_len, &l);
+	layout_of(nb_bits, bm_bits, n, arena_len, &l);
 
 	uint8_t *dsel = NULL;
 	struct lsub *x = calloc(1, sizeof(*x));
@@ -385,7 +427,6 @@ static struct lsub *sub_build(const uint8_t *const *lits, const uint32_t *lens, 
 	h->maxlen = maxlen;
 	h->nb_bits = nb_bits;
 	h->bm_bits = bm_bits;
-	h->f_bits = f_bits;
 	h->n = n;
 	h->arena_len = arena_len;
 	h->total_len = l.total;
@@ -405,19 +446,27 @@ static struct lsub *sub_build(const uint8_t *const *lits, const uint32_t *lens, 
 	 * cache at 10M literals (a collision only blurs the choice). */
 	uint64_t nb = 1ull << nb_bits;
 	unsigned cshift = 64 - (nb_bits + 1 < 23 ? nb_bits + 1 : 23);
+	int pre = kc < k; /* also count the kc-byte prefixes */
+	uint64_t pmask = kmask_of(kc);
 	uint8_t *cnt = calloc((size_t)1 << (64 - cshift), 1);
+	uint8_t *pcnt = pre ? calloc((size_t)1 << (64 - cshift), 1) : NULL;
 	dsel = malloc(n ? n : 1);
-	if (!cnt || !dsel) {
+	if (!cnt || !dsel || (pre && !pcnt)) {
 		free(cnt);
+		free(pcnt);
 		goto oom;
 	}
 	for (size_t i = 0; i < n; i++) {
 		const uint8_t *lit = lits[i];
 		for (uint32_t d = 0; d + anchor_span(k, lens[i]) <= lens[i]; d++)
 			if (!is_cont(lit[d]) || d == 0) {
-				uint8_t *c =
-				    &cnt[mix(anchor_of(lit, lens[i], d, x->kmask)) >> cshift];
+				uint64_t a = anchor_of(lit, lens[i], d, x->kmask);
+				uint8_t *c = &cnt[mix(a) >> cshift];
 				*c += *c != UINT8_MAX;
+				if (pre) {
+					c = &pcnt[mix(a & pmask) >> cshift];
+					*c += *c != UINT8_MAX;
+				}
 			}
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -426,13 +475,17 @@ static struct lsub *sub_build(const uint8_t *const *lits, const uint32_t *lens, 
 		for (uint32_t d = 0; d + anchor_span(k, lens[i]) <= lens[i]; d++) {
 			if (is_cont(lit[d]) && d)
 				continue;
-			uint32_t c = cnt[mix(anchor_of(lit, lens[i], d, x->kmask)) >> cshift];
+			uint64_t a = anchor_of(lit, lens[i], d, x->kmask);
+			uint32_t c = cnt[mix(a) >> cshift];
+			if (pre)
+				c = LIT_SCORE(c, pcnt[mix(a & pmask) >> cshift]);
 			if (c < best)
 				best = c, bd = d;
 		}
 		dsel[i] = (uint8_t)bd;
 	}
 	free(cnt);
+	free(pcnt);
 
 	/* Counting sort by bucket: count, prefix sum, place with starts[] as
 	 * cursors (which leaves starts[b] = end of b), shift back by one. */
@@ -441,11 +494,7 @@ static struct lsub *sub_build(const uint8_t *const *lits, const uint32_t *lens, 
 		uint64_t hh = mix(a);
 		bkt[i] = (uint32_t)(hh >> x->nb_shift);
 		starts[bkt[i]]++;
-		bitmap[hh >> x->bw_shift] |= bm_mask(hh);
-		if (f_bits) {
-			uint64_t f = f_hash(hh);
-			((uint32_t *)(x->img + l.f_off))[f >> x->fw_shift] |= bm_mask(f);
-		}
+		bitmap[hh >> x->bw_shift] |= bm2_mask(hh);
 		uint8_t c0 = lits[i][dsel[i]];
 		h->startok[c0 >> 3] |= (uint8_t)(1u << (c0 & 7));
 	}
@@ -498,7 +547,7 @@ static void sub_free(struct lsub *x)
 /* ---- scanning ---- */
 
 #ifdef LIT_STATS /* -DLIT_STATS: probe counts for tuning (bench_lit prints them) */
-unsigned long long lit_st_pos, lit_st_bit, lit_st_ent, lit_st_anchor, lit_st_hit;
+unsigned long long lit_st_pos, lit_st_pf, lit_st_bit, lit_st_ent, lit_st_anchor, lit_st_hit;
 #define ST(x) (x++)
 #else
 #define ST(x) ((void)0)
@@ -560,28 +609,31 @@ static inline void confirm(const struct lsub *x, const uint8_t *buf, size_t bufl
 
 static inline int bit_set(const struct lsub *x, uint64_t hh)
 {
-	uint32_t m = bm_mask(hh);
+	uint32_t m = bm2_mask(hh);
 	return (x->bitmap[hh >> x->bw_shift] & m) == m;
 }
 
-static inline int f_set(const struct lsub *x, uint64_t hh)
+/* The first-pass filter's word for the anchor bytes w (bytes past kc are
+ * ignored) and its test for a class's anchor hash hh. */
+static inline uint32_t pf_word(const struct lit_pf *pf, uint64_t w)
 {
-	if (!x->filter)
-		return 1;
-	uint64_t f = f_hash(hh);
-	uint32_t m = bm_mask(f);
-	return (x->filter[f >> x->fw_shift] & m) == m;
+	return (uint32_t)(mix(w & pf->kcmask) >> 32) >> pf->sh;
+}
+
+static inline int pf_set(const struct lit_pf *pf, uint64_t w, uint64_t hh)
+{
+	uint32_t m = bm_mask(hh);
+	return (pf->w[pf_word(pf, w)] & m) == m;
 }
 
 /* The scan works on chunks of LIT_CHUNK positions, software-pipelined
  * across chunks so that each stage's misses were prefetched one whole
  * chunk of work earlier.  In step t:
- *   0. chunk t, every position: hash the 8 bytes per class and test the
- *      prefilter word (or, for indexes with one, the first-level filter);
- *      the positions that pass go to a list (prefetch: their bitmap word
- *      or bucket bounds).  Branch-free, AVX2 where available.
- *   1. chunk t-1 (first-level filter only): test the bitmap, prefetch
- *      bounds.
+ *   0. chunk t, every position: hash its bytes and test the first-pass
+ *      filter word for both classes; the (position, class) pairs that
+ *      pass go to a list (prefetch: their class bitmap word).
+ *      Branch-free, AVX2 where available.
+ *   1. chunk t-1: test the class bitmap, prefetch bucket bounds.
  *   2. chunk t-2: bucket bounds, prefetch entries.
  *   3. chunk t-3: compare keys; short literals are confirmed here, long
  *      ones go to a candidate list (prefetch their literal bytes).
@@ -622,198 +674,101 @@ struct lit_work {
 	uint16_t grp[LIT_CHUNK / 8];
 };
 
-/* Pass 1 over [s, e): per group of 8 positions (from s) a 16-bit mask,
- * bit i set if class 0's filter word passes at position s+8g+i, bit 8+i
- * for class 1.  The stores go to fixed addresses (not to a list whose
- * length depends on the loads), so nothing waits on a filter load but its
- * own bit.  Positions whose byte starts no anchor test word 0 and are
- * masked off: no data-dependent branches. */
-static inline __attribute__((always_inline)) uint64_t lit_probe1(const struct lsub *x, uint64_t w,
-                                                                 uint8_t ch)
+/* What pass 1 needs, set up once per scan call. */
+struct lit_p1 {
+	const uint32_t *pfw; /* first-pass filter words */
+	unsigned sh;         /* word index: hA(kc bytes) >> sh */
+	int big;             /* over 2^16 words (256 KB): prefetch ahead */
+	int nx;              /* classes */
+	int share;           /* every low-half mask whole: one lo * KB1 */
+	int any_cont;        /* some anchor starts on a continuation byte */
+	uint32_t plo, phi;   /* kcmask halves */
+	uint32_t klo[LIT_NSUB], khi[LIT_NSUB];
+	const uint8_t *startok[LIT_NSUB];
+};
+
+static void lit_p1_of(const struct lit_pf *pf, const struct lsub *const *xs, int nx,
+                      struct lit_p1 *p)
 {
-	uint64_t hh = mix(w & x->kmask);
-	uint64_t ok = x->startok[ch];
-	uint64_t t;
-	if (x->filter) {
-		uint64_t f = f_hash(hh);
-		uint32_t m = bm_mask(f);
-		size_t wi = ok ? (size_t)(f >> x->fw_shift) : 0;
-		t = (x->filter[wi] & m) == m;
-	} else {
-		uint32_t m = bm_mask(hh);
-		size_t wi = ok ? (size_t)(hh >> x->bw_shift) : 0;
-		t = (x->bitmap[wi] & m) == m;
+	p->pfw = pf->w;
+	p->sh = pf->sh;
+	p->big = pf->bits - 5 > 16;
+	p->nx = nx;
+	p->plo = (uint32_t)pf->kcmask;
+	p->phi = (uint32_t)(pf->kcmask >> 32);
+	p->share = 1;
+	p->any_cont = 0;
+	for (int c = 0; c < LIT_NSUB; c++) {
+		const struct lsub *x = xs[c < nx ? c : 0];
+		p->klo[c] = (uint32_t)x->kmask;
+		p->khi[c] = (uint32_t)(x->kmask >> 32);
+		p->startok[c] = x->startok;
+		p->share &= p->klo[c] == ~0u;
+		p->any_cont |= x->cont_ok;
 	}
-	return t & ok;
 }
 
-/* The scalar pass 1, software-pipelined like the AVX2 one below, 8
- * positions per group.  A class whose table needs a prefetch (over 2^16
- * words: at 1M literals the 2 MB bitmap lives in L3) goes through a ring:
- * step A hashes group g+LIT_SAHEAD (word index, masked to word 0 where the
- * byte starts no anchor, and the two-bit mask) and prefetches the word;
- * step B tests group g's words.  A class with a small table is tested
- * right in step A (its word is in L2).  Each group's 16-bit mask is stored
- * once.  The class parameters live in a small struct (no copy of struct
- * lsub per chunk); the two classes share the products of the key's low
- * half when both anchors keep it whole (k >= 4, the default). */
+/* Pass 1 over [s, e): per group of 8 positions (from s) a 16-bit mask,
+ * bit i set if class 0's bits are in the filter word of position s+8g+i,
+ * bit 8+i for class 1.  The stores go to fixed addresses (not to a list
+ * whose length depends on the loads), so nothing waits on a filter load
+ * but its own bit.  Positions whose byte starts no anchor test word 0 and
+ * are masked off: no data-dependent branches.
+ *
+ * The scalar version (no AVX2, ARM, TAPSIFT_LIT_NOSIMD=1) goes one
+ * position at a time through a ring: step A hashes position i+LIT_SAHEAD
+ * (word index, masked to word 0 where the byte starts no anchor, the
+ * classes' two-bit masks) and, for a filter past L2, prefetches its word;
+ * step B tests position i. */
 #ifndef LIT_SAHEAD
-#define LIT_SAHEAD 8
+#define LIT_SAHEAD 16
 #endif
 #define LIT_SRING (2 * LIT_SAHEAD)
 
-struct lit_sprm {
-	const uint32_t *tab; /* the bitmap, or the first-level filter */
-	const uint8_t *startok;
-	uint32_t klo, khi; /* kmask halves */
-	unsigned sh;       /* word index: hA >> sh */
-	int filt, pf;      /* tab is the filter; tab over 2^16 words (ring) */
+struct lit_sslot {
+	uint32_t wi, m0, m1, ok;
 };
 
-struct lit_sring {
-	uint32_t idx[LIT_SRING][LIT_NSUB][8];
-	uint32_t m[LIT_SRING][LIT_NSUB][8];
-	uint16_t ok[LIT_SRING], dir[LIT_SRING];
-};
-
-static inline void lit_sprm_of(const struct lsub *x, struct lit_sprm *p)
+static inline __attribute__((always_inline)) void lit_shash(const struct lit_p1 *p,
+                                                            const uint8_t *q, struct lit_sslot *o)
 {
-	p->tab = x->filter ? x->filter : x->bitmap;
-	p->startok = x->startok;
-	p->klo = (uint32_t)x->kmask;
-	p->khi = (uint32_t)(x->kmask >> 32);
-	p->sh = (x->filter ? x->fw_shift : x->bw_shift) - 32;
-	p->filt = x->filter != NULL;
-	p->pf = p->sh < 32 - 16;
+	uint64_t w = load64(q);
+	uint32_t lo = (uint32_t)w, hi = (uint32_t)(w >> 32);
+	uint32_t ok0 = p->startok[0][q[0]], ok1 = p->nx > 1 ? p->startok[1][q[0]] : 0;
+	uint32_t a = (lo & p->plo) * LIT_KA1 + (hi & p->phi) * LIT_KA2;
+	uint32_t lb = (lo & p->klo[0]) * LIT_KB1;
+	o->wi = (a >> p->sh) & (0u - (ok0 | ok1));
+	o->m0 = bm_mask(lb + (hi & p->khi[0]) * LIT_KB2);
+	if (!p->share)
+		lb = (lo & p->klo[1]) * LIT_KB1;
+	o->m1 = bm_mask(lb + (hi & p->khi[1]) * LIT_KB2);
+	o->ok = ok0 | ok1 << 1;
+	if (p->big)
+		__builtin_prefetch(&p->pfw[o->wi]);
 }
 
-/* One class, one position, from the hash halves a = hA, b = hB (see mix,
- * f_hash, bm_mask): with pf, the word index (0 unless ok) and the mask go
- * to the ring and the word is prefetched; without, returns the test. */
-static inline __attribute__((always_inline)) unsigned lit_sword(const struct lit_sprm *p, int pf,
-                                                                uint32_t a, uint32_t b, uint32_t ok,
-                                                                uint32_t *idx, uint32_t *m)
+static inline __attribute__((always_inline)) unsigned lit_stest(const struct lit_p1 *p,
+                                                                const struct lit_sslot *o)
 {
-	if (p->filt) {
-		uint32_t fa = (b ^ (a >> 16)) * LIT_KC, fb = (a ^ (b >> 16)) * LIT_KD;
-		a = fa;
-		b = fb;
-	}
-	uint32_t wi = (a >> p->sh) & (0u - ok);
-	uint32_t mm = (1u << ((b >> 22) & 31)) | (1u << (b >> 27));
-	if (!pf)
-		return (p->tab[wi] & mm) == mm;
-	__builtin_prefetch(&p->tab[wi]);
-	*idx = wi;
-	*m = mm;
-	return 0;
+	uint32_t W = p->pfw[o->wi];
+	unsigned t = ((W & o->m0) == o->m0) | ((W & o->m1) == o->m1) << 1;
+	return t & o->ok;
 }
 
-static inline __attribute__((always_inline)) unsigned
-lit_stest(const struct lit_sprm *p, const uint32_t *idx, const uint32_t *m)
+static void lit_filter_scalar(const struct lit_p1 *p, const uint8_t *buf, size_t s, size_t j,
+                              size_t e, uint16_t *restrict grp)
 {
-	unsigned t = 0;
-#pragma GCC unroll 8
-	for (int i = 0; i < 8; i++)
-		t |= (unsigned)((p->tab[idx[i]] & m[i]) == m[i]) << i;
-	return t;
-}
-
-/* ng whole groups from buf+j into grp[0..ng); nx, pf0 and pf1 are
- * constants in each instance. */
-static inline __attribute__((always_inline)) void
-lit_sgroups(const struct lit_sprm *p0, const struct lit_sprm *p1, int nx, int pf0, int pf1,
-            int share, const uint8_t *buf, size_t j, size_t ng, uint16_t *restrict grp)
-{
-	const int ring = pf0 || (nx > 1 && pf1);
-	const size_t ahead = ring ? LIT_SAHEAD : 0;
-	struct lit_sring r;
-	for (size_t g = 0; g < ng + ahead; g++) {
-		if (g < ng) { /* A */
-			const uint8_t *q = buf + j + 8 * g;
-			unsigned ri = g % LIT_SRING, ok = 0, dir = 0;
-#pragma GCC unroll 8
-			for (int i = 0; i < 8; i++) {
-				uint64_t w = load64(q + i);
-				uint32_t lo = (uint32_t)w, hi = (uint32_t)(w >> 32);
-				uint32_t o0 = p0->startok[q[i]];
-				uint32_t l0 = lo & p0->klo, h0 = hi & p0->khi;
-				uint32_t la = l0 * LIT_KA1, lb = l0 * LIT_KB1;
-				unsigned t =
-				    lit_sword(p0, pf0, la + h0 * LIT_KA2, lb + h0 * LIT_KB2, o0,
-				              &r.idx[ri][0][i], &r.m[ri][0][i]);
-				if (pf0)
-					ok |= o0 << i;
-				else
-					dir |= (t & o0) << i;
-				if (nx > 1) {
-					uint32_t o1 = p1->startok[q[i]];
-					uint32_t l1 = lo & p1->klo, h1 = hi & p1->khi;
-					if (!share) {
-						la = l1 * LIT_KA1;
-						lb = l1 * LIT_KB1;
-					}
-					t = lit_sword(p1, pf1, la + h1 * LIT_KA2, lb + h1 * LIT_KB2,
-					              o1, &r.idx[ri][1][i], &r.m[ri][1][i]);
-					if (pf1)
-						ok |= o1 << (8 + i);
-					else
-						dir |= (t & o1) << (8 + i);
-				}
-			}
-			if (!ring) {
-				grp[g] = (uint16_t)dir;
-				continue;
-			}
-			r.ok[ri] = (uint16_t)ok;
-			r.dir[ri] = (uint16_t)dir;
+	struct lit_sslot r[LIT_SRING];
+	size_t n = j < e ? e - j : 0;
+	for (size_t i = 0; i < n + LIT_SAHEAD; i++) {
+		if (i < n)
+			lit_shash(p, buf + j + i, &r[i % LIT_SRING]);
+		if (i >= LIT_SAHEAD) {
+			size_t q = i - LIT_SAHEAD, at = j + q - s;
+			unsigned t = lit_stest(p, &r[q % LIT_SRING]);
+			grp[at >> 3] |=
+			    (uint16_t)(((t & 1) << (at & 7)) | ((t >> 1) << (8 + (at & 7))));
 		}
-		if (ring && g >= ahead) { /* B */
-			size_t gb = g - ahead;
-			unsigned ri = gb % LIT_SRING, t = 0;
-			if (pf0)
-				t |= lit_stest(p0, r.idx[ri][0], r.m[ri][0]);
-			if (nx > 1 && pf1)
-				t |= lit_stest(p1, r.idx[ri][1], r.m[ri][1]) << 8;
-			grp[gb] = (uint16_t)((t & r.ok[ri]) | r.dir[ri]);
-		}
-	}
-}
-
-static void lit_filter_scalar(const struct lsub *const *xs, int nx, const uint8_t *buf, size_t s,
-                              size_t j, size_t e, uint16_t *restrict grp)
-{
-	if (j >= e)
-		return;
-	size_t ng = (j - s) % 8 ? 0 : (e - j) / 8;
-	if (ng) {
-		struct lit_sprm p0, p1;
-		lit_sprm_of(xs[0], &p0);
-		lit_sprm_of(xs[nx - 1], &p1);
-		int share = p0.klo == ~0u && p1.klo == ~0u;
-		uint16_t *gq = grp + (j - s) / 8;
-		if (nx == 1 && p0.pf)
-			lit_sgroups(&p0, &p1, 1, 1, 0, 0, buf, j, ng, gq);
-		else if (nx == 1)
-			lit_sgroups(&p0, &p1, 1, 0, 0, 0, buf, j, ng, gq);
-		else if (p0.pf && p1.pf)
-			lit_sgroups(&p0, &p1, 2, 1, 1, share, buf, j, ng, gq);
-		else if (p0.pf)
-			lit_sgroups(&p0, &p1, 2, 1, 0, share, buf, j, ng, gq);
-		else if (p1.pf)
-			lit_sgroups(&p0, &p1, 2, 0, 1, share, buf, j, ng, gq);
-		else
-			lit_sgroups(&p0, &p1, 2, 0, 0, share, buf, j, ng, gq);
-		j += 8 * ng;
-	}
-	for (; j < e; j++) { /* the last partial group */
-		uint64_t w = load64(buf + j);
-		uint8_t ch = buf[j];
-		unsigned i = (unsigned)(j - s);
-		uint64_t f = lit_probe1(xs[0], w, ch);
-		if (nx > 1)
-			f |= lit_probe1(xs[1], w, ch) << 8;
-		grp[i >> 3] |= (uint16_t)(f << (i & 7));
 	}
 }
 
@@ -822,59 +777,25 @@ static void lit_filter_scalar(const struct lsub *const *xs, int nx, const uint8_
 #define LIT_AVX2 1
 
 /* The AVX2 pass 1 is software-pipelined over groups of 8 positions: step A
- * hashes group g+LIT_AHEAD (per class: the word index, masked to word 0
- * where the byte starts no anchor, and the bit-selecting hash) into a
- * ring and prefetches the filter words; step B gathers group g's words
- * (by then in cache) and tests the bits.  Without the prefetch distance
- * the gathers stall the core on L3/DRAM (the window holds only ~3 groups
- * of gathers). */
+ * hashes group g+LIT_AHEAD (the filter word index, masked to word 0 where
+ * the byte starts no anchor, and each class's bit-selecting hash) into a
+ * ring and, for a filter past L2, prefetches the words; step B gathers
+ * group g's words (by then in cache) and tests both classes' bits in them.
+ * Without the prefetch distance the gathers stall the core on L3/DRAM
+ * (the window holds only ~3 groups of gathers). */
 #ifndef LIT_AHEAD
 #define LIT_AHEAD 8
 #endif
 #define LIT_RING (2 * LIT_AHEAD)
 struct lit_ring {
-	uint32_t idx[LIT_RING][LIT_NSUB][8];
+	uint32_t idx[LIT_RING][8];
 	uint32_t hb[LIT_RING][LIT_NSUB][8];
+	uint8_t okm[LIT_RING];
 };
 
-__attribute__((target("avx2"))) static inline void lit_avx2_hash(const struct lsub *x, __m256i LO,
-                                                                 __m256i HI, __m256i ok32,
-                                                                 uint32_t *idxo, uint32_t *hbo)
+__attribute__((target("avx2"))) static inline unsigned lit_avx2_bits(__m256i W, const uint32_t *hbi)
 {
-	uint64_t km = x->kmask;
-	__m256i lo = _mm256_and_si256(LO, _mm256_set1_epi32((int)(uint32_t)km));
-	__m256i hi = _mm256_and_si256(HI, _mm256_set1_epi32((int)(uint32_t)(km >> 32)));
-	__m256i hA = _mm256_add_epi32(_mm256_mullo_epi32(lo, _mm256_set1_epi32((int)LIT_KA1)),
-	                              _mm256_mullo_epi32(hi, _mm256_set1_epi32((int)LIT_KA2)));
-	__m256i hB = _mm256_add_epi32(_mm256_mullo_epi32(lo, _mm256_set1_epi32((int)LIT_KB1)),
-	                              _mm256_mullo_epi32(hi, _mm256_set1_epi32((int)LIT_KB2)));
-	const uint32_t *bm = x->bitmap;
-	unsigned sh = x->bw_shift - 32;
-	if (x->filter) { /* the first-level filter instead: f_hash */
-		__m256i fa = _mm256_mullo_epi32(_mm256_xor_si256(hB, _mm256_srli_epi32(hA, 16)),
-		                                _mm256_set1_epi32((int)LIT_KC));
-		__m256i fb = _mm256_mullo_epi32(_mm256_xor_si256(hA, _mm256_srli_epi32(hB, 16)),
-		                                _mm256_set1_epi32((int)LIT_KD));
-		hA = fa;
-		hB = fb;
-		bm = x->filter;
-		sh = x->fw_shift - 32;
-	}
-	__m256i idx = _mm256_and_si256(_mm256_srl_epi32(hA, _mm_cvtsi32_si128((int)sh)), ok32);
-	_mm256_storeu_si256((__m256i *)idxo, idx);
-	_mm256_storeu_si256((__m256i *)hbo, hB);
-	if (sh < 32 - 16) /* over 2^16 words (256 KB) */
-		for (int i = 0; i < 8; i++)
-			__builtin_prefetch(&bm[idxo[i]]);
-}
-
-__attribute__((target("avx2"))) static inline unsigned
-lit_avx2_test(const struct lsub *x, const uint32_t *idxi, const uint32_t *hbi)
-{
-	const int *bm = (const int *)(x->filter ? x->filter : x->bitmap);
-	__m256i ix = _mm256_loadu_si256((const __m256i *)idxi);
 	__m256i hb = _mm256_loadu_si256((const __m256i *)hbi);
-	__m256i W = _mm256_i32gather_epi32(bm, ix, 4);
 	__m256i s1 = _mm256_srli_epi32(hb, 27);
 	__m256i s2 = _mm256_and_si256(_mm256_srli_epi32(hb, 22), _mm256_set1_epi32(31));
 	__m256i t = _mm256_and_si256(_mm256_srlv_epi32(W, s1), _mm256_srlv_epi32(W, s2));
@@ -883,10 +804,15 @@ lit_avx2_test(const struct lsub *x, const uint32_t *idxi, const uint32_t *hbi)
 	    _mm256_castsi256_ps(_mm256_cmpeq_epi32(t, _mm256_set1_epi32(1))));
 }
 
-/* Pass 1 for up to two classes, 8 positions per step while 24 bytes are
- * readable; returns where it stopped.  Lanes masked to word 0 (bytes that
- * start no anchor) are cleared from the result by okm. */
-__attribute__((target("avx2"))) static size_t lit_filter_avx2(const struct lsub *const *xs, int nx,
+static inline __m256i lit_set1(uint32_t v) __attribute__((target("avx2")));
+static inline __m256i lit_set1(uint32_t v)
+{
+	return _mm256_set1_epi32((int)v);
+}
+
+/* Pass 1, 8 positions per step while 24 bytes are readable; returns where
+ * it stopped. */
+__attribute__((target("avx2"))) static size_t lit_filter_avx2(const struct lit_p1 *p,
                                                               const uint8_t *buf, size_t buflen,
                                                               size_t s, size_t e,
                                                               uint16_t *restrict grp)
@@ -895,15 +821,18 @@ __attribute__((target("avx2"))) static size_t lit_filter_avx2(const struct lsub 
 	                                     2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6);
 	const __m256i c0 = _mm256_set1_epi32(0xC0), c8 = _mm256_set1_epi32(0x80);
 	const __m256i ones = _mm256_set1_epi32(-1);
-	int any_cont = 0;
-	for (int c = 0; c < nx; c++)
-		any_cont |= xs[c]->cont_ok;
+	const __m256i plo = lit_set1(p->plo), phi = lit_set1(p->phi);
+	const __m256i klo0 = lit_set1(p->klo[0]), khi0 = lit_set1(p->khi[0]);
+	const __m256i klo1 = lit_set1(p->klo[1]), khi1 = lit_set1(p->khi[1]);
+	const __m256i ka1 = lit_set1(LIT_KA1), ka2 = lit_set1(LIT_KA2);
+	const __m256i kb1 = lit_set1(LIT_KB1), kb2 = lit_set1(LIT_KB2);
+	const __m128i sh = _mm_cvtsi32_si128((int)p->sh);
+	const int nx = p->nx;
 	if (e <= s || buflen < 24 || s + 8 > e || s + 24 > buflen)
 		return s;
 	size_t ng = (e - s) / 8, nb = (buflen - 24 - s) / 8 + 1;
 	ng = ng < nb ? ng : nb;
 	struct lit_ring r;
-	uint8_t okm[LIT_RING];
 	for (size_t g = 0; g < ng + LIT_AHEAD; g++) {
 		if (g < ng) { /* A */
 			size_t j = s + 8 * g;
@@ -915,21 +844,41 @@ __attribute__((target("avx2"))) static size_t lit_filter_avx2(const struct lsub 
 			__m256i HI = _mm256_shuffle_epi8(_mm256_set_m128i(a8, a4), pat);
 			/* lanes whose first byte is not a UTF-8 continuation byte */
 			__m256i ok32 =
-			    any_cont ? ones
-			             : _mm256_xor_si256(
-			                   _mm256_cmpeq_epi32(_mm256_and_si256(LO, c0), c8), ones);
-			okm[ri] = (uint8_t)_mm256_movemask_ps(_mm256_castsi256_ps(ok32));
-			lit_avx2_hash(xs[0], LO, HI, ok32, r.idx[ri][0], r.hb[ri][0]);
-			if (nx > 1)
-				lit_avx2_hash(xs[1], LO, HI, ok32, r.idx[ri][1], r.hb[ri][1]);
+			    p->any_cont
+			        ? ones
+			        : _mm256_xor_si256(_mm256_cmpeq_epi32(_mm256_and_si256(LO, c0), c8),
+			                           ones);
+			r.okm[ri] = (uint8_t)_mm256_movemask_ps(_mm256_castsi256_ps(ok32));
+			__m256i hA =
+			    _mm256_add_epi32(_mm256_mullo_epi32(_mm256_and_si256(LO, plo), ka1),
+			                     _mm256_mullo_epi32(_mm256_and_si256(HI, phi), ka2));
+			__m256i idx = _mm256_and_si256(_mm256_srl_epi32(hA, sh), ok32);
+			_mm256_storeu_si256((__m256i *)r.idx[ri], idx);
+			__m256i lb = _mm256_mullo_epi32(_mm256_and_si256(LO, klo0), kb1);
+			_mm256_storeu_si256(
+			    (__m256i *)r.hb[ri][0],
+			    _mm256_add_epi32(lb,
+			                     _mm256_mullo_epi32(_mm256_and_si256(HI, khi0), kb2)));
+			if (nx > 1) {
+				if (!p->share)
+					lb = _mm256_mullo_epi32(_mm256_and_si256(LO, klo1), kb1);
+				_mm256_storeu_si256(
+				    (__m256i *)r.hb[ri][1],
+				    _mm256_add_epi32(
+				        lb, _mm256_mullo_epi32(_mm256_and_si256(HI, khi1), kb2)));
+			}
+			if (p->big)
+				for (int i = 0; i < 8; i++)
+					__builtin_prefetch(&p->pfw[r.idx[ri][i]]);
 		}
 		if (g >= LIT_AHEAD) { /* B */
 			size_t gb = g - LIT_AHEAD;
 			unsigned ri = gb % LIT_RING;
-			unsigned m = lit_avx2_test(xs[0], r.idx[ri][0], r.hb[ri][0]) & okm[ri];
+			__m256i ix = _mm256_loadu_si256((const __m256i *)r.idx[ri]);
+			__m256i W = _mm256_i32gather_epi32((const int *)p->pfw, ix, 4);
+			unsigned m = lit_avx2_bits(W, r.hb[ri][0]) & r.okm[ri];
 			if (nx > 1)
-				m |= (lit_avx2_test(xs[1], r.idx[ri][1], r.hb[ri][1]) & okm[ri])
-				     << 8;
+				m |= (lit_avx2_bits(W, r.hb[ri][1]) & r.okm[ri]) << 8;
 			grp[gb] = (uint16_t)m;
 		}
 	}
@@ -945,18 +894,17 @@ static int lit_have_avx2(void)
 }
 #endif
 
-static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, size_t buflen,
-                      size_t from, size_t to, size_t min_end, uint64_t base, litidx_cb cb,
-                      void *ctx)
+static void scan_core(const struct lit_pf *pf, const struct lsub *const *xs, int nx,
+                      const uint8_t *buf, size_t buflen, size_t from, size_t to, size_t min_end,
+                      uint64_t base, litidx_cb cb, void *ctx)
 {
 	if (!nx || from >= to || buflen < 8)
 		goto tail;
 	/* Positions with 8 readable bytes take the chunked path (k <= 8, so
 	 * every class's anchors fit there). */
 	size_t fast_to = buflen - 7;
-	int filt = 0;
-	for (int c = 0; c < nx; c++)
-		filt |= xs[c]->filter != NULL;
+	struct lit_p1 p1;
+	lit_p1_of(pf, xs, nx, &p1);
 	struct lit_work wk;
 #ifdef LIT_AVX2
 	int simd = lit_have_avx2();
@@ -972,9 +920,9 @@ static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, 
 			size_t j = s;
 #ifdef LIT_AVX2
 			if (simd)
-				j = lit_filter_avx2(xs, nx, buf, buflen, s, e, wk.grp);
+				j = lit_filter_avx2(&p1, buf, buflen, s, e, wk.grp);
 #endif
-			lit_filter_scalar(xs, nx, buf, s, j, e, wk.grp);
+			lit_filter_scalar(&p1, buf, s, j, e, wk.grp);
 #ifdef LIT_STATS
 			lit_st_pos += (e - s) * (unsigned)nx;
 #endif
@@ -991,25 +939,22 @@ static void scan_core(const struct lsub *const *xs, int nx, const uint8_t *buf, 
 					p[n].hh = hh;
 					p[n].ac = (uint64_t)a << 1 | c;
 					n++;
-					if (x->filter)
-						__builtin_prefetch(&x->bitmap[hh >> x->bw_shift]);
-					else
-						__builtin_prefetch(&x->starts[hh >> x->nb_shift]);
+					__builtin_prefetch(&x->bitmap[hh >> x->bw_shift]);
 				}
 			}
 			pl->n = n;
 		}
-		if (t >= 1 && t - 1 < nch && filt) { /* stage 1: bitmap behind the filter */
+		if (t >= 1 && t - 1 < nch) { /* stage 1: the class bitmap */
 			struct lit_plist *pl = &wk.pl[(t - 1) % LIT_PLISTS];
 			unsigned m = 0;
 			for (unsigned q = 0; q < pl->n; q++) {
 				struct lit_pass pp = pl->p[q];
 				const struct lsub *x = xs[pp.ac & 1];
 				pl->p[m] = pp;
-				if (x->filter && !bit_set(x, pp.hh))
+				ST(lit_st_pf);
+				if (!bit_set(x, pp.hh))
 					continue;
-				if (x->filter)
-					__builtin_prefetch(&x->starts[pp.hh >> x->nb_shift]);
+				__builtin_prefetch(&x->starts[pp.hh >> x->nb_shift]);
 				m++;
 			}
 			pl->n = m;
@@ -1086,7 +1031,7 @@ tail:
 			uint64_t w = 0;
 			memcpy(&w, buf + i, buflen - i < 8 ? buflen - i : 8);
 			uint64_t hh = mix(w & x->kmask);
-			if (f_set(x, hh) && bit_set(x, hh))
+			if (bit_set(x, hh))
 				confirm(x, buf, buflen, i, w, hh, from, to, min_end, base, cb, ctx);
 		}
 	}
@@ -1159,7 +1104,7 @@ static void sub_fix_checksum(uint8_t *buf, size_t len)
 
 /* A sub-image of len bytes at off of the source. */
 static struct lsub *sub_deserialize(litidx_read_fn rd, void *ctx, uint64_t at, size_t len,
-                                    char *err, size_t errlen)
+                                    const struct lit_pf *pf, char *err, size_t errlen)
 {
 	struct lit_hdr h;
 	struct lsub *x = NULL;
@@ -1183,14 +1128,14 @@ static struct lsub *sub_deserialize(litidx_read_fn rd, void *ctx, uint64_t at, s
 		BAD("shortest literal %u below anchor %u", h.minlen, h.k);
 	if (!h.n && h.maxlen)
 		BAD("empty index with literal lengths");
-	if (h.f_bits && (h.f_bits < 7 || h.f_bits > 28 || h.f_bits >= h.bm_bits))
-		BAD("filter size 2^%u", h.f_bits);
+	if (h.zero)
+		BAD("reserved field %u", h.zero);
 	if (h.nb_bits < 1 || h.nb_bits > 31 || h.bm_bits < 7 || h.bm_bits > 34)
 		BAD("table sizes 2^%u / 2^%u", h.nb_bits, h.bm_bits);
 	if (h.n > UINT32_MAX - 1 || h.arena_len > LIT_ARENA_MAX)
 		BAD("counts %llu / %llu", (unsigned long long)h.n, (unsigned long long)h.arena_len);
 	struct lit_layout l;
-	layout_of(h.nb_bits, h.bm_bits, h.f_bits, h.n, h.arena_len, &l);
+	layout_of(h.nb_bits, h.bm_bits, h.n, h.arena_len, &l);
 	if (h.total_len != l.total || len != l.total)
 		BAD("size %zu, header says %llu, layout needs %zu", len,
 		    (unsigned long long)h.total_len, l.total);
@@ -1242,8 +1187,10 @@ static struct lsub *sub_deserialize(litidx_read_fn rd, void *ctx, uint64_t at, s
 			if ((hh >> x->nb_shift) != b)
 				BAD("entry %u: in bucket %llu, hashes elsewhere", j,
 				    (unsigned long long)b);
-			if (!bit_set(x, hh) || !f_set(x, hh))
-				BAD("entry %u: prefilter bit missing", j);
+			if (!bit_set(x, hh))
+				BAD("entry %u: bitmap bit missing", j);
+			if (!pf_set(pf, e->key, hh))
+				BAD("entry %u: first-pass filter bit missing", j);
 			if (!x->startok[lit[d]])
 				BAD("entry %u: anchor byte not in the start table", j);
 			minlen = L < minlen ? L : minlen;
@@ -1275,8 +1222,9 @@ bad:
  * class is small (a few % of a signature set) so its tables stay in cache
  * and its extra probe per position is cheap.
  *
- * Outer image: struct lit_outer, then the sub-images (each 8-aligned, with
- * their own header and checksum).
+ * Outer image: struct lit_outer, the first-pass filter (struct lit_pfh and
+ * its words), then the sub-images (each 8-aligned, with their own header
+ * and checksum).  The outer checksum covers everything.
  */
 #define LIT_OUTER_MAGIC "TSFLITX1"
 
@@ -1285,20 +1233,94 @@ struct lit_outer {
 	uint32_t version, nsub;
 	uint64_t sub_len[LIT_NSUB];
 	uint64_t total_len, checksum;
-	uint8_t reserved[16];
+	uint64_t pf_len;
+	uint8_t reserved[8];
 };
 _Static_assert(sizeof(struct lit_outer) == 64, "outer header size is part of the format");
 
 struct litidx {
+	struct lit_pf pf;
 	struct lsub *sub[LIT_NSUB];
 	size_t n;
 	unsigned maxlen;
 };
 
+static size_t pf_img_len(unsigned bits)
+{
+	return sizeof(struct lit_pfh) + ((size_t)1 << (bits - 3));
+}
+
+static void pf_attach(struct lit_pf *pf)
+{
+	const struct lit_pfh *h = (const struct lit_pfh *)pf->img;
+	pf->w = (const uint32_t *)(pf->img + sizeof(*h));
+	pf->bits = h->bits;
+	pf->kc = h->kc;
+	pf->sh = 32 - (h->bits - 5);
+	pf->kcmask = kmask_of(h->kc);
+}
+
+/* An empty filter of 2^bits bits (LIT_PF_MIN..30) for kc-byte prefixes. */
+static int pf_alloc(struct lit_pf *pf, unsigned bits, unsigned kc)
+{
+	pf->img_len = pf_img_len(bits);
+	pf->img = img_alloc(pf->img_len, &pf->img_mmap);
+	if (!pf->img)
+		return -1;
+	struct lit_pfh *h = (struct lit_pfh *)pf->img;
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, LIT_PF_MAGIC, 8);
+	h->version = LIT_VERSION;
+	h->bits = bits;
+	h->kc = kc;
+	h->words = (uint64_t)1 << (bits - 5);
+	pf_attach(pf);
+	return 0;
+}
+
+static void pf_free(struct lit_pf *pf)
+{
+	if (pf->img)
+		img_release(pf->img, pf->img_len, pf->img_mmap);
+	pf->img = NULL;
+}
+
+/* kc: the shortest anchor of a class that has literals (8 if none). */
+static unsigned kc_of(struct lsub *const *sub)
+{
+	unsigned kc = 8;
+	for (int i = 0; i < LIT_NSUB; i++)
+		if (sub[i]->h->n && sub[i]->k < kc)
+			kc = sub[i]->k;
+	return kc;
+}
+
+static int pf_build(struct litidx *x, const struct litidx_opts *o, size_t n)
+{
+	unsigned bits = ceil_log2(n) + LIT_PF_SHIFT;
+	bits = bits < LIT_PF_MIN ? LIT_PF_MIN : bits > LIT_PF_MAX ? LIT_PF_MAX : bits;
+	if (o && o->filter_bits) /* forced (tests, tuning) */
+		bits = o->filter_bits < LIT_PF_MIN ? LIT_PF_MIN
+		       : o->filter_bits > 30       ? 30
+		                                   : o->filter_bits;
+	if (pf_alloc(&x->pf, bits, kc_of(x->sub)))
+		return -1;
+	uint32_t *w = (uint32_t *)(x->pf.img + sizeof(struct lit_pfh));
+	for (int c = 0; c < LIT_NSUB; c++) {
+		const struct lsub *s = x->sub[c];
+		for (uint64_t j = 0; j < s->h->n; j++) {
+			uint64_t key = s->ent[j].key;
+			w[pf_word(&x->pf, key)] |= bm_mask(mix(key & s->kmask));
+		}
+	}
+	return 0;
+}
+
 void litidx_free(struct litidx *x)
 {
 	if (!x)
 		return;
+	pf_free(&x->pf);
 	for (int i = 0; i < LIT_NSUB; i++)
 		sub_free(x->sub[i]);
 	free(x);
@@ -1326,6 +1348,14 @@ struct litidx *litidx_build_opts(const uint8_t *const *lits, const uint32_t *len
 		snprintf(err, errlen, "literal index: out of memory (%zu literals)", n);
 		goto fail;
 	}
+	/* kc, the shortest anchor (sub_build's choice of k, ahead of it): the
+	 * long class's anchors are chosen with their kc-byte prefixes in mind */
+	unsigned kc = 8, kopt = o && o->anchor_len ? o->anchor_len : LITIDX_ANCHOR;
+	kopt = kopt > 8 ? 8 : kopt;
+	for (size_t i = 0; i < n; i++) {
+		unsigned ki = kopt < lens[i] ? kopt : lens[i];
+		kc = ki < kc ? ki : kc;
+	}
 	for (int c = 0; c < LIT_NSUB; c++) {
 		size_t m = 0;
 		for (size_t i = 0; i < n; i++)
@@ -1334,9 +1364,13 @@ struct litidx *litidx_build_opts(const uint8_t *const *lits, const uint32_t *len
 				clen[m] = lens[i];
 				cid[m++] = ids[i];
 			}
-		x->sub[c] = sub_build(cl, clen, cid, m, o, err, errlen);
+		x->sub[c] = sub_build(cl, clen, cid, m, o, kc, err, errlen);
 		if (!x->sub[c])
 			goto fail;
+	}
+	if (pf_build(x, o, n)) {
+		snprintf(err, errlen, "literal index: out of memory (%zu literals)", n);
+		goto fail;
 	}
 	free(cl);
 	free(clen);
@@ -1382,7 +1416,7 @@ size_t litidx_memsize(const struct litidx *x)
 {
 	if (!x)
 		return 0;
-	size_t m = sizeof(*x);
+	size_t m = sizeof(*x) + x->pf.img_len;
 	for (int i = 0; i < LIT_NSUB; i++)
 		m += sizeof(struct lsub) + x->sub[i]->img_len;
 	return m;
@@ -1396,7 +1430,7 @@ static void scan_all(const struct litidx *x, const uint8_t *buf, size_t buflen, 
 	for (int i = 0; i < LIT_NSUB; i++)
 		if (x->sub[i]->h->n)
 			xs[nx++] = x->sub[i];
-	scan_core(xs, nx, buf, buflen, from, to, min_end, base, cb, ctx);
+	scan_core(&x->pf, xs, nx, buf, buflen, from, to, min_end, base, cb, ctx);
 }
 
 void litidx_scan(const struct litidx *x, struct litidx_stream *s, const uint8_t *p, size_t len,
@@ -1477,7 +1511,7 @@ static int outer_checksum_read(litidx_read_fn rd, void *ctx, size_t len, uint8_t
 
 int litidx_serialize(const struct litidx *x, uint8_t **out, size_t *outlen)
 {
-	size_t total = sizeof(struct lit_outer);
+	size_t total = sizeof(struct lit_outer) + x->pf.img_len;
 	for (int i = 0; i < LIT_NSUB; i++)
 		total += x->sub[i]->img_len; /* multiples of 8 */
 	uint8_t *b = malloc(total);
@@ -1489,7 +1523,9 @@ int litidx_serialize(const struct litidx *x, uint8_t **out, size_t *outlen)
 	h.version = LIT_VERSION;
 	h.nsub = LIT_NSUB;
 	h.total_len = total;
-	size_t off = sizeof(h);
+	h.pf_len = x->pf.img_len;
+	memcpy(b + sizeof(h), x->pf.img, x->pf.img_len);
+	size_t off = sizeof(h) + x->pf.img_len;
 	for (int i = 0; i < LIT_NSUB; i++) {
 		h.sub_len[i] = x->sub[i]->img_len;
 		sub_serialize(x->sub[i], b + off);
@@ -1509,6 +1545,9 @@ void litidx_image_fix_checksum(uint8_t *buf, size_t len)
 	struct lit_outer h;
 	memcpy(&h, buf, sizeof(h));
 	size_t off = sizeof(h);
+	if (h.pf_len > len - off)
+		return;
+	off += (size_t)h.pf_len;
 	for (int i = 0; i < LIT_NSUB; i++) {
 		if (h.sub_len[i] > len - off)
 			break;
@@ -1517,6 +1556,52 @@ void litidx_image_fix_checksum(uint8_t *buf, size_t len)
 	}
 	uint64_t c = outer_checksum(buf, len);
 	memcpy(buf + offsetof(struct lit_outer, checksum), &c, sizeof(c));
+}
+
+/* The first-pass filter part: len bytes at `at`.  Its words are any bits
+ * (the entries' bits in it are checked with each class); the header must
+ * describe exactly this size. */
+static int pf_deserialize(litidx_read_fn rd, void *ctx, uint64_t at, size_t len, struct lit_pf *pf,
+                          char *err, size_t errlen)
+{
+	struct lit_pfh h;
+	if (len < sizeof(h)) {
+		snprintf(err, errlen, "truncated header (%zu bytes)", len);
+		return -1;
+	}
+	if (rd(ctx, at, &h, sizeof(h))) {
+		snprintf(err, errlen, "read error");
+		return -1;
+	}
+	if (memcmp(h.magic, LIT_PF_MAGIC, 8) || h.version != LIT_VERSION || h.zero) {
+		snprintf(err, errlen, "bad magic, version or reserved field");
+		return -1;
+	}
+	if (h.bits < LIT_PF_MIN || h.bits > 30 || h.kc < 1 || h.kc > 8 ||
+	    h.words != (uint64_t)1 << (h.bits - 5) || len != pf_img_len(h.bits)) {
+		snprintf(err, errlen, "2^%u bits, %llu words, %u-byte prefixes in %zu bytes",
+		         h.bits, (unsigned long long)h.words, h.kc, len);
+		return -1;
+	}
+	pf->img_len = len;
+	pf->img = img_alloc(len, &pf->img_mmap);
+	if (!pf->img) {
+		snprintf(err, errlen, "out of memory (%zu bytes)", len);
+		return -1;
+	}
+	if (rd(ctx, at, pf->img, len)) {
+		snprintf(err, errlen, "read error");
+		pf_free(pf);
+		return -1;
+	}
+	/* the header again from the copy: a reader must not see two versions */
+	if (memcmp(pf->img, &h, sizeof(h))) {
+		snprintf(err, errlen, "changed while read");
+		pf_free(pf);
+		return -1;
+	}
+	pf_attach(pf);
+	return 0;
 }
 
 /* litidx_read_fn over an image in memory */
@@ -1567,7 +1652,13 @@ struct litidx *litidx_deserialize_read(litidx_read_fn rd, void *ctx, size_t len,
 		         h.version, h.nsub, LIT_VERSION, LIT_NSUB);
 		return NULL;
 	}
-	uint64_t total = sizeof(h);
+	if (h.pf_len > len - sizeof(h)) {
+		snprintf(err, errlen,
+		         "literal index image: filter of %llu bytes does not fit in %zu",
+		         (unsigned long long)h.pf_len, len);
+		return NULL;
+	}
+	uint64_t total = sizeof(h) + h.pf_len;
 	for (int i = 0; i < LIT_NSUB; i++) {
 		if (h.sub_len[i] > len || total + h.sub_len[i] > len) {
 			snprintf(err, errlen,
@@ -1606,10 +1697,16 @@ struct litidx *litidx_deserialize_read(litidx_read_fn rd, void *ctx, size_t len,
 		snprintf(err, errlen, "literal index image: out of memory");
 		return NULL;
 	}
-	size_t off = sizeof(h);
+	char e2[256];
+	if (pf_deserialize(rd, ctx, sizeof(h), (size_t)h.pf_len, &x->pf, e2, sizeof(e2))) {
+		snprintf(err, errlen, "literal index image, filter: %s", e2);
+		litidx_free(x);
+		return NULL;
+	}
+	size_t off = sizeof(h) + (size_t)h.pf_len;
 	for (int i = 0; i < LIT_NSUB; i++) {
-		char e2[256];
-		x->sub[i] = sub_deserialize(rd, ctx, off, (size_t)h.sub_len[i], e2, sizeof(e2));
+		x->sub[i] =
+		    sub_deserialize(rd, ctx, off, (size_t)h.sub_len[i], &x->pf, e2, sizeof(e2));
 		if (!x->sub[i]) {
 			snprintf(err, errlen, "literal index image, part %d: %s", i, e2);
 			litidx_free(x);
@@ -1626,6 +1723,13 @@ struct litidx *litidx_deserialize_read(litidx_read_fn rd, void *ctx, size_t len,
 			return NULL;
 		}
 		off += (size_t)h.sub_len[i];
+	}
+	if (x->pf.kc != kc_of(x->sub)) {
+		snprintf(err, errlen,
+		         "literal index image: filter prefix of %u bytes, shortest anchor %u",
+		         x->pf.kc, kc_of(x->sub));
+		litidx_free(x);
+		return NULL;
 	}
 	finish(x);
 	return x;

@@ -14,10 +14,17 @@
  *   hash     two 32-bit multilinear hashes of the key's halves (hA: bucket
  *            and bitmap word, hB: the bits in the word), so that AVX2
  *            computes them for 8 positions per vector (vpmulld)
- *   prefilter  a blocked Bloom filter: 2 bits in one 32-bit word, ~16
- *            bits per bucket, probed at every position; past 16 MB (~8M
- *            literals) a 4 MB first-level filter in front of it keeps most
- *            probes in cache
+ *   filters  blocked Bloom filters, 2 bits in one 32-bit word.  The
+ *            first-pass filter, probed at every position, is shared by
+ *            both classes: its word comes from the hash of the first kc
+ *            bytes (the shortest anchor, 6) and each class tests its own
+ *            two bits from the hash of its whole anchor, so a position
+ *            costs one random load, not one per class (the loads are the
+ *            scan's cost).  ~16 bits per literal, at most 4 MB.  The long
+ *            class's anchor choice counts its kc-byte prefix's rarity
+ *            too, so the words of common prefixes do not fill up.  A
+ *            position that passes tests its class's own bitmap (~16 bits
+ *            per bucket) before any bucket is touched.
  *   buckets  CSR: starts[bucket] -> 16-byte entries {8-byte key = literal
  *            bytes from the anchor, arena offset, id (short literals) or up
  *            to 3 more literal bytes after the key}: most text that holds
@@ -25,13 +32,14 @@
  *            literal bytes
  *   arena    length, anchor offset, id, literal bytes; exact memcmp
  *   scan     chunks of 512 positions, software-pipelined across chunks:
- *            (0) filter words for every position, AVX2 (hash + prefetch 8
- *            groups of 8 ahead, then gather + bit test; scalar fallback
- *            computes the same), passes to a list; (1) bitmap behind the
- *            first-level filter; (2) bucket bounds; (3) keys; (4) literal
- *            bytes -- each stage one chunk after the previous one, whose
- *            misses it prefetched.  Positions on a UTF-8 continuation byte
- *            (when no anchor starts with one) test word 0 and are masked.
+ *            (0) the first-pass filter for every position, AVX2 (hash +
+ *            prefetch 8 groups of 8 ahead, then one gather + two bit
+ *            tests; scalar fallback computes the same), passes to a list;
+ *            (1) the class bitmap; (2) bucket bounds; (3) keys; (4)
+ *            literal bytes -- each stage one chunk after the previous one,
+ *            whose misses it prefetched.  Positions on a UTF-8
+ *            continuation byte (when no anchor starts with one) test word
+ *            0 and are masked.
  *
  * Measured on bench_lit's 1M mixed Chinese/English set (prefilter passes
  * per text byte, bucket entries visited per byte), with one anchor length k
@@ -98,10 +106,9 @@ struct litidx;
 struct litidx_opts {
 	unsigned anchor_len;   /* 1..8, capped per class by its shortest literal;
 	                          default LITIDX_ANCHOR */
-	unsigned bitmap_shift; /* prefilter bits = buckets << shift; default 4 */
-	unsigned filter_bits;  /* log2 bits of the first-level filter in front of
-	                          the prefilter; default: 2^25 when the prefilter
-	                          has 2^27 bits or more, else none */
+	unsigned bitmap_shift; /* class bitmap bits = buckets << shift; default 4 */
+	unsigned filter_bits;  /* log2 bits of the first-pass filter (7..30);
+	                          default log2(literals) + 4, at most 25 */
 };
 
 /* Builds an index over n literals (already normalized bytes, each of
