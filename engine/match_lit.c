@@ -341,6 +341,9 @@ static inline uint32_t bm2_mask(uint64_t hh)
 #define LIT_PF_SHIFT 4
 #define LIT_PF_MIN 7
 #define LIT_PF_MAX 25
+#ifndef LIT_PF_L1
+#define LIT_PF_L1 16
+#endif
 #define LIT_PF_MAGIC "TSFLIPF1"
 struct lit_pfh {
 	char magic[8];
@@ -692,7 +695,7 @@ static void lit_p1_of(const struct lit_pf *pf, const struct lsub *const *xs, int
 {
 	p->pfw = pf->w;
 	p->sh = pf->sh;
-	p->big = pf->bits - 5 > 16;
+	p->big = pf->bits - 5 > LIT_PF_L1;
 	p->nx = nx;
 	p->plo = (uint32_t)pf->kcmask;
 	p->phi = (uint32_t)(pf->kcmask >> 32);
@@ -885,6 +888,33 @@ __attribute__((target("avx2"))) static size_t lit_filter_avx2(const struct lit_p
 	return s + 8 * ng;
 }
 
+/* The positions lit_filter_avx2 left at the end of a buffer (it reads 24
+ * bytes per group of 8; at most 31 are left), from a zero-padded copy:
+ * one call per scan, and short scans (packets, the carry window) would
+ * otherwise spend a good part of their time in the scalar code.  Bits of
+ * positions past e are cleared.  j - s is a multiple of 8.  Returns e. */
+#define LIT_PAD 64
+__attribute__((target("avx2"))) static size_t lit_filter_avx2_end(const struct lit_p1 *p,
+                                                                  const uint8_t *buf, size_t buflen,
+                                                                  size_t s, size_t j, size_t e,
+                                                                  uint16_t *restrict grp)
+{
+	size_t n = e > j ? e - j : 0;
+	if (!n || (n + 7) / 8 * 8 + 24 > LIT_PAD)
+		return j;
+	uint8_t pad[LIT_PAD];
+	size_t have = buflen - j < LIT_PAD ? buflen - j : LIT_PAD;
+	memcpy(pad, buf + j, have);
+	memset(pad + have, 0, LIT_PAD - have);
+	uint16_t *g = grp + (j - s) / 8;
+	lit_filter_avx2(p, pad, LIT_PAD, 0, (n + 7) / 8 * 8, g);
+	if (n % 8) {
+		unsigned keep = (1u << (n % 8)) - 1;
+		g[n / 8] &= (uint16_t)(keep | keep << 8);
+	}
+	return e;
+}
+
 static int lit_have_avx2(void)
 {
 	static int v = -1;
@@ -919,8 +949,10 @@ static void scan_core(const struct lit_pf *pf, const struct lsub *const *xs, int
 			memset(wk.grp, 0, sizeof(wk.grp));
 			size_t j = s;
 #ifdef LIT_AVX2
-			if (simd)
+			if (simd) {
 				j = lit_filter_avx2(&p1, buf, buflen, s, e, wk.grp);
+				j = lit_filter_avx2_end(&p1, buf, buflen, s, j, e, wk.grp);
+			}
 #endif
 			lit_filter_scalar(&p1, buf, s, j, e, wk.grp);
 #ifdef LIT_STATS
