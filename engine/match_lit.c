@@ -763,6 +763,10 @@ static void lit_filter_scalar(const struct lit_p1 *p, const uint8_t *buf, size_t
 {
 	struct lit_sslot r[LIT_SRING];
 	size_t n = j < e ? e - j : 0;
+	/* the groups from j on are this function's (the AVX2 pass stores
+	 * every group it covers; j - s is a multiple of 8) */
+	if (n)
+		memset(grp + (j - s) / 8, 0, ((n + 7) / 8) * sizeof(*grp));
 	for (size_t i = 0; i < n + LIT_SAHEAD; i++) {
 		if (i < n)
 			lit_shash(p, buf + j + i, &r[i % LIT_SRING]);
@@ -946,7 +950,6 @@ static void scan_core(const struct lit_pf *pf, const struct lsub *const *xs, int
 			struct lit_pass *p = pl->p;
 			size_t s = from + t * LIT_CHUNK;
 			size_t e = fast_to - s > LIT_CHUNK ? s + LIT_CHUNK : fast_to;
-			memset(wk.grp, 0, sizeof(wk.grp));
 			size_t j = s;
 #ifdef LIT_AVX2
 			if (simd) {
