@@ -12,7 +12,8 @@
  *            all literals' k-grams: shared prefixes ("免费领取...") and
  *            whole common words are avoided, word-boundary grams win
  *   hash     two 32-bit multilinear hashes of the key's halves (hA: bucket
- *            and bitmap word, hB: the bits in the word), so that AVX2
+ *            and class-bitmap word, hB: the first-pass filter's bits; the
+ *            class bitmap's bits come from a re-hash), so that AVX2
  *            computes them for 8 positions per vector (vpmulld)
  *   filters  blocked Bloom filters, 2 bits in one 32-bit word.  The
  *            first-pass filter, probed at every position, is shared by
@@ -41,36 +42,42 @@
  *            continuation byte (when no anchor starts with one) test word
  *            0 and are masked.
  *
- * Measured on bench_lit's 1M mixed Chinese/English set (prefilter passes
- * per text byte, bucket entries visited per byte), with one anchor length k
- * for every literal: k=4 0.78 / 11.0, k=5 0.34 / 0.85, k=6 0.14 / 0.33,
- * k=7 0.063 / 0.10; with the two classes (8 and 6) 0.029 / 0.041.  Hence
- * LITIDX_MIN_LEN 6: a 4-5 byte literal is one CJK character and a bit, hot
- * in any Chinese text, and belongs in Hyperscan.
+ * Measured on bench_lit's 1M mixed Chinese/English set (with the earlier
+ * per-class filters: prefilter passes per text byte, bucket entries visited
+ * per byte), with one anchor length k for every literal: k=4 0.78 / 11.0,
+ * k=5 0.34 / 0.85, k=6 0.14 / 0.33, k=7 0.063 / 0.10; with the two classes
+ * (8 and 6) 0.029 / 0.041.  Hence LITIDX_MIN_LEN 6: a 4-5 byte literal is
+ * one CJK character and a bit, hot in any Chinese text, and belongs in
+ * Hyperscan.
  *
- * Scan speed (bench_lit, 64 MiB, one core, a 2-core VM shared with other
- * jobs: +-30% between runs), MiB/s, before (5-stage scalar pipeline,
- * xor-shift-multiply hash, 64-bit filter words, 16-byte entries without
- * extra key bytes) -> now: 100k 108 -> 271; 1M 75-96 -> ~100-170 (full
- * run 138 whole, 170 in 1460-byte pieces; Hyperscan 12.8: 10.8x); 10M
- * 28-47 -> ~45-57 (full run 52).  Per text byte at 1M: 0.032 positions
- * pass the prefilter, 0.005 match a key (8 + up to 3 bytes), 0.003 hit.
- * Where the time goes at 1M (perf, and by cutting stages off): stage 0
- * ~2/3 (alone: ~245 MiB/s; mostly waiting on the 2 MB bitmap in L3 and
- * the miss queue: an L2-sized bitmap (wrong results, for timing only)
- * makes the whole scan ~1.15x faster, long-class probes cut to 1/4
- * ~1.2x, so position sampling (minimizers) alone would not reach the
- * target), stages 1-4 ~1/3 (0.029 passes per byte, each 2-3 dependent
- * misses).  At 10M stages 1-4 dominate (0.08 key matches per byte).
- * Issue 6's 250 MiB/s at 1M and 150 at 10M are not reached.
- * The scalar fallback (no AVX2, ARM, TAPSIFT_LIT_NOSIMD=1), same VM, 3-7
- * runs each, whole text: 100k 72-115 -> 101-128, 1M 46-74 -> 94-97
- * MiB/s (stage 0 software-pipelined like the AVX2 one: 8 groups of 8
- * positions hashed and their words prefetched ahead of the tests, small
- * tables tested in place, one mask store per group).  With every probe
- * sent to word 0 (timing only) a first cut of it ran 1M at ~110-120:
- * hashing (6 multiplies per position for the two classes), not the
- * bitmap, is now most of its stage 0.
+ * Scan speed (bench_lit, one core of a 2-core VM whose speed drifts +-30%
+ * over minutes, so variants are compared in alternating runs).  History,
+ * MiB/s: 100k 108 -> 271 -> ~380 (median of 5 in the latest full run);
+ * 1M 75-96 -> 100-170 -> ~210-240; 10M 28-47 -> 45-57 -> ~45-60.  The
+ * last step (one first-pass filter for both classes, prefix-aware anchor
+ * choice, the end of each buffer through AVX2) measured in 12 alternating
+ * runs on 16 MiB: 100k 144 -> 222, 1M 120 -> 212 (medians).  Per text
+ * byte (-DLIT_STATS), first-pass filter passes / class-bitmap passes /
+ * bucket entries visited / key matches / hits: 100k 0.020 / 0.003 /
+ * 0.005 / 0.0015 / 0.0005; 1M 0.038 / 0.010 / 0.018 / 0.006 / 0.003
+ * (before: 0.032 positions reached the buckets); 10M 0.40 / 0.065 / 0.12
+ * / 0.052 / 0.031.  With the word taken from the 6-byte prefix but
+ * anchors still chosen by 8-gram rarity alone, 1M passed 0.12 per byte:
+ * the words of prefixes many anchors share fill up.
+ * Where the time goes at 1M: stage 0 ~60%, the rest ~40%, most of both
+ * waiting on memory.  At 10M the text is dense with real matches (one hit
+ * per 32 bytes in bench_lit's data), each key match and arena trip a DRAM
+ * miss, and the 4 MB first-pass filter passes 0.4 positions per byte to
+ * the 32 MB class bitmap: issue 6's 150 MiB/s at 10M is not reached, nor
+ * reliably its 250 at 1M.
+ * Tried and dropped (alternating runs): queueing only the lanes that may
+ * start an anchor before gathering (a microbenchmark ran half-CJK text
+ * 1.24x faster; in the index no gain at 100k, 1M slower 229 -> 179);
+ * scanning carry + input as one copied buffer (no clear difference);
+ * prefetching an L2-resident filter; a prefetch distance of 16 groups; a
+ * first-pass filter of +-1 bit (within the noise).
+ * The scalar fallback (no AVX2, ARM, TAPSIFT_LIT_NOSIMD=1) hashes and
+ * tests one position at a time through a 16-deep prefetch ring.
  *
  * The index is immutable once built and shared by all threads.  One flat
  * image holds everything, so serializing is a memcpy and loading is a
