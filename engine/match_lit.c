@@ -715,8 +715,11 @@ static void lit_p1_of(const struct lit_pf *pf, const struct lsub *const *xs, int
  * bit i set if class 0's bits are in the filter word of position s+8g+i,
  * bit 8+i for class 1.  The stores go to fixed addresses (not to a list
  * whose length depends on the loads), so nothing waits on a filter load
- * but its own bit.  Positions whose byte starts no anchor test word 0 and
- * are masked off: no data-dependent branches.
+ * but its own bit.  Positions that cannot start an anchor test word 0 and
+ * are masked off, with no data-dependent branches: in the scalar pass
+ * those whose byte starts no anchor of the class, in the AVX2 pass UTF-8
+ * continuation bytes (unless some anchor starts with one).  Extra passes
+ * cost time, never a match.
  *
  * The scalar version (no AVX2, ARM, TAPSIFT_LIT_NOSIMD=1) goes one
  * position at a time through a ring: step A hashes position i+LIT_SAHEAD
@@ -1185,6 +1188,9 @@ static struct lsub *sub_deserialize(litidx_read_fn rd, void *ctx, uint64_t at, s
 	/* straight into the index's own memory: no second copy */
 	if (rd(ctx, at, x->img, len))
 		BAD("read error");
+	/* attach() trusts the header in the copy: it must be the one checked */
+	if (memcmp(x->img, &h, sizeof(h)))
+		BAD("changed while read");
 	if (image_checksum(x->img, len) != h.checksum)
 		BAD("checksum mismatch (corrupt or truncated)");
 	attach(x);

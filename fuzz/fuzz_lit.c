@@ -52,7 +52,7 @@ static struct litidx *mode2(const uint8_t *d, size_t n, uint8_t **img, size_t *i
 		i = j < n && d[j] == 0xff ? j + 1 : j;
 	}
 	char err[256];
-	struct litidx_opts o = {.filter_bits = nl & 1 ? 8 : 0}; /* odd: filter forced on */
+	struct litidx_opts o = {.filter_bits = nl & 1 ? 8 : 0}; /* odd: a tiny first-pass filter */
 	struct litidx *x = litidx_build_opts(lits, lens, ids, nl, &o, err, sizeof(err));
 	if (!x)
 		return NULL;

@@ -362,6 +362,13 @@ static void gen_set(struct set *s, size_t n)
 			b[len++] = 'a';
 		if (len > want && len > LITIDX_MIN_LEN && rndn(2))
 			len = want > LITIDX_MIN_LEN ? want : LITIDX_MIN_LEN; /* may cut a char */
+		/* now and then one that starts inside a character (a UTF-8
+		 * continuation byte): the scan must not skip those positions */
+		if (rndn(16) == 0 && b[0] >= 0xC0 && len >= LITIDX_MIN_LEN + 2) {
+			size_t cut = 1 + rndn(2);
+			memmove(b, b + cut, len - cut);
+			len -= cut;
+		}
 		s->lits[i] = b;
 		s->lens[i] = (uint32_t)len;
 		s->ids[i] = (uint32_t)(i * 3 + 1);
@@ -519,13 +526,13 @@ static void test_differential(void)
 		size_t len = round < 4 ? 20000 : round < 20 ? 200000 + rndn(200000) : 1000000;
 		uint8_t *t = gen_text(&s, len);
 		size_t nc, *c = gen_chunks(len, &nc, round % 3 == 2);
-		/* odd rounds: other anchor lengths, and the first-level filter
-		 * (normally only past ~8M literals) forced on */
-		struct litidx_opts o = {.anchor_len = 1 + (unsigned)(round % 8),
+		/* odd rounds: every anchor length 1..8 (so kc, the first-pass
+		 * filter's prefix, covers part of a 32-bit half too) and small
+		 * first-pass filters (crowded words) */
+		struct litidx_opts o = {.anchor_len = 1 + (unsigned)((round / 2) % 8),
 		                        .filter_bits = 7 + (unsigned)(round % 5)};
-		/* the large rounds: tables over 2^16 words, so that the scalar
-		 * pass 1 takes its prefetch ring too (bitmap of both classes;
-		 * the long class's first-level filter) */
+		/* the large rounds: class bitmaps over 2^16 words, and a
+		 * first-pass filter past L2, so that the passes prefetch */
 		if (round == 20)
 			o = (struct litidx_opts){.bitmap_shift = 12};
 		else if (round == 21)
@@ -672,9 +679,9 @@ static void test_image_rejects(void)
 	litidx_image_fix_checksum(m, n);
 	CHECK(litidx_deserialize(m, n, err, sizeof(err)) == NULL &&
 	      strstr(err, "first-pass filter bit missing"));
+	uint32_t was;
+	memcpy(&was, img + 64 + 16, 4);
 	for (uint32_t kc = 0; kc <= 9; kc++) {
-		uint32_t was;
-		memcpy(&was, img + 64 + 16, 4);
 		if (kc == was)
 			continue;
 		memcpy(m, img, n);
@@ -683,6 +690,29 @@ static void test_image_rejects(void)
 		struct litidx *z = litidx_deserialize(m, n, err, sizeof(err));
 		CHECK(z == NULL);
 		litidx_free(z);
+		/* with every filter bit set, only the prefix check can tell */
+		memset(m + 64 + 32, 0xff, (size_t)pf_len - 32);
+		litidx_image_fix_checksum(m, n);
+		z = litidx_deserialize(m, n, err, sizeof(err));
+		CHECK(z == NULL && (kc < 1 || kc > 8 || strstr(err, "filter prefix")));
+		litidx_free(z);
+	}
+	/* ... and with the right prefix it is merely a useless filter: the
+	 * index loads and reports the same */
+	memcpy(m, img, n);
+	memset(m + 64 + 32, 0xff, (size_t)pf_len - 32);
+	litidx_image_fix_checksum(m, n);
+	struct litidx *full = litidx_deserialize(m, n, err, sizeof(err));
+	CHECK(full != NULL);
+	if (full) {
+		struct hits h1 = {0}, h2 = {0};
+		size_t one = 5000;
+		run_lit(x, t, &one, 1, &h1);
+		run_lit(full, t, &one, 1, &h2);
+		CHECK(h1.n > 0 && hits_same(&h1, &h2, "all-ones filter"));
+		free(h1.v);
+		free(h2.v);
+		litidx_free(full);
 	}
 	struct litidx *y = litidx_deserialize(img, n, err, sizeof(err));
 	CHECK(y != NULL);
