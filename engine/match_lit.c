@@ -341,6 +341,7 @@ static inline uint32_t bm2_mask(uint64_t hh)
 #define LIT_PF_SHIFT 4
 #define LIT_PF_MIN 7
 #define LIT_PF_MAX 25
+#define LIT_PF_LIMIT 30 /* largest accepted (forced, or in an image): 128 MB */
 /* Filters of more than 2^16 words (256 KB, past L2 in practice) are
  * prefetched ahead of their tests; smaller ones are not (no gain at 100k). */
 #define LIT_PF_PREFETCH_LOG 16
@@ -379,6 +380,16 @@ static inline uint32_t anchor_score(uint32_t gram, uint32_t prefix)
 	return gram + prefix;
 }
 
+/* The anchor length of a class whose shortest literal has minlen bytes:
+ * the option (default LITIDX_ANCHOR), at most 8, at most minlen.  The
+ * first-pass filter's prefix kc is this for the shortest literal of all. */
+static unsigned anchor_k(const struct litidx_opts *o, unsigned minlen)
+{
+	unsigned k = o && o->anchor_len ? o->anchor_len : LITIDX_ANCHOR;
+	k = k > 8 ? 8 : k;
+	return k > minlen ? minlen : k;
+}
+
 static void sub_free(struct lsub *x);
 
 static struct lsub *sub_build(const uint8_t *const *lits, const uint32_t *lens, const uint32_t *ids,
@@ -407,10 +418,7 @@ static struct lsub *sub_build(const uint8_t *const *lits, const uint32_t *lens, 
 		         (unsigned long long)arena_len);
 		return NULL;
 	}
-	unsigned k = o && o->anchor_len ? o->anchor_len : LITIDX_ANCHOR;
-	k = k > 8 ? 8 : k;
-	if (n && k > minlen)
-		k = minlen;
+	unsigned k = anchor_k(o, n ? minlen : 8);
 	unsigned shift = o && o->bitmap_shift ? o->bitmap_shift : LIT_BM_SHIFT;
 	unsigned nb_bits = ceil_log2(n);
 	nb_bits = nb_bits < 8 ? 8 : nb_bits > 31 ? 31 : nb_bits;
@@ -1347,9 +1355,9 @@ static int pf_build(struct litidx *x, const struct litidx_opts *o, size_t n)
 	unsigned bits = ceil_log2(n) + LIT_PF_SHIFT;
 	bits = bits < LIT_PF_MIN ? LIT_PF_MIN : bits > LIT_PF_MAX ? LIT_PF_MAX : bits;
 	if (o && o->filter_bits) /* forced (tests, tuning) */
-		bits = o->filter_bits < LIT_PF_MIN ? LIT_PF_MIN
-		       : o->filter_bits > 30       ? 30
-		                                   : o->filter_bits;
+		bits = o->filter_bits < LIT_PF_MIN     ? LIT_PF_MIN
+		       : o->filter_bits > LIT_PF_LIMIT ? LIT_PF_LIMIT
+		                                       : o->filter_bits;
 	if (pf_alloc(&x->pf, bits, kc_of(x->sub)))
 		return -1;
 	uint32_t *w = (uint32_t *)(x->pf.img + sizeof(struct lit_pfh));
@@ -1397,12 +1405,10 @@ struct litidx *litidx_build_opts(const uint8_t *const *lits, const uint32_t *len
 	}
 	/* kc, the shortest anchor (sub_build's choice of k, ahead of it): the
 	 * long class's anchors are chosen with their kc-byte prefixes in mind */
-	unsigned kc = 8, kopt = o && o->anchor_len ? o->anchor_len : LITIDX_ANCHOR;
-	kopt = kopt > 8 ? 8 : kopt;
-	for (size_t i = 0; i < n; i++) {
-		unsigned ki = kopt < lens[i] ? kopt : lens[i];
-		kc = ki < kc ? ki : kc;
-	}
+	unsigned minlen = 8;
+	for (size_t i = 0; i < n; i++)
+		minlen = lens[i] < minlen ? lens[i] : minlen;
+	unsigned kc = anchor_k(o, minlen);
 	for (int c = 0; c < LIT_NSUB; c++) {
 		size_t m = 0;
 		for (size_t i = 0; i < n; i++)
@@ -1624,7 +1630,7 @@ static int pf_deserialize(litidx_read_fn rd, void *ctx, uint64_t at, size_t len,
 		snprintf(err, errlen, "bad magic, version or reserved field");
 		return -1;
 	}
-	if (h.bits < LIT_PF_MIN || h.bits > 30 || h.kc < 1 || h.kc > 8 ||
+	if (h.bits < LIT_PF_MIN || h.bits > LIT_PF_LIMIT || h.kc < 1 || h.kc > 8 ||
 	    h.words != (uint64_t)1 << (h.bits - 5) || len != pf_img_len(h.bits)) {
 		snprintf(err, errlen, "2^%u bits, %llu words, %u-byte prefixes in %zu bytes",
 		         h.bits, (unsigned long long)h.words, h.kc, len);
