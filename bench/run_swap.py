@@ -16,6 +16,10 @@ network namespaces joined by a veth (as tests/live_lib.sh builds it):
     traffic flows; swap time = push start -> tapsift's "version 2 is live"
     line (the moment the capture loop hands the set to the workers); the
     push's own answer time is reported too
+  - first a control window of BENCH_SWAP_IDLE seconds (default POST + 1)
+    with the same traffic and no push: the gateway's own RSS swing (flows,
+    buffers, arenas still growing), reported as "idle swing"; it also
+    warms the gateway up, so the swap's window starts from a steady RSS
   - the gateway's RSS: VmRSS before the push, then its peak during the swap
     (VmHWM, reset with /proc/PID/clear_refs just before the push, and
     sampled every 10 ms), VmRSS at the "live" line (old + new set: the
@@ -45,6 +49,7 @@ SIZES = os.environ.get("BENCH_SWAP_SIZES", "100k,1m" if QUICK else "100k,1m,10m"
 RATE = int(os.environ.get("BENCH_SWAP_RATE", "20000"))
 PRE = float(os.environ.get("BENCH_SWAP_PRE", "2"))
 POST = float(os.environ.get("BENCH_SWAP_POST", "4"))
+IDLE = float(os.environ.get("BENCH_SWAP_IDLE", str(POST + 1)))
 PROBE_MS = 10
 FLOWS = 16
 FLOW_LIFE = 1  # seconds; tapsift runs with --udp-timeout 1
@@ -281,6 +286,19 @@ def one_size(n, rx, key):
         time.sleep(PRE)
         if gen.poll() is not None:
             raise SystemExit("the traffic generator stopped: " + open(f("gen.err")).read())
+        # the control window: the same gateway and traffic, no push, as long
+        # as the swap's window; its own swing (flows, buffers) is not the
+        # swap's doing
+        with open(f"/proc/{ts.pid}/clear_refs", "w") as cr:
+            cr.write("5")
+        idle_before = proc_kb(ts.pid, "VmRSS")
+        idle = RssSampler(ts.pid)
+        idle.start()
+        time.sleep(IDLE)
+        idle.stop = True
+        idle.join()
+        idle_peak = max(proc_kb(ts.pid, "VmHWM"), idle.peak)
+        r["idle_swing_MiB"] = round((idle_peak - idle_before) / 1024, 2)
         # the peak during the swap: VmHWM from here on
         with open(f"/proc/{ts.pid}/clear_refs", "w") as cr:
             cr.write("5")
@@ -380,20 +398,23 @@ def main():
     print("hot swap under live traffic (%d datagrams/s over a veth + a probe flow every %d ms; "
           "bundle B pushed to tapsift run --control)" % (RATE, PROBE_MS))
     hdr = ("literals", "swap s", "reply s", "sent", "received", "lost", "ring drops",
-           "RSS before", "peak", "at live", "after", "extra MiB", "new set MiB", "extra<=set",
+           "RSS before", "peak", "at live", "after", "idle swing", "extra MiB", "new set MiB",
+           "extra<=set",
            "set in RAM", "transient", "verdicts A/B", "verdicts ok")
-    fmt = ("%-8s %6s %7s %7s %8s %4s %10s %10s %5s %7s %5s %9s %11s %10s %10s %9s %12s "
-           "%11s")
+    fmt = ("%-8s %6s %7s %7s %8s %4s %10s %10s %5s %7s %5s %10s %9s %11s %10s %10s %9s "
+           "%12s %11s")
     print(fmt % hdr)
     for r in results["sizes"]:
         v = r["verdicts"]
         print(fmt % (r["literals"], "%.2f" % r["swap_s"], "%.2f" % r["push_reply_s"], r["sent"],
                      r["received"], r["lost"], r["ring_drops"], r["rss_before_MiB"],
-                     r["rss_peak_MiB"], r["rss_at_live_MiB"], r["rss_after_MiB"], r["extra_MiB"],
+                     r["rss_peak_MiB"], r["rss_at_live_MiB"], r["rss_after_MiB"],
+                     r["idle_swing_MiB"], r["extra_MiB"],
                      r["new_set_MiB"], "yes" if r["extra_le_set"] else "NO",
                      r["new_set_resident_MiB"], r["load_transient_MiB"],
                      "%d/%d" % (v["by_A"], v["by_B"]), "yes" if v["ok"] else "NO"))
     print("(RSS in MiB: before the push, peak during it, at the \"live\" line, %g s later; "
+          "idle swing = peak - start of the control window before the push (no swap); "
           "extra = peak - before; new set = bundle B's size; set in RAM = at live - before; "
           "transient = peak - at live)" % POST)
     bad = [r["literals"] for r in results["sizes"] if r["lost"] or r["ring_drops"]]

@@ -2,9 +2,11 @@
  *
  * Every multi-byte field is little-endian and read with memcpy: a bundle is
  * hostile input until its signature and hash check out, and even then its
- * fields are range-checked before anything indexes with them.  The file is
- * mmap'd, not read, so loading a 1 GB bundle costs one copy of what stays
- * resident (rules, blob) plus Hyperscan's own copy of each database.
+ * fields are range-checked before anything indexes with them.  A file is
+ * read with pread, window by window or straight into the set's own
+ * allocations (struct bsrc says why it is not mapped), so loading a 1 GB
+ * bundle costs what stays resident plus one window, and for each Hyperscan
+ * database one transient copy of its serialized bytes.
  */
 #include "bundle.h"
 

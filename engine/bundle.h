@@ -119,9 +119,9 @@ struct bundle_info {
  * only read during the call (a ZeroMQ message can be passed directly). */
 struct matcher *bundle_load(const void *buf, size_t len, const struct bundle_load_opts *o,
                             struct bundle_info *info, char *err, size_t errlen);
-/* From an open file (mmap'd; pages are given back as they are consumed, so
- * the file does not stay resident next to the set it becomes).  name is for
- * messages. */
+/* From an open file, read window by window or straight into the set's own
+ * allocations (never mapped: see struct bsrc in bundle.c), so the file does
+ * not stay resident next to the set it becomes.  name is for messages. */
 struct matcher *bundle_load_fd(int fd, const char *name, const struct bundle_load_opts *o,
                                struct bundle_info *info, char *err, size_t errlen);
 struct matcher *bundle_load_file(const char *path, const struct bundle_load_opts *o,

@@ -46,7 +46,7 @@ static void logf_(control_log_fn fn, void *ud, const char *fmt, ...)
 
 /* Loads buf and hands it over.  Returns 0 (accepted), 1 (already live),
  * -1 (rejected); the answer line in reply. */
-/* buf/len, or fd >= 0: an open file (mmap'd, pages given back as read). */
+/* buf/len, or fd >= 0: an open file (read, not mapped: bundle_load_fd). */
 static int load_and_hand_over(const void *buf, size_t len, int fd, const char *name,
                               const struct bundle_trust *trust, int allow_rollback,
                               int allow_recompile, struct control_live *live, control_matcher_fn fn,
