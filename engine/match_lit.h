@@ -69,7 +69,16 @@
  * per 32 bytes in bench_lit's data), each key match and arena trip a DRAM
  * miss, and the 4 MB first-pass filter passes 0.4 positions per byte to
  * the 32 MB class bitmap: issue 6's 150 MiB/s at 10M is not reached, nor
- * reliably its 250 at 1M.
+ * reliably its 250 at 1M.  A perf profile at 10M spreads the stalls over
+ * the dependent memory stages (class bitmap ~25%, bucket bounds ~11%,
+ * entries ~25%, arena ~11% of scan_core's samples): with huge pages in
+ * use, the misses already overlap as far as this VM allows.  A 2^27-bit
+ * first-pass filter halves the class-bitmap probes (0.40 -> 0.18 per
+ * byte) and scans no faster (64 vs 67 MiB/s; 2^28: 58); text with 1/5 of
+ * the chance hits (a second vocabulary) scans at ~80-115 MiB/s, still
+ * short of 150.  What would be left: fewer probed positions (anchors
+ * sampled at a stride, each literal indexed under several offsets), a
+ * redesign not attempted here.
  * Tried and dropped (alternating runs): queueing only the lanes that may
  * start an anchor before gathering (a microbenchmark ran half-CJK text
  * 1.24x faster; in the index no gain at 100k, 1M slower 229 -> 179);
