@@ -122,6 +122,7 @@ int cs_begin(struct charset *c, int id, int bom, struct tsf_stats *stats)
 {
 	memset(c, 0, sizeof(*c));
 	c->stats = stats;
+	c->guess = id == CS_GUESS;
 	if (id < 0 || id >= CS_COUNT)
 		id = CS_UTF8;
 	c->sniff = bom ? 1 : 0;
@@ -535,12 +536,49 @@ int cs_guess(const uint8_t *buf, size_t len)
 
 /* ---- BOM sniffing and dispatch ---- */
 
-static void dispatch(struct charset *c, const uint8_t *in, size_t len, tsf_out_fn out, void *ud)
+static void convert(struct charset *c, const uint8_t *in, size_t len, tsf_out_fn out, void *ud)
 {
 	if (c->cd)
 		iconv_feed(c, in, len, out, ud);
 	else
 		utf8_feed(c, in, len, out, ud);
+}
+
+/* Settles an unlabelled stream on what is held and decodes the held bytes. */
+static void guess_settle(struct charset *c, tsf_out_fn out, void *ud)
+{
+	c->guess = 0;
+	if (cs_guess(c->hold, c->nhold) == CS_GB18030)
+		setup(c, CS_GB18030); /* on failure: stays UTF-8 */
+	size_t n = c->nhold;
+	c->nhold = 0;
+	convert(c, c->hold, n, out, ud);
+}
+
+static void dispatch(struct charset *c, const uint8_t *in, size_t len, tsf_out_fn out, void *ud)
+{
+	if (c->guess) {
+		if (!c->nhold) { /* ASCII reads the same either way: pass it on */
+			size_t j = 0;
+			while (j < len && in[j] < 0x80)
+				j++;
+			if (j)
+				utf8_feed(c, in, j, out, ud);
+			in += j;
+			len -= j;
+		}
+		size_t room = (size_t)CS_HOLD - c->nhold;
+		size_t k = room < len ? room : len;
+		memcpy(c->hold + c->nhold, in, k);
+		c->nhold = (uint8_t)(c->nhold + k);
+		in += k;
+		len -= k;
+		if (c->nhold < CS_HOLD)
+			return;
+		guess_settle(c, out, ud);
+	}
+	if (len)
+		convert(c, in, len, out, ud);
 }
 
 /* Returns 1 once the BOM question is settled (then the carry holds the bytes
@@ -571,6 +609,7 @@ static int sniff_decide(struct charset *c, int final)
 	}
 	c->sniff = 0;
 	if (id >= 0) {
+		c->guess = 0; /* the BOM decides */
 		memmove(c->carry, c->carry + bomlen, n - bomlen);
 		c->ncarry = (uint8_t)(n - bomlen);
 		if (id != c->id || (id == CS_UTF16LE && c->cd == NULL))
@@ -608,6 +647,8 @@ void cs_end(struct charset *c, tsf_out_fn out, void *ud)
 		sniff_decide(c, 1);
 		sniff_flush(c, out, ud);
 	}
+	if (c->guess)
+		guess_settle(c, out, ud);
 	if (c->cd) {
 		if (c->ncarry)
 			bad(c, out, ud);
@@ -635,4 +676,6 @@ void cs_abort(struct charset *c)
 	c->ncarry = 0;
 	c->need = 0;
 	c->sniff = 0;
+	c->guess = 0;
+	c->nhold = 0;
 }

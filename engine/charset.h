@@ -33,6 +33,10 @@ enum cs_id {
 int cs_lookup(const char *label, size_t len);
 const char *cs_name(int id);
 
+/* Bytes an unlabelled stream holds back from its first non-ASCII byte on
+ * before it settles UTF-8 vs GB18030 (CS_GUESS). */
+#define CS_HOLD 64
+
 struct charset {
 	void *cd;      /* iconv_t, or NULL for UTF-8 */
 	uint8_t id;    /* enum cs_id in use */
@@ -41,11 +45,22 @@ struct charset {
 	uint8_t need;   /* UTF-8: continuation bytes still expected */
 	uint8_t lo, hi; /* UTF-8: bounds of the next continuation byte */
 	uint8_t carry[10];
+	uint8_t guess; /* unlabelled: UTF-8 vs GB18030 still open */
+	uint8_t nhold;
+	uint8_t hold[CS_HOLD]; /* from the first non-ASCII byte on */
 	struct tsf_stats *stats;
 };
 
 /* Starts a stream in charset id; bom != 0 lets a leading BOM override it.
+ * id CS_GUESS: no label anywhere; a leading BOM decides, else the stream is
+ * UTF-8 unless the CS_HOLD bytes from its first non-ASCII byte on (or fewer
+ * at the end) are not UTF-8 but are GB18030 (cs_guess), then GB18030.  ASCII
+ * before that byte passes at once; the held bytes wait for the decision.
+ * The decision depends only on the bytes, not on how they were cut, and
+ * comes wherever the first non-ASCII byte is (a page may open with KiBs of
+ * ASCII markup).
  * Returns 0, or -1 if iconv could not be opened (then decodes as UTF-8). */
+#define CS_GUESS (-2)
 int cs_begin(struct charset *c, int id, int bom, struct tsf_stats *stats);
 void cs_feed(struct charset *c, const uint8_t *in, size_t len, tsf_out_fn out, void *ud);
 /* Flushes: an incomplete trailing sequence becomes U+FFFD.  Releases iconv. */

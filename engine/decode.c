@@ -3,12 +3,14 @@
  * Pipeline of one body:
  *   transfer framing (Content-Length / chunked / until close)
  *   -> decompress (Content-Encoding / Transfer-Encoding layers)
- *   -> sniff buffer (first 1 KiB, only when the charset or the type must be
- *      guessed: <meta charset>, HTML sniffing, TLS, GB18030 vs UTF-8)
+ *   -> sniff buffer (first 1 KiB, only when the type or an HTML charset
+ *      must be found: <meta charset>, HTML sniffing, TLS)
  *   -> HTML:  charset -> html (tags dropped, references decoded)
  *      form:  urldec  -> charset (escapes carry bytes in the page charset)
  *      JSON / JavaScript: charset -> jsesc (\uXXXX escapes are code points)
  *      text:  charset
+ *   (an unlabelled charset stage guesses UTF-8 vs GB18030 itself, on the
+ *   first non-ASCII bytes: CS_GUESS)
  *   -> output buffer -> sink->text()
  *
  * Output goes through one thread-local buffer that is always flushed before
@@ -71,7 +73,6 @@ struct body {
 	uint8_t kind;
 	uint8_t sniff;      /* collecting sbuf */
 	uint8_t ctype_none; /* no Content-Type: decide HTML vs text from sbuf */
-	uint8_t guess;      /* no charset anywhere: try cs_guess() on sbuf */
 	int8_t label;       /* charset id from the header, -1 none */
 	uint16_t slen;
 	uint8_t *sbuf;
@@ -187,7 +188,7 @@ static void stage2(struct decoder *d, const uint8_t *p, size_t n)
 static void body_setup(struct decoder *d, int id)
 {
 	struct body *b = &d->b;
-	if (cs_begin(&b->cs, id < 0 ? CS_UTF8 : id, 1, d->stats) < 0)
+	if (cs_begin(&b->cs, id < 0 ? CS_GUESS : id, 1, d->stats) < 0)
 		CNT(d, charset_unknown);
 	html_init(&b->html);
 	urldec_init(&b->ud, 1);
@@ -236,10 +237,8 @@ static void sniff_done(struct decoder *d)
 				id = CS_UTF8;
 		}
 	}
-	/* Unlabelled and not UTF-8: GB18030 is the likeliest legacy charset
-	 * for this traffic, and it is only chosen when it decodes cleanly. */
-	if (id < 0 && b->guess)
-		id = cs_guess(b->sbuf, b->slen);
+	/* Unlabelled (id < 0): the charset stage guesses UTF-8 vs GB18030
+	 * from the first non-ASCII bytes, wherever they come (CS_GUESS). */
 	body_setup(d, id);
 	if (b->slen)
 		stage2(d, b->sbuf, b->slen);
@@ -303,7 +302,6 @@ static void body_begin(struct decoder *d, int kind, int ctype_none, int label,
 		if (b->sbuf) {
 			b->sniff = 1;
 			b->ctype_none = (uint8_t)ctype_none;
-			b->guess = label < 0;
 			return;
 		}
 	}

@@ -7,9 +7,11 @@
  * decoding of form bodies and request-target query strings, and \uXXXX
  * escapes in JSON / JavaScript bodies and <script>.  Image, audio, video
  * and font bodies are skipped.  Anything that is not HTTP is passed on as
- * text (charset sniffed: BOM, else UTF-8, else GB18030 if the first 1 KiB
- * decodes cleanly as that; HTML is sniffed too; a TLS record at the start
- * produces no text at all).  After 101 Switching Protocols or a CONNECT
+ * text (charset sniffed: BOM, else UTF-8, else GB18030 if the 64 bytes
+ * from the first non-ASCII byte on are not UTF-8 but decode cleanly as
+ * GB18030 -- the same guess as for any unlabelled HTTP body, form or
+ * JSON included; HTML is sniffed too; a TLS record at the start produces
+ * no text at all).  After 101 Switching Protocols or a CONNECT
  * request the rest of the direction is treated the same way.
  *
  * Output is pushed to a sink as it is produced, so a match can span chunks,

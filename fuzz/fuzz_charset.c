@@ -1,6 +1,6 @@
 /* fuzz_charset.c - charset conversion on hostile bytes.
  *
- * Input: [charset][piece][bytes...].  The bytes are converted whole and in
+ * Input: [charset][piece][bytes...] (charset: an id or CS_GUESS).  The bytes are converted whole and in
  * pieces of 1 + piece % 7 bytes; both outputs must be valid UTF-8 and
  * identical (carry-over of split sequences must not change anything), and
  * equal to the whole conversion without the SIMD check of valid UTF-8
@@ -33,7 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2)
 		return 0;
-	int id = data[0] % CS_COUNT;
+	/* CS_COUNT stands for CS_GUESS (unlabelled: UTF-8 vs GB18030) */
+	int id = data[0] % (CS_COUNT + 1);
+	if (id == CS_COUNT)
+		id = CS_GUESS;
 	int bom = (data[0] >> 4) & 1;
 	size_t piece = 1 + data[1] % 7;
 	struct out a = {0}, b = {0}, c = {0};

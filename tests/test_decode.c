@@ -395,6 +395,14 @@ static void test_form_body(void)
 	      "Content-Length: 14\r\n\r\nq=%C3%E2%B7%D1");
 	f = add("form_gbk", g);
 	CHECK_STR(body_of(f), "q=免费|");
+
+	/* Unlabelled GBK form: the guess runs on the percent-decoded bytes. */
+	struct buf u = {0};
+	bputs(&u, "POST / HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+	          "Content-Length: 14\r\n\r\nq=%C3%E2%B7%D1");
+	f = add("form_gbk_unlabelled", u);
+	CHECK_STR(body_of(f), "q=免费|");
+	CHECK_EQ_INT(f->st.charset_invalid, 0);
 }
 
 static void test_urldec_stream(void)
@@ -963,6 +971,59 @@ static void test_sniffing(void)
 	/* Unlabelled GBK HTML body without meta. */
 	f = add("html_gbk_guess", resp_s("Content-Type: text/html\r\n", "<p>\xC3\xE2\xB7\xD1</p>"));
 	CHECK_STR(body_of(f), "免费|");
+	/* Any unlabelled text type guesses, not only HTML or no type. */
+	f = add("text_plain_gbk_guess",
+	        resp_s("Content-Type: text/plain\r\n", "\xC3\xE2\xB7\xD1\xD7\xAC\xC7\xAE"));
+	CHECK_STR(body_of(f), "免费赚钱|");
+	CHECK_EQ_INT(f->st.charset_invalid, 0);
+	f = add("json_gbk_guess",
+	        resp_s("Content-Type: application/json\r\n", "{\"m\":\"\xC3\xE2\xB7\xD1\"}"));
+	CHECK_STR(body_of(f), "{\"m\":\"免费\"}|");
+	/* A label still wins: GBK bytes labelled UTF-8 stay invalid. */
+	f = add("text_plain_utf8_label",
+	        resp_s("Content-Type: text/plain; charset=utf-8\r\n", "\xC3\xE2\xB7\xD1"));
+	CHECK(f->st.charset_invalid > 0);
+	/* The guess starts at the first non-ASCII byte, however late: 3 KiB
+	 * of ASCII markup, then GBK (in a plain stream and in a page). */
+	struct buf late = {0}, late_html = {0};
+	for (int i = 0; i < 100; i++)
+		bputs(&late, "<div class=\"filler\">x</div>\n");
+	bputs(&late_html, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n");
+	bput(&late_html, late.p, late.n);
+	bputs(&late, "\xC3\xE2\xB7\xD1\xD7\xAC\xC7\xAE");
+	bputs(&late_html, "<p>\xC3\xE2\xB7\xD1\xD7\xAC\xC7\xAE</p>");
+	f = add("plain_gbk_late", late);
+	CHECK(strstr(OUT(f), "免费赚钱") != NULL);
+	CHECK_EQ_INT(f->st.charset_invalid, 0);
+	f = add("html_gbk_late", late_html);
+	CHECK(strstr(OUT(f), "免费赚钱") != NULL);
+	CHECK_EQ_INT(f->st.charset_invalid, 0);
+	/* UTF-8 after the same ASCII stays UTF-8; the held bytes are all
+	 * passed on, in order, also when the stream ends inside the hold. */
+	f = adds("plain_utf8_late_short", "ascii ascii 免费赚钱 end");
+	CHECK_STR(OUT(f), "ascii ascii 免费赚钱 end|");
+	struct buf lu = {0};
+	for (int i = 0; i < 50; i++)
+		bputs(&lu, "padding ");
+	for (int i = 0; i < 30; i++)
+		bputs(&lu, "免费赚钱");
+	f = add("plain_utf8_late_long", lu);
+	CHECK(f->out.n == lu.n + 1 && !memcmp(f->out.p, lu.p, lu.n));
+	CHECK_EQ_INT(f->st.charset_invalid, 0);
+	/* Exactly CS_HOLD bytes of GBK, one byte less, one byte more. */
+	for (int extra = -1; extra <= 1; extra++) {
+		struct buf h = {0};
+		bputs(&h, "go ");
+		for (int i = 0; i < CS_HOLD / 2 + (extra > 0); i++)
+			bputs(&h, "\xC3\xE2");
+		if (extra < 0)
+			h.n--; /* a cut pair at the end */
+		static const char *const nm[] = {"plain_gbk_hold_m1", "plain_gbk_hold",
+		                                 "plain_gbk_hold_p1"};
+		f = add(nm[extra + 1], h);
+		CHECK(!strncmp(OUT(f), "go 免免免", strlen("go 免免免")));
+		CHECK_EQ_INT(f->st.charset_invalid, extra < 0 ? 1 : 0);
+	}
 	/* An HTML document as a plain stream (text file input). */
 	f = adds("plain_html_file", "<!DOCTYPE html><title>Win</title><p>免<i>费</i>&amp;</p>");
 	CHECK_STR(OUT(f), "Win免费&|");

@@ -803,6 +803,32 @@ def case_builders(g):
                    + label, charset="gbk")
     B["http_gbk"] = http_gbk
 
+    def gbk_unlabeled(i):
+        # GBK with no charset label anywhere: a text/plain body, a page whose
+        # first non-ASCII byte comes after KiBs of ASCII, a form post
+        rule = g.pick("cn")
+        a, b = sig_in_filler("cn", rule.pat)
+        text = a + rule.pat + b
+        v = i % 3
+        if v == 0:
+            return _hf("cn", text, rule.id, ctype="text/plain", charset="gbk")
+        if v == 1:
+            pre = filler(r, "en", 300) + " "
+            while len(pre) < 1500:
+                pre += filler(r, "en", 50) + " "
+            return _hf("cn", pre + text, rule.id, ctype="text/html", charset="gbk", html=True)
+        enc = pct(text.encode("gbk"), all_=(i % 2 == 0)).replace("%20", "+").replace(" ", "+")
+        body = ("name=%s&msg=%s&submit=1" % (r.choice(["li", "wang", "amy"]), enc)).encode()
+        req, htxt = http_req("POST", "/form", body=body, ctype="application/x-www-form-urlencoded")
+        resp, rtxt = http_resp(filler(r, "cn", 5).encode())
+        f = Flow("")
+        f.msgs = [(0, req), (1, resp)]
+        f.text[0] += [htxt, "name msg " + text + " submit 1"]
+        f.text[1] += [rtxt, resp.split(b"\r\n\r\n", 1)[1].decode()]
+        f.planted[0].add(rule.id)
+        return f
+    B["gbk_unlabeled"] = gbk_unlabeled
+
     def http_big5(i):
         rule = g.pick("cn", lambda ru: tg.trad_chars(ru.pat) > 0 and
                       tg.encodable(tg.to_trad(ru.pat), "big5"))
