@@ -694,6 +694,16 @@ def case_builders(g):
         b = filler(r, lg, r.randrange(3, 30), big5)
         return a, b
 
+    def form_post(f, lg, text, raw, all_):
+        """A urlencoded form POST of raw (text's bytes, no charset label) + reply."""
+        enc = pct(raw, all_=all_).replace("%20", "+").replace(" ", "+")
+        body = ("name=%s&msg=%s&submit=1" % (r.choice(["li", "wang", "amy"]), enc)).encode()
+        req, htxt = http_req("POST", "/form", body=body, ctype="application/x-www-form-urlencoded")
+        resp, rtxt = http_resp(filler(r, lg, 5).encode())
+        f.msgs = [(0, req), (1, resp)]
+        f.text[0] += [htxt, "name msg " + text + " submit 1"]
+        f.text[1] += [rtxt, resp.split(b"\r\n\r\n", 1)[1].decode()]
+
     def http_chunked(i):
         lg = "cn" if i % 2 == 0 else "en"
         rule = g.pick(lg)
@@ -817,14 +827,8 @@ def case_builders(g):
             while len(pre) < 1500:
                 pre += filler(r, "en", 50) + " "
             return _hf("cn", pre + text, rule.id, ctype="text/html", charset="gbk", html=True)
-        enc = pct(text.encode("gbk"), all_=(i % 2 == 0)).replace("%20", "+").replace(" ", "+")
-        body = ("name=%s&msg=%s&submit=1" % (r.choice(["li", "wang", "amy"]), enc)).encode()
-        req, htxt = http_req("POST", "/form", body=body, ctype="application/x-www-form-urlencoded")
-        resp, rtxt = http_resp(filler(r, "cn", 5).encode())
         f = Flow("")
-        f.msgs = [(0, req), (1, resp)]
-        f.text[0] += [htxt, "name msg " + text + " submit 1"]
-        f.text[1] += [rtxt, resp.split(b"\r\n\r\n", 1)[1].decode()]
+        form_post(f, "cn", text, text.encode("gbk"), i % 2 == 0)
         f.planted[0].add(rule.id)
         return f
     B["gbk_unlabeled"] = gbk_unlabeled
@@ -882,13 +886,7 @@ def case_builders(g):
             f.text[0] += [htxt.replace(q, text)]
             f.text[1] += [rtxt, resp.split(b"\r\n\r\n", 1)[1].decode()]
         else:  # form body
-            enc = pct(text.encode(), all_=(i % 4 == 1)).replace("%20", "+").replace(" ", "+")
-            body = ("name=%s&msg=%s&submit=1" % (r.choice(["li", "wang", "amy"]), enc)).encode()
-            req, htxt = http_req("POST", "/form", body=body, ctype="application/x-www-form-urlencoded")
-            resp, rtxt = http_resp(filler(r, lg, 5).encode())
-            f.msgs = [(0, req), (1, resp)]
-            f.text[0] += [htxt, "name msg " + text + " submit 1"]
-            f.text[1] += [rtxt, resp.split(b"\r\n\r\n", 1)[1].decode()]
+            form_post(f, lg, text, text.encode(), i % 4 == 1)
         f.planted[0].add(rule.id)
         return f
     B["urlenc"] = urlenc
