@@ -585,8 +585,9 @@ static void b64_feed(struct mime *m, const uint8_t *p, size_t n)
 					o[k++] = (uint8_t)(pt->acc >> 2);
 				pt->padded = 1;
 			} else if (pt->nq == 1 || !pt->padded) {
-				CNT(m, mime_b64_errors);
+				CNT(m, mime_b64_errors); /* once for a run of '=' */
 			}
+			pt->padded = 1;
 			pt->nq = 0;
 			pt->acc = 0;
 			continue;
