@@ -30,8 +30,8 @@
 #include "charset.h"
 #include "html.h"
 
-#define NAME_MAX_LEN 76  /* longest header field name recognised */
-#define BUF_KEEP 2048    /* buffers larger than this are freed when empty */
+#define NAME_MAX_LEN 76 /* longest header field name recognised */
+#define BUF_KEEP 2048   /* buffers larger than this are freed when empty */
 #define EW_CHARSET_MAX 40
 
 #define CNT(m, f)                                                                                  \
@@ -185,24 +185,24 @@ static int hexv(uint8_t c)
 	return -1;
 }
 
-/* Base64 value, -1 '=', -2 whitespace, -3 anything else. */
-static int b64v(uint8_t c)
+/* Base64 value of a byte: 0..63, -1 '=', -2 whitespace, -3 anything else. */
+static const int8_t b64tab[256] = {
+    -3, -3, -3, -3, -3, -3, -3, -3, -3, -2, -2, -3, -3, -2, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3,
+    -3, -3, -3, -3, -3, -3, -3, -3, -2, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, 62, -3, -3, -3, 63,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -3, -3, -3, -1, -3, -3, -3, 0,  1,  2,  3,  4,  5,  6,
+    7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -3, -3, -3, -3, -3,
+    -3, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48,
+    49, 50, 51, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3,
+    -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3,
+    -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3,
+    -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3,
+    -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3,
+    -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3,
+};
+
+static inline int b64v(uint8_t c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	if (c == '=')
-		return -1;
-	if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-		return -2;
-	return -3;
+	return b64tab[c];
 }
 
 /* Length without the line end (LF, CRLF) and trailing blanks. */
@@ -410,8 +410,7 @@ static void hinfo_reset(struct mime *m, int mime)
 /* ---- RFC 2047 encoded-words in header text ---- */
 
 /* =?charset?B|Q?text?= at s: its length, charset id and payload, or 0. */
-static size_t parse_ew(const uint8_t *s, size_t n, int *id, int *b64, const uint8_t **t,
-                       size_t *tl)
+static size_t parse_ew(const uint8_t *s, size_t n, int *id, int *b64, const uint8_t **t, size_t *tl)
 {
 	if (n < 8 || s[0] != '=' || s[1] != '?')
 		return 0;
@@ -508,7 +507,8 @@ static void emit_hdr(struct mime *m, const uint8_t *p, size_t n)
 		int id, b64;
 		const uint8_t *t;
 		size_t tl, len;
-		if (p[i] != '=' || p[i + 1] != '?' || !(len = parse_ew(p + i, n - i, &id, &b64, &t, &tl))) {
+		if (p[i] != '=' || p[i + 1] != '?' ||
+		    !(len = parse_ew(p + i, n - i, &id, &b64, &t, &tl))) {
 			i++;
 			continue;
 		}

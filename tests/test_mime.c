@@ -171,7 +171,8 @@ static void ew(struct buf *o, const char *utf8, const char *cs, int bq)
 			char t[8];
 			if (raw.p[i] == ' ')
 				bputs(o, "_");
-			else if (raw.p[i] >= 0x80 || raw.p[i] == '=' || raw.p[i] == '?' || raw.p[i] == '_')
+			else if (raw.p[i] >= 0x80 || raw.p[i] == '=' || raw.p[i] == '?' ||
+			         raw.p[i] == '_')
 				snprintf(t, sizeof(t), "=%02X", raw.p[i]), bputs(o, t);
 			else
 				bput(o, raw.p + i, 1);
@@ -239,9 +240,10 @@ static void test_base64_gbk(void)
 	free(g.p);
 	bputs(&in, ".\r\nQUIT\r\n");
 	struct fx *f = add("base64_gbk", in);
-	CHECK_OUT(f, HELLO_OUT "|From: a@example.com\r\nSubject: 免费领取\r\nMIME-Version: 1.0\r\n"
-	             "Content-Type: text/plain; charset=\"GBK\"\r\nContent-Transfer-Encoding: "
-	             "base64\r\n\r\n|" SCAM "\r\n" SCAM "\r\n|QUIT\r\n|");
+	CHECK_OUT(f, HELLO_OUT
+	          "|From: a@example.com\r\nSubject: 免费领取\r\nMIME-Version: 1.0\r\n"
+	          "Content-Type: text/plain; charset=\"GBK\"\r\nContent-Transfer-Encoding: "
+	          "base64\r\n\r\n|" SCAM "\r\n" SCAM "\r\n|QUIT\r\n|");
 	CHECK_EQ_INT(f->st.mime_parts, 1);
 	CHECK_EQ_INT(f->st.mime_encoded_words, 1);
 	CHECK_EQ_INT(f->st.mime_b64_errors, 0);
@@ -304,7 +306,8 @@ static void alt_body(struct buf *in, const char *bnd)
 	bputs(in, bnd);
 	bputs(in, "\r\nContent-Type: text/html; charset=UTF-8\r\n"
 	          "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-	const char *h = "<html><body><p>免<b>费</b>领取 &amp; <style>x{}</style>换脸</p></body></html>";
+	const char *h =
+	    "<html><body><p>免<b>费</b>领取 &amp; <style>x{}</style>换脸</p></body></html>";
 	qp(in, (const uint8_t *)h, strlen(h));
 	bputs(in, "--");
 	bputs(in, bnd);
@@ -341,10 +344,12 @@ static void test_nested(void)
 	bputs(&in, "Content-Type: multipart/mixed; boundary=outer\r\n\r\n--outer\r\n"
 	           "Content-Type: multipart/alternative; boundary=inner\r\n\r\n");
 	alt_body(&in, "inner");
-	bputs(&in, "--outer\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-	           "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk\r\n--outer\r\n"
-	           "Content-Type: message/rfc822\r\n\r\nSubject: fwd\r\n"
-	           "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+	bputs(
+	    &in,
+	    "--outer\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+	    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk\r\n--outer\r\n"
+	    "Content-Type: message/rfc822\r\n\r\nSubject: fwd\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n");
 	b64(&in, (const uint8_t *)"verify your wallet", 18, 76);
 	bputs(&in, "--outer--\r\n");
 	struct fx *f = add("nested", in);
@@ -367,8 +372,8 @@ static void test_nested(void)
 	bputs(&d, "MIME-Version: 1.0\r\n");
 	for (int i = 0; i < 6; i++) {
 		char t[128];
-		snprintf(t, sizeof(t), "Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n",
-		         i, i);
+		snprintf(t, sizeof(t),
+		         "Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n", i, i);
 		bputs(&d, t);
 	}
 	bputs(&d, "Content-Transfer-Encoding: base64\r\n\r\nQUJD\r\n--b0--\r\n");
@@ -385,8 +390,9 @@ static void test_dot_stuffing(void)
 {
 	struct buf in = {0};
 	bputs(&in, SMTP_HELLO);
-	bputs(&in, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-	           "line one\r\n..hidden dot\r\n...\r\n. not the end\r\n.\r\nQUIT\r\n..kept\r\n.\r\n");
+	bputs(&in,
+	      "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+	      "line one\r\n..hidden dot\r\n...\r\n. not the end\r\n.\r\nQUIT\r\n..kept\r\n.\r\n");
 	struct fx *f = add("dot_stuffing", in);
 	CHECK_OUT(f, HELLO_OUT "|MIME-Version: 1.0\r\nContent-Type: text/plain; "
 	                       "charset=utf-8\r\n\r\n|line one\r\n.hidden dot\r\n..\r\n"
@@ -430,7 +436,8 @@ static void test_corrupt(void)
 	struct buf g = {0};
 	bputs(&g, "Content-Type: multipart/mixed; boundary=\"\r\n\r\n--\r\n--\r\n"
 	          "Content-Type: multipart/mixed; boundary\r\n\r\n=?utf-8?B?\r\n"
-	          "Subject: =?utf-8?Q?=E5=?= =?utf-8?B?====?= =?big5?b?" "?=\r\nMIME-Version:\r\n\r\n"
+	          "Subject: =?utf-8?Q?=E5=?= =?utf-8?B?====?= =?big5?b?"
+	          "?=\r\nMIME-Version:\r\n\r\n"
 	          "Content-Type: text/plain; charset=no-such-charset\r\n\r\n\xff\xfe\r\n");
 	f = add("garbage", g);
 	CHECK(f->out.n > 0);
@@ -505,14 +512,18 @@ static void test_not_mail(void)
 		if (want.n)
 			bputs(&want, "|");
 		CHECK_OUT(f, (const char *)want.p);
-		CHECK_EQ_INT(f->st.mime_parts + f->st.mime_encoded_words + f->st.mime_line_overflow +
-		                 f->st.mime_b64_errors + f->st.mime_qp_errors,
+		CHECK_EQ_INT(f->st.mime_parts + f->st.mime_encoded_words +
+		                 f->st.mime_line_overflow + f->st.mime_b64_errors +
+		                 f->st.mime_qp_errors,
 		             0);
 		free(want.p);
 	}
 	/* a TLS stream stays silent */
 	struct buf t = {0};
-	bput(&t, "\x16\x03\x01\x00\x30" "Content-Type: text/plain\r\n\r\nabc\r\n", 39);
+	bput(&t,
+	     "\x16\x03\x01\x00\x30"
+	     "Content-Type: text/plain\r\n\r\nabc\r\n",
+	     39);
 	struct fx *f = add("tls", t);
 	CHECK_STR(OUT(f), "");
 }
@@ -552,7 +563,8 @@ static void test_every_cut(void)
 			int same = o.n == f->out.n && !memcmp(o.p, f->out.p, o.n);
 			int same_st = !memcmp(&st, &f->st, sizeof(st));
 			if (!same || !same_st) {
-				fprintf(stderr, "  fixture %s, piece %ld: %s differs\n   [%s]\n   [%s]\n",
+				fprintf(stderr,
+				        "  fixture %s, piece %ld: %s differs\n   [%s]\n   [%s]\n",
 				        f->name, piece, !same ? "output" : "counters", (char *)o.p,
 				        OUT(f));
 				CHECK(same);
