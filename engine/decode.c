@@ -11,6 +11,11 @@
  *      text:  charset
  *   -> output buffer -> sink->text()
  *
+ * Plain (non-HTTP) streams go through the mail reader (mime.c) first: it
+ * hands back the bytes that are not mail (m_plain -> the plain body), and
+ * emits decoded mail text itself, after a boundary that ends the plain
+ * body.
+ *
  * Output goes through one thread-local buffer that is always flushed before
  * a public call returns, so idle decoders hold no output memory (and the
  * sink sees runs, not single characters).  Per-body state (zlib, brotli,
