@@ -13,6 +13,12 @@
  *             UTF-8 alone over the same body bytes, same 1460-byte pieces
  *             (characters cut by a piece boundary are skipped there, so the
  *             baseline does slightly less work than the decoder)
+ *   chat      the plain text as a non-HTTP stream of lines (no mail in it:
+ *             what the mail line reader costs on ordinary plain streams)
+ *   mail_8bit an SMTP session: the same text as text/plain UTF-8 mail
+ *             bodies, 8bit, CRLF lines of at most ~76 bytes
+ *   mail_b64  the same mails with base64 bodies; baseline: the mail_8bit
+ *             row (same text, not encoded), so the two compare directly
  * MB/s is input bytes (what the decoder was fed) per second, 1 MB = 1e6 B;
  * "out MB/s" is UTF-8 text produced.  Best of 5 runs, measured in thread
  * CPU time (one core).
@@ -153,6 +159,44 @@ static double run_decoder(const struct buf *stream, size_t *out)
 	return best;
 }
 
+/* Text as mail body lines: CRLF in place of a space past 70 bytes. */
+static void wrap_crlf(struct buf *o, const struct buf *t)
+{
+	size_t col = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		uint8_t c = t->p[i];
+		if (c == '\n' || (c == ' ' && col >= 70)) {
+			put(o, "\r\n", 2);
+			col = 0;
+			continue;
+		}
+		put(o, &c, 1);
+		col++;
+	}
+	put(o, "\r\n", 2);
+}
+
+static void put_b64(struct buf *o, const uint8_t *p, size_t n)
+{
+	static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t col = 0;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		char q[4] = {al[v >> 18], al[(v >> 12) & 63], i + 1 < n ? al[(v >> 6) & 63] : '=',
+		             i + 2 < n ? al[v & 63] : '='};
+		put(o, q, 4);
+		if ((col += 4) >= 76) {
+			put(o, "\r\n", 2);
+			col = 0;
+		}
+	}
+	put(o, "\r\n", 2);
+}
+
 static double run_inflate(struct buf *bodies, int nb, size_t *out)
 {
 	double best = 1e9;
@@ -233,7 +277,7 @@ int main(void)
 {
 	uint32_t seed = 7;
 	struct buf plain = {0}, html = {0}, gz = {0}, gbk = {0};
-	struct buf gzt = {0};
+	struct buf gzt = {0}, chat = {0}, m8 = {0}, m64 = {0};
 	static struct buf gzb[NB], gztb[NB], gbkb[NB];
 	iconv_t to_gbk = iconv_open("GBK", "UTF-8");
 
@@ -287,12 +331,27 @@ int main(void)
 		     "Content-Length: %zu\r\n\r\n",
 		     g.n);
 		put(&gbk, g.p, g.n);
+		put(&chat, t.p, t.n);
+		put(&chat, "\n", 1);
+		struct buf w = {0};
+		wrap_crlf(&w, &t);
+		static const char *env = "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\n"
+		                         "DATA\r\nFrom: a@example.com\r\nSubject: bench\r\n"
+		                         "MIME-Version: 1.0\r\n"
+		                         "Content-Type: text/plain; charset=utf-8\r\n";
+		putf(&m8, "%sContent-Transfer-Encoding: 8bit\r\n\r\n", env);
+		put(&m8, w.p, w.n);
+		put(&m8, ".\r\n", 3);
+		putf(&m64, "%sContent-Transfer-Encoding: base64\r\n\r\n", env);
+		put_b64(&m64, w.p, w.n);
+		put(&m64, ".\r\n", 3);
+		free(w.p);
 		free(t.p);
 		free(h.p);
 	}
 	iconv_close(to_gbk);
 
-#define NROWS 5
+#define NROWS 8
 	struct row rows[NROWS];
 	memset(rows, 0, sizeof(rows));
 	rows[0].name = "plain";
@@ -322,6 +381,19 @@ int main(void)
 	for (int i = 0; i < NB; i++)
 		rows[4].bin += gbkb[i].n;
 	rows[4].bt = run_iconv(gbkb, NB, &rows[4].bout);
+	rows[5].name = "chat";
+	rows[5].in = chat.n;
+	rows[5].t = run_decoder(&chat, &rows[5].out);
+	rows[6].name = "mail_8bit";
+	rows[6].in = m8.n;
+	rows[6].t = run_decoder(&m8, &rows[6].out);
+	rows[7].name = "mail_b64";
+	rows[7].in = m64.n;
+	rows[7].t = run_decoder(&m64, &rows[7].out);
+	rows[7].base = "mail_8bit";
+	rows[7].bin = rows[6].in;
+	rows[7].bt = rows[6].t;
+	rows[7].bout = rows[6].out;
 
 	printf("%-9s %9s %9s %9s %10s | %-14s %9s %9s\n", "case", "in MB", "in MB/s", "out MB/s",
 	       "s", "baseline", "in MB/s", "out MB/s");
@@ -359,6 +431,9 @@ int main(void)
 	free(gz.p);
 	free(gzt.p);
 	free(gbk.p);
+	free(chat.p);
+	free(m8.p);
+	free(m64.p);
 	for (int i = 0; i < NB; i++) {
 		free(gzb[i].p);
 		free(gztb[i].p);

@@ -13,6 +13,11 @@
  *   first non-ASCII bytes: CS_GUESS)
  *   -> output buffer -> sink->text()
  *
+ * Plain (non-HTTP) streams go through the mail reader (mime.c) first: it
+ * hands back the bytes that are not mail (m_plain -> the plain body), and
+ * emits decoded mail text itself, after a boundary that ends the plain
+ * body.
+ *
  * Output goes through one thread-local buffer that is always flushed before
  * a public call returns, so idle decoders hold no output memory (and the
  * sink sees runs, not single characters).  Per-body state (zlib, brotli,
@@ -35,6 +40,7 @@
 #include "decompress.h"
 #include "html.h"
 #include "http.h"
+#include "mime.h"
 #include "urldec.h"
 
 #define SNIFF_MAX 1024
@@ -100,6 +106,7 @@ struct decoder {
 	uint64_t remain; /* Content-Length or chunk bytes left */
 	size_t linelen;  /* chunk extension / trailer bytes */
 	struct body b;
+	struct mime *m; /* D_PLAIN: mail decoding (allocated on first use) */
 };
 
 void dec_limits_default(struct dec_limits *l)
@@ -343,6 +350,38 @@ static void body_end(struct decoder *d, int graceful)
 	boundary(d);
 }
 
+/* ---- plain streams: lines through the mail decoder (mime.h) ---- */
+
+static void m_plain(void *ud, const uint8_t *p, size_t n)
+{
+	struct decoder *d = ud;
+	if (!d->b.active)
+		body_begin(d, B_PLAIN, 0, -1, NULL, 0);
+	body_data(d, p, n);
+}
+
+static void m_boundary(void *ud)
+{
+	struct decoder *d = ud;
+	body_end(d, 1); /* the plain text before mail text */
+	boundary(d);
+}
+
+/* D_PLAIN input: mail is decoded, everything else reaches the plain body
+ * (d->b) as it came. */
+static void plain_feed(struct decoder *d, const uint8_t *p, size_t n)
+{
+	if (!d->m) {
+		struct mime_sink ms = {m_plain, emit, m_boundary, d};
+		d->m = mime_new(&ms, d->stats);
+		if (!d->m) {
+			body_data(d, p, n);
+			return;
+		}
+	}
+	mime_feed(d->m, p, n);
+}
+
 /* ---- header buffer ---- */
 
 static int hreserve(struct decoder *d, size_t n)
@@ -382,7 +421,7 @@ static void go_plain(struct decoder *d)
 	boundary(d);
 	d->resync = 0;
 	body_begin(d, B_PLAIN, start, -1, NULL, 0);
-	body_data(d, d->hbuf, d->hlen);
+	plain_feed(d, d->hbuf, d->hlen);
 	hdone(d);
 	d->st = D_PLAIN;
 }
@@ -753,8 +792,10 @@ static const uint8_t *step(struct decoder *d, const uint8_t *p, const uint8_t *e
 	case D_CH_TRAILER:
 		return st_chunked(d, p, end);
 	case D_BODY_CLOSE:
-	case D_PLAIN:
 		body_data(d, p, (size_t)(end - p));
+		return end;
+	case D_PLAIN:
+		plain_feed(d, p, (size_t)(end - p));
 		return end;
 	case D_PEEK:
 		return st_peek(d, p, end);
@@ -813,6 +854,8 @@ void dec_gap(struct decoder *d)
 	if (d->st == D_DONE)
 		return;
 	if (d->st == D_PLAIN) {
+		if (d->m)
+			mime_gap(d->m);
 		body_end(d, 0);
 		body_begin(d, B_PLAIN, 0, -1, NULL, 0);
 		return;
@@ -838,6 +881,8 @@ void dec_finish(struct decoder *d)
 		return;
 	if (d->st == D_PEEK)
 		peek_replay(d);
+	if (d->st == D_PLAIN && d->m)
+		mime_finish(d->m);
 	if (d->hlen) {
 		/* An incomplete head at the end of the stream: keep it as text. */
 		if (!d->b.active)
@@ -858,11 +903,12 @@ void dec_free(struct decoder *d)
 	cs_abort(&d->b.cs);
 	free(d->b.sbuf);
 	free(d->hbuf);
+	mime_free(d->m);
 	free(d);
 }
 
 size_t dec_memsize(const struct decoder *d)
 {
 	return sizeof(*d) + d->hcap + (d->b.sbuf ? SNIFF_MAX : 0) + dc_memsize(d->b.dc) +
-	       cs_memsize(&d->b.cs);
+	       cs_memsize(&d->b.cs) + mime_memsize(d->m);
 }

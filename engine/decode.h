@@ -14,6 +14,15 @@
  * no text at all).  After 101 Switching Protocols or a CONNECT
  * request the rest of the direction is treated the same way.
  *
+ * Mail in such a plain stream (SMTP DATA, POP3, IMAP, .eml; mime.h): lines
+ * are passed on unchanged until a header block holds Content-Type,
+ * Content-Transfer-Encoding or MIME-Version; then text() gets that block
+ * with RFC 2047 encoded-words decoded, reset(), the body transfer-decoded
+ * (base64, quoted-printable), charset-converted and HTML-stripped, and
+ * reset(); multipart bodies part by part (a reset() between parts),
+ * dot-stuffing undone, a lone "." ends the message and is not text.
+ * Plain streams without such a block are passed on exactly as before.
+ *
  * Output is pushed to a sink as it is produced, so a match can span chunks,
  * packets and decompressor output blocks.  reset() marks a boundary that
  * matches must not span: between a message's head and its body, after each
@@ -78,7 +87,9 @@ void dec_free(struct decoder *d);
 /* Heap bytes held by d (for memcaps): exact for the decoder, header
  * buffer and zlib/brotli state (counted allocator); iconv state is an
  * estimate.  An idle decoder between messages holds only itself (~250 B)
- * and a header buffer of at most 2 KiB. */
+ * and a header buffer of at most 2 KiB; a plain (non-HTTP) stream also
+ * holds the mail reader (~0.6 KiB, plus up to 8 KiB for a line and 16 KiB
+ * for held header lines while it reads them). */
 size_t dec_memsize(const struct decoder *d);
 
 #endif

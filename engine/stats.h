@@ -47,6 +47,11 @@
 	X(decomp_bombs, "compressed bodies cut off at the ratio/output cap")                       \
 	X(charset_invalid, "invalid byte sequences replaced by U+FFFD")                            \
 	X(charset_unknown, "unknown charset labels (decoded as UTF-8)")                            \
+	X(mime_parts, "mail parts decoded (MIME header block, then body)")                         \
+	X(mime_b64_errors, "corrupt base64 in mail bodies (bad characters, padding, cut quantum)") \
+	X(mime_qp_errors, "broken quoted-printable escapes in mail bodies (kept as they were)")    \
+	X(mime_encoded_words, "RFC 2047 encoded-words decoded in mail headers")                    \
+	X(mime_line_overflow, "mail lines or held header blocks over the buffer caps (as is)")     \
 	X(verdicts, "verdicts emitted")                                                            \
 	X(verdicts_dup, "matches suppressed as duplicates (same flow direction and rule)")         \
 	X(swap_failed, "rule set swaps a worker refused (old set kept)")                           \
