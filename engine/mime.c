@@ -548,7 +548,8 @@ static void part_begin(struct mime *m, int kind, int cte, int cs)
 	pt->cte = (uint8_t)cte;
 	if (kind == PT_SKIP)
 		return;
-	if (cs_begin(&pt->cs, cs < 0 ? CS_UTF8 : cs, 1, m->stats) < 0)
+	/* unlabelled: UTF-8 vs GB18030 guessed, as for any other text */
+	if (cs_begin(&pt->cs, cs < 0 ? CS_GUESS : cs, 1, m->stats) < 0)
 		CNT(m, charset_unknown);
 	html_init(&pt->html);
 }

@@ -1,10 +1,9 @@
 /* fuzz_charset.c - charset conversion on hostile bytes.
  *
- * Input: [charset][piece][bytes...] (charset: an id or CS_GUESS).  The bytes are converted whole and in
- * pieces of 1 + piece % 7 bytes; both outputs must be valid UTF-8 and
- * identical (carry-over of split sequences must not change anything), and
- * equal to the whole conversion without the SIMD check of valid UTF-8
- * (pieces under 32 bytes never reach it).
+ * Input: [charset][piece][bytes...] (charset: an id or CS_GUESS).  The bytes are converted whole
+ * and in pieces of 1 + piece % 7 bytes; both outputs must be valid UTF-8 and identical (carry-over
+ * of split sequences must not change anything), and equal to the whole conversion without the SIMD
+ * check of valid UTF-8 (pieces under 32 bytes never reach it).
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -988,7 +988,8 @@ static void test_sniffing(void)
 	struct buf late = {0}, late_html = {0};
 	for (int i = 0; i < 100; i++)
 		bputs(&late, "<div class=\"filler\">x</div>\n");
-	bputs(&late_html, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n");
+	bputs(&late_html,
+	      "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n");
 	bput(&late_html, late.p, late.n);
 	bputs(&late, "\xC3\xE2\xB7\xD1\xD7\xAC\xC7\xAE");
 	bputs(&late_html, "<p>\xC3\xE2\xB7\xD1\xD7\xAC\xC7\xAE</p>");

@@ -248,6 +248,18 @@ static void test_base64_gbk(void)
 	CHECK_EQ_INT(f->st.mime_encoded_words, 1);
 	CHECK_EQ_INT(f->st.mime_b64_errors, 0);
 	CHECK_EQ_INT(f->st.charset_invalid, 0);
+
+	/* No charset label: the body's GBK is guessed, as in any text. */
+	struct buf un = {0};
+	bputs(&un, "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n"
+	           "Content-Transfer-Encoding: base64\r\n\r\n");
+	g = conv(SCAM "\r\n", "GBK");
+	b64(&un, g.p, g.n, 76);
+	free(g.p);
+	f = add("base64_gbk_unlabelled", un);
+	CHECK_OUT(f, "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n"
+	             "Content-Transfer-Encoding: base64\r\n\r\n|" SCAM "\r\n|");
+	CHECK_EQ_INT(f->st.charset_invalid, 0);
 }
 
 /* quoted-printable, UTF-8 and Big5, soft line breaks and =HH. */
@@ -425,10 +437,13 @@ static void test_corrupt(void)
 	CHECK_OUT(f, "Content-Transfer-Encoding: base64\r\n\r\n|ABC|-- \r\nfooter: x\r\n|");
 
 	struct buf q = {0};
-	bputs(&q, "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+	/* (labelled UTF-8: unlabelled, the cut E5 85 would read as GB18030) */
+	bputs(&q, "Content-Type: text/plain; charset=utf-8\r\n"
+	          "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
 	          "a=ZZb=4\r\nc=E5=85=8\r\nend=");
 	f = add("qp_broken", q);
-	CHECK_OUT(f, "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable"
+	CHECK_OUT(f, "Content-Type: text/plain; charset=utf-8\r\n"
+	             "Content-Transfer-Encoding: quoted-printable"
 	             "\r\n\r\n|a=ZZb=4\r\nc\xEF\xBF\xBD=8\r\nend=|");
 	CHECK_EQ_INT(f->st.mime_qp_errors, 4);
 
