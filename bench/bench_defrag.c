@@ -119,7 +119,8 @@ static void build(struct set *s, int v6, uint32_t ndg, uint32_t piece, int mode)
 			put16(dg, 40000), put16(dg + 2, 53), put16(dg + 4, 8 + DGRAM);
 			for (uint32_t b = 8; b < 8 + DGRAM; b += 4)
 				memcpy(dg + b, &kk, 4);
-			uint32_t off = f * piece, len = off + piece < 8 + DGRAM ? piece : 8 + DGRAM - off;
+			uint32_t off = f * piece,
+			         len = off + piece < 8 + DGRAM ? piece : 8 + DGRAM - off;
 			emit(s, v6, kk, dg, 8 + DGRAM, off, len, 0);
 		}
 	}
@@ -179,9 +180,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	uint32_t ndg = (uint32_t)(mb * 1000000 / DGRAM);
-	struct set sets[6] = {{.name = "whole"},        {.name = "v4 1480"},
-	                      {.name = "v4 shuffled"},  {.name = "v4 interleaved"},
-	                      {.name = "v4 64-byte"},   {.name = "v6 1448"}};
+	struct set sets[6] = {{.name = "whole"},       {.name = "v4 1480"},
+	                      {.name = "v4 shuffled"}, {.name = "v4 interleaved"},
+	                      {.name = "v4 64-byte"},  {.name = "v6 1448"}};
 	static uint8_t dg[8 + DGRAM];
 	for (uint32_t k = 0; k < ndg; k++) {
 		put16(dg, 40000), put16(dg + 2, 53), put16(dg + 4, 8 + DGRAM);

@@ -31,7 +31,7 @@ const char setup_common_help[] =
     "      --udp-timeout S     idle timeout of UDP flows (seconds)\n"
     "      --frag-timeout S    drop an IP datagram still incomplete S seconds after its\n"
     "                          first fragment (default 30)\n"
-    "      --frag-memcap BYTES bytes held by IP fragment reassembly (default 32 MiB)\n"
+    "      --frag-memcap N     bytes held by IP fragment reassembly (default 32 MiB)\n"
     "      --no-defrag         count and skip IP fragments instead of reassembling\n"
     "      --publish EP        publish verdicts on a ZeroMQ endpoint (tcp://, ipc://)\n"
     "      --publish-wait N    wait (up to 5 s) for N subscribers before publishing\n"
