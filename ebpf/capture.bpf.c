@@ -7,7 +7,9 @@
  * 1-in-N flow sampling by a direction-independent hash (never per packet:
  * that would punch holes into every stream), a per-flow-direction byte
  * budget (the first K bytes, like a stream depth) and a per-CPU token bucket
- * as an overload guard.  The program never changes or drops a packet.
+ * as an overload guard.  IP fragments are copied whole from the IP header
+ * on (TSF_CAP_F_IPFRAG) for userspace to reassemble.  The program never
+ * changes or drops a packet.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -38,6 +40,8 @@ const volatile __u64 tb_rate = 0;     /* token bucket, payload bytes/s per CPU; 
 const volatile __u64 tb_burst = 0;
 const volatile __u8 ports_allow = 0; /* port_flags[] allow bits are in use */
 const volatile __u8 ports_deny = 0;
+/* Copy IP fragments raw for userspace reassembly; 0: skip them. */
+const volatile __u8 ip_frags = 1;
 /* TC_ACT_OK for a clsact filter; TCX_NEXT (-1) under tcx so that programs
  * attached after ours still run. */
 const volatile __s32 tc_ret = TC_ACT_OK;
@@ -114,14 +118,31 @@ struct vlanh {
 
 /* What parsing found; src/dst/ports/seq go straight into the record. */
 struct pinfo {
-	__u32 payload_off; /* from the start of the frame */
-	__u32 payload_len;
+	__u32 payload_off; /* from the start of the frame (a fragment: of the IP header) */
+	__u32 payload_len; /* (a fragment: of the IP packet) */
 };
+
+enum { P_SKIP = -1, P_PAYLOAD = 0, P_FRAG = 1 };
+
+/* An IP fragment: the record will carry the IP packet from l3off to l3_end. */
+static __always_inline int frag_info(struct tsf_cap_rec *r, struct pinfo *pi, __u8 proto,
+				     __u32 l3off, __u32 l3_end)
+{
+	r->proto = proto;
+	r->sport = 0;
+	r->dport = 0;
+	r->seq = 0;
+	r->tcp_flags = 0;
+	pi->payload_off = l3off;
+	pi->payload_len = l3_end > l3off ? l3_end - l3off : 0;
+	return pi->payload_len ? P_FRAG : P_SKIP;
+}
 
 /* Parses Ethernet [VLAN [VLAN]] IPv4/IPv6 TCP/UDP from linear packet data.
  * pkt_len is the full frame length (non-linear parts included), used when
- * the IP length field is 0 (BIG TCP, jumbograms).  Returns 0 when the packet
- * has a payload worth looking at. */
+ * the IP length field is 0 (BIG TCP, jumbograms).  Returns P_PAYLOAD when
+ * the packet has a payload worth looking at, P_FRAG for an IP fragment
+ * (IPv6: any packet with a Fragment header), else P_SKIP. */
 static __always_inline int parse(void *data, void *data_end, __u32 pkt_len, struct tsf_cap_rec *r,
 				 struct pinfo *pi)
 {
@@ -129,6 +150,7 @@ static __always_inline int parse(void *data, void *data_end, __u32 pkt_len, stru
 	__u32 off = sizeof(*eth), l3_end, l4off;
 	__u16 proto;
 	__u8 l4proto;
+	int frag = 0;
 
 	if ((void *)(eth + 1) > data_end)
 		return -1;
@@ -153,9 +175,9 @@ static __always_inline int parse(void *data, void *data_end, __u32 pkt_len, stru
 		ihl = ip->ihl * 4;
 		if (ihl < sizeof(*ip))
 			return -1;
-		/* Fragments are not reassembled: only whole datagrams. */
+		/* MF or an offset: userspace reassembles it. */
 		if (ip->frag_off & bpf_htons(0x3fff))
-			return -1;
+			frag = 1;
 		tot = bpf_ntohs(ip->tot_len);
 		l3_end = tot ? off + tot : pkt_len;
 		l4proto = ip->protocol;
@@ -178,7 +200,7 @@ static __always_inline int parse(void *data, void *data_end, __u32 pkt_len, stru
 		__builtin_memcpy(r->src, &ip6->saddr, 16);
 		__builtin_memcpy(r->dst, &ip6->daddr, 16);
 		r->ipver = 6;
-		/* A few extension headers; fragments are skipped as for IPv4. */
+		/* A few extension headers, then perhaps a Fragment header. */
 #pragma unroll
 		for (int i = 0; i < 4; i++) {
 			if (l4proto != IPPROTO_HOPOPTS && l4proto != IPPROTO_ROUTING &&
@@ -192,14 +214,22 @@ static __always_inline int parse(void *data, void *data_end, __u32 pkt_len, stru
 			if (l4off > 0xffff)
 				return -1;
 		}
-		if (l4proto == IPPROTO_FRAGMENT)
-			return -1;
+		if (l4proto == IPPROTO_FRAGMENT) {
+			__u8 *fh = data + l4off;
+
+			if ((void *)(fh + 8) > data_end)
+				return -1;
+			l4proto = fh[0];
+			frag = 1;
+		}
 	} else {
 		return -1;
 	}
 
 	if (l3_end > pkt_len)
 		l3_end = pkt_len;
+	if (frag)
+		return ip_frags ? frag_info(r, pi, l4proto, off, l3_end) : P_SKIP;
 	if (l4off > 0xffff)
 		return -1;
 
@@ -422,6 +452,69 @@ static long emit_chunk_xdp(__u32 i, void *data)
 	return emit_chunk(i, data, 1);
 }
 
+/* Writes the selected packet (r filled by parse) to the ring: copy bytes
+ * from pi->payload_off, in chunks of TSF_CAP_CHUNK. */
+static __always_inline void copy_out(void *ctx, struct scratch *s, struct counters *cnt,
+				     const struct pinfo *pi, __u64 copy, __u32 ifindex, __u8 dir,
+				     int xdp)
+{
+	struct tsf_cap_rec *r = &s->rec;
+	struct emit_ctx e;
+	__u32 nchunks;
+
+	r->ts_ns = bpf_ktime_get_ns();
+	r->ifindex = ifindex;
+	r->dir = dir;
+	r->pkt_len = pi->payload_len;
+	e.ctx = ctx;
+	e.s = s;
+	e.cnt = cnt;
+	e.base = pi->payload_off;
+	e.total = copy;
+	e.failed = 0;
+	nchunks = (copy + TSF_CAP_CHUNK - 1) / TSF_CAP_CHUNK;
+	if (nchunks == 0) {
+		/* SYN/FIN/RST without payload: the header alone. */
+		r->off = 0;
+		r->len = 0;
+		if (bpf_ringbuf_output(&rb, r, sizeof(*r), wake_flags(sizeof(*r), cnt)))
+			e.failed = 1;
+		else
+			cnt->c[TSF_CAP_CTR_records]++;
+	} else if (nchunks == 1)
+		emit_chunk(0, &e, xdp); /* the common case: no loop setup */
+	else if (xdp)
+		bpf_loop(nchunks, emit_chunk_xdp, &e, 0);
+	else
+		bpf_loop(nchunks, emit_chunk_skb, &e, 0);
+	if (e.failed)
+		cnt->c[TSF_CAP_CTR_ringbuf_full]++;
+	else
+		cnt->c[TSF_CAP_CTR_delivered]++;
+}
+
+/* An IP fragment has no ports (only the first carries the L4 header), so
+ * port lists, bypass, sampling and budget cannot apply: it is copied whole
+ * (one record, at most TSF_CAP_CHUNK bytes), under the token bucket. */
+static __always_inline void handle_frag(void *ctx, struct scratch *s, struct counters *cnt,
+					const struct pinfo *pi, __u32 ifindex, __u8 dir, int xdp)
+{
+	__u64 copy = pi->payload_len;
+
+	s->rec.rec_flags = TSF_CAP_F_IPFRAG;
+	if (copy > TSF_CAP_CHUNK) {
+		copy = TSF_CAP_CHUNK;
+		s->rec.rec_flags |= TSF_CAP_F_TRUNCATED;
+	}
+	if (tb_rate && !tb_take(copy)) {
+		cnt->c[TSF_CAP_CTR_throttled]++;
+		return;
+	}
+	cnt->c[TSF_CAP_CTR_sampled]++;
+	cnt->c[TSF_CAP_CTR_fragments]++;
+	copy_out(ctx, s, cnt, pi, copy, ifindex, dir, xdp);
+}
+
 static __always_inline void handle(void *ctx, void *data, void *data_end, __u32 pkt_len,
 				   __u32 ifindex, __u8 dir, int xdp)
 {
@@ -431,16 +524,19 @@ static __always_inline void handle(void *ctx, void *data, void *data_end, __u32 
 	struct tsf_cap_rec *r;
 	struct tsf_cap_key key;
 	struct pinfo pi = {};
-	struct emit_ctx e;
 	__u64 copy;
-	__u32 nchunks;
-	int rev;
+	int rev, kind;
 
 	if (!s || !cnt)
 		return;
 	r = &s->rec;
 	cnt->c[TSF_CAP_CTR_seen]++;
-	if (parse(data, data_end, pkt_len, r, &pi)) {
+	kind = parse(data, data_end, pkt_len, r, &pi);
+	if (kind == P_FRAG) {
+		handle_frag(ctx, s, cnt, &pi, ifindex, dir, xdp);
+		return;
+	}
+	if (kind != P_PAYLOAD) {
 		cnt->c[TSF_CAP_CTR_skipped]++;
 		return;
 	}
@@ -499,36 +595,7 @@ static __always_inline void handle(void *ctx, void *data, void *data_end, __u32 
 		return;
 	}
 	cnt->c[TSF_CAP_CTR_sampled]++;
-
-	r->ts_ns = bpf_ktime_get_ns();
-	r->ifindex = ifindex;
-	r->dir = dir;
-	r->pkt_len = pi.payload_len;
-	e.ctx = ctx;
-	e.s = s;
-	e.cnt = cnt;
-	e.base = pi.payload_off;
-	e.total = copy;
-	e.failed = 0;
-	nchunks = (copy + TSF_CAP_CHUNK - 1) / TSF_CAP_CHUNK;
-	if (nchunks == 0) {
-		/* SYN/FIN/RST without payload: the header alone. */
-		r->off = 0;
-		r->len = 0;
-		if (bpf_ringbuf_output(&rb, r, sizeof(*r), wake_flags(sizeof(*r), cnt)))
-			e.failed = 1;
-		else
-			cnt->c[TSF_CAP_CTR_records]++;
-	} else if (nchunks == 1)
-		emit_chunk(0, &e, xdp); /* the common case: no loop setup */
-	else if (xdp)
-		bpf_loop(nchunks, emit_chunk_xdp, &e, 0);
-	else
-		bpf_loop(nchunks, emit_chunk_skb, &e, 0);
-	if (e.failed)
-		cnt->c[TSF_CAP_CTR_ringbuf_full]++;
-	else
-		cnt->c[TSF_CAP_CTR_delivered]++;
+	copy_out(ctx, s, cnt, &pi, copy, ifindex, dir, xdp);
 }
 
 SEC("tc")

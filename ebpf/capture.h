@@ -27,7 +27,17 @@ enum {
 
 /* rec_flags */
 #define TSF_CAP_F_BUDGET_CUT 0x01 /* payload cut short by the per-flow byte budget */
-#define TSF_CAP_F_TRUNCATED 0x02  /* packet longer than TSF_CAP_MAX_CHUNKS chunks */
+#define TSF_CAP_F_TRUNCATED 0x02  /* packet longer than TSF_CAP_MAX_CHUNKS chunks
+                                   * (an IP fragment: longer than TSF_CAP_CHUNK) */
+/* An IP fragment: the record carries the IP packet itself from the IP
+ * header on (pkt_len: its length), one record of at most TSF_CAP_CHUNK
+ * bytes; sport/dport/seq/tcp_flags are 0 and proto is the IPv4 protocol or
+ * the IPv6 Fragment header's next header.  Userspace reassembles
+ * (engine/defrag.c).  A fragment has no ports (only the first one carries
+ * the L4 header), so the port lists, the bypass map, 1/N sampling and the
+ * byte budget cannot apply: every fragment is copied, under the token
+ * bucket when one is set. */
+#define TSF_CAP_F_IPFRAG 0x04
 
 /* One ring record: this header, then len payload bytes. */
 struct tsf_cap_rec {
@@ -71,17 +81,20 @@ struct tsf_cap_tb {
  *   seen = skipped + port_filtered + bypassed + unsampled + over_budget
  *          + throttled + sampled
  *   sampled = delivered + ringbuf_full
+ *   fragments <= sampled (the IP fragments among them; a throttled
+ *   fragment is in throttled, a fragment with delivery off in skipped)
  * records/bytes count what reached the ring (a dropped multi-chunk packet
  * may have delivered some of its chunks: they are in records/bytes). */
 #define TSF_CAP_COUNTERS(X)                                                                        \
 	X(seen, "packets the BPF program ran on")                                                  \
-	X(skipped, "no TCP/UDP payload (bar TCP SYN/FIN/RST), not IP, or fragments")             \
+	X(skipped, "no TCP/UDP payload (bar TCP SYN/FIN/RST), not IP (or fragments, when off)")   \
 	X(port_filtered, "packets dropped by the port allow/deny lists")                           \
 	X(bypassed, "packets of flows in the bypass map")                                          \
 	X(unsampled, "packets of flows outside the 1/N sample")                                    \
 	X(over_budget, "packets past their flow direction's byte budget")                          \
 	X(throttled, "packets refused by the per-CPU token bucket")                                \
 	X(sampled, "packets selected for copying")                                                 \
+	X(fragments, "IP fragments among sampled: copied raw from the IP header on")               \
 	X(delivered, "sampled packets fully written to the ring")                                  \
 	X(ringbuf_full, "sampled packets lost: ring buffer full")                                  \
 	X(records, "ring records written")                                                         \

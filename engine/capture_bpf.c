@@ -44,12 +44,14 @@ struct capture_bpf {
 	struct tsf_capture *skel;
 	struct ring_buffer *rb;
 	capture_bpf_cb cb;
+	capture_bpf_frag_cb frag_cb;
 	void *ctx;
 	int64_t mono_to_real; /* add to CLOCK_MONOTONIC ns for epoch ns */
 	struct iface ifs[CAPTURE_BPF_MAX_IFACES];
 	int n_ifs;
 	int stats_fd;
 	uint64_t received, received_bytes;
+	uint64_t frag_malformed; /* fragment records that did not parse */
 	char mode[32];
 };
 
@@ -133,6 +135,29 @@ static int iface_is_ether(const char *name)
 	return type == 1 || type == 772;
 }
 
+/* A fragment record carries the IP packet: parse it as raw IP. */
+static int frag_rec(struct capture_bpf *c, const struct tsf_cap_rec *r, struct tsf_pkt *p)
+{
+	struct tsf_frag f;
+	uint64_t ts = r->ts_ns + c->mono_to_real;
+	enum pkt_result res = pkt_parse_frag((const uint8_t *)(r + 1), r->len, TSF_LINK_RAW, p, &f);
+
+	if (res == PKT_FRAGMENT) {
+		/* The kernel copies at most TSF_CAP_CHUNK bytes of it. */
+		if (r->rec_flags & TSF_CAP_F_TRUNCATED)
+			f.truncated = 1;
+		if (c->frag_cb)
+			c->frag_cb(c->ctx, &f, ts, r);
+	} else if (res == PKT_OK) {
+		p->ts_ns = ts;
+		p->ifindex_dir = r->dir;
+		c->cb(c->ctx, p, r);
+	} else {
+		c->frag_malformed++;
+	}
+	return 0;
+}
+
 static int rec_cb(void *ctx, void *data, size_t size)
 {
 	struct capture_bpf *c = ctx;
@@ -144,6 +169,8 @@ static int rec_cb(void *ctx, void *data, size_t size)
 		return 0; /* cannot happen: the kernel writes whole records */
 	c->received_bytes += r->len;
 	memset(&p, 0, sizeof(p));
+	if (r->rec_flags & TSF_CAP_F_IPFRAG)
+		return frag_rec(c, r, &p);
 	p.ts_ns = r->ts_ns + c->mono_to_real;
 	p.ipver = r->ipver;
 	p.proto = r->proto;
@@ -375,6 +402,7 @@ struct capture_bpf *capture_bpf_open(const struct capture_bpf_opts *o, capture_b
 	    o->tb_burst ? o->tb_burst : (o->tb_rate / 10 > 65536 ? o->tb_rate / 10 : 65536);
 	s->rodata->ports_allow = o->have_allow;
 	s->rodata->ports_deny = o->have_deny;
+	s->rodata->ip_frags = !o->no_ip_frags;
 	s->rodata->tc_ret = use_tcx ? TSF_TCX_NEXT : 0;
 	bpf_map__set_max_entries(s->maps.rb, ring);
 	if (o->max_flows) {
@@ -420,6 +448,11 @@ struct capture_bpf *capture_bpf_open(const struct capture_bpf_opts *o, capture_b
 fail:
 	capture_bpf_close(c);
 	return NULL;
+}
+
+void capture_bpf_on_fragment(struct capture_bpf *c, capture_bpf_frag_cb cb)
+{
+	c->frag_cb = cb;
 }
 
 int capture_bpf_poll(struct capture_bpf *c, int timeout_ms)
@@ -468,12 +501,14 @@ void capture_bpf_stats(struct capture_bpf *c, struct tsf_stats *s)
 	s->bpf_over_budget = v[TSF_CAP_CTR_over_budget];
 	s->bpf_throttled = v[TSF_CAP_CTR_throttled];
 	s->bpf_sampled = v[TSF_CAP_CTR_sampled];
+	s->bpf_fragments = v[TSF_CAP_CTR_fragments];
 	s->bpf_delivered = v[TSF_CAP_CTR_delivered];
 	s->bpf_ringbuf_full = v[TSF_CAP_CTR_ringbuf_full];
 	s->bpf_records = v[TSF_CAP_CTR_records];
 	s->bpf_bytes = v[TSF_CAP_CTR_bytes];
 	s->bpf_wakeups = v[TSF_CAP_CTR_wakeups];
 	s->bpf_received = c->received;
+	s->pkt_malformed += c->frag_malformed;
 	/* What this source fed the engine: records (GSO chunks count apart). */
 	s->packets = c->received;
 	s->bytes = c->received_bytes;

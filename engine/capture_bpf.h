@@ -48,7 +48,8 @@ struct capture_bpf_opts {
 	uint32_t max_flows;   /* entries of the budget and bypass maps; 0 = 65536 */
 	enum capture_attach attach;
 	enum capture_xdp xdp;
-	int prog_stats; /* enable the kernel's BPF run-time stats while open */
+	int prog_stats;  /* enable the kernel's BPF run-time stats while open */
+	int no_ip_frags; /* the kernel skips IP fragments instead of copying them */
 	/* port filter: a packet passes the allow list when either port is in
 	 * it (an empty list allows all); the deny list wins. */
 	uint8_t port_allow[65536 / 8];
@@ -62,12 +63,23 @@ void capture_bpf_opts_default(struct capture_bpf_opts *o);
  * chunk offset, flags). */
 typedef void (*capture_bpf_cb)(void *ctx, const struct tsf_pkt *p, const struct tsf_cap_rec *r);
 
+/* An IP fragment record (TSF_CAP_F_IPFRAG), parsed: f->data is valid
+ * during the call; ts_ns is epoch ns, r the raw record. */
+typedef void (*capture_bpf_frag_cb)(void *ctx, const struct tsf_frag *f, uint64_t ts_ns,
+                                    const struct tsf_cap_rec *r);
+
 struct capture_bpf;
 
 /* Loads and attaches.  NULL on failure with a message in err.  With no
  * interface, loads without attaching (tests feed capture_bpf_test_run). */
 struct capture_bpf *capture_bpf_open(const struct capture_bpf_opts *o, capture_bpf_cb cb, void *ctx,
                                      char *err, size_t errlen);
+
+/* Where fragment records go (the same ctx as the packet callback); without
+ * one they are consumed and dropped.  An IPv6 atomic fragment (offset 0,
+ * no more fragments) is a whole datagram: it goes to the packet callback.
+ * A fragment record that does not parse counts in pkt_malformed. */
+void capture_bpf_on_fragment(struct capture_bpf *c, capture_bpf_frag_cb cb);
 
 /* Waits up to timeout_ms for records and consumes all that are queued.
  * Returns the number of records consumed, or -errno. */

@@ -26,12 +26,18 @@ int capture_pcap_file(struct engine *e, const char *path, volatile sig_atomic_t 
 		st->packets++;
 		st->bytes += h->caplen;
 		struct tsf_pkt p;
-		enum pkt_result r = pkt_parse(data, h->caplen, dlt, &p);
+		struct tsf_frag frag;
+		enum pkt_result r = pkt_parse_frag(data, h->caplen, dlt, &p, &frag);
+		uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
+		if (r == PKT_FRAGMENT) {
+			engine_fragment(e, &frag, ts, 0);
+			continue;
+		}
 		if (r != PKT_OK) {
 			engine_count(e, r, h->caplen);
 			continue;
 		}
-		p.ts_ns = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
+		p.ts_ns = ts;
 		p.ifindex_dir = 0;
 		engine_packet(e, &p);
 	}

@@ -219,6 +219,26 @@ static void on_pkt(void *ctx, const struct tsf_pkt *p, const struct tsf_cap_rec 
 		usleep(run->slow_us);
 }
 
+/* IP fragment records go to the engine's reassembly (defrag.h). */
+static void on_frag(void *ctx, const struct tsf_frag *f, uint64_t ts_ns,
+                    const struct tsf_cap_rec *r)
+{
+	struct run *run = ctx;
+	char s[48], d[48];
+
+	if (run->engine) {
+		engine_fragment(run->engine, f, ts_ns, r->dir);
+	} else if (run->debug == DBG_DUMP) {
+		pkt_addr_str(f->ipver, f->src, s, sizeof(s));
+		pkt_addr_str(f->ipver, f->dst, d, sizeof(d));
+		printf("frag if=%u %s ipv%u proto=%u %s > %s id=%u off=%u len=%u%s%s\n", r->ifindex,
+		       r->dir ? "egress" : "ingress", f->ipver, f->proto, s, d, f->id, f->offset,
+		       f->len, f->more ? " more" : "", f->truncated ? " truncated" : "");
+	}
+	if (run->slow_us)
+		usleep(run->slow_us);
+}
+
 static double since(const struct timespec *t0)
 {
 	struct timespec now;
@@ -457,6 +477,8 @@ int cmd_run(int argc, char **argv)
 	 * ignored: the kernel's budget stops them at the source. */
 	if (!o.flow_bytes && so.ecfg.stream_depth)
 		o.flow_bytes = so.ecfg.stream_depth;
+	/* No reassembly: the kernel need not copy fragments either. */
+	o.no_ip_frags = so.ecfg.no_defrag;
 
 	memset(&s, 0, sizeof(s));
 	if (run.debug == DBG_NONE) {
@@ -500,6 +522,7 @@ int cmd_run(int argc, char **argv)
 		rc = EXIT_FAIL;
 		goto out;
 	}
+	capture_bpf_on_fragment(run.cap, on_frag);
 	fprintf(stderr, "tapsift run: capturing on");
 	for (int i = 0; i < o.n_ifaces; i++)
 		fprintf(stderr, " %s", o.ifaces[i]);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "defrag.h"
 #include "inspect.h"
 #include "match.h"
 #include "reasm.h"
@@ -95,6 +96,7 @@ struct engine {
 	struct worker *w;
 	uint64_t last_tick_ns;
 	struct tsf_stats st; /* producer-side counters */
+	struct defrag *df;   /* IP reassembly, producer side (NULL: --no-defrag) */
 	int finished;
 	char **names; /* text input names: verdicts point at them until the end */
 	size_t nnames;
@@ -111,6 +113,10 @@ void engine_config_default(struct engine_config *c)
 	c->tcp_timeout_s = 600;
 	c->tcp_closed_timeout_s = 10;
 	c->udp_timeout_s = 60;
+	struct defrag_config dc;
+	defrag_config_default(&dc);
+	c->frag_timeout_s = dc.timeout_s;
+	c->frag_memcap = dc.memcap;
 	dec_limits_default(&c->dec);
 }
 
@@ -548,13 +554,22 @@ static void broadcast_tick(struct engine *e, uint64_t now)
 	}
 }
 
+/* Packet time on the producer side: once a second, workers expire idle
+ * flows and reassembly drops stale datagrams. */
+static void producer_clock(struct engine *e, uint64_t ts_ns)
+{
+	if (ts_ns >= e->last_tick_ns + TICK_NS) {
+		e->last_tick_ns = ts_ns;
+		broadcast_tick(e, ts_ns);
+		if (e->df)
+			defrag_expire(e->df, ts_ns);
+	}
+}
+
 void engine_packet(struct engine *e, const struct tsf_pkt *p)
 {
 	e->st.payload_bytes += p->len;
-	if (p->ts_ns >= e->last_tick_ns + TICK_NS) {
-		e->last_tick_ns = p->ts_ns;
-		broadcast_tick(e, p->ts_ns);
-	}
+	producer_clock(e, p->ts_ns);
 	struct worker *w = &e->w[flow_hash(p) % (uint64_t)e->nworkers];
 	struct msg *m = reserve(w, p->len);
 	if (!m)
@@ -563,6 +578,32 @@ void engine_packet(struct engine *e, const struct tsf_pkt *p)
 	m->u.pkt = *p;
 	if (p->len)
 		memcpy(m + 1, p->payload, p->len);
+}
+
+void engine_fragment(struct engine *e, const struct tsf_frag *f, uint64_t ts_ns, uint8_t dir)
+{
+	struct defrag_dgram g;
+	if (!e->df) {
+		e->st.pkt_fragment++;
+		return;
+	}
+	producer_clock(e, ts_ns);
+	if (!defrag_add(e->df, f, ts_ns, dir, &g))
+		return;
+	/* The whole datagram: its transport header is in its first bytes. */
+	struct tsf_pkt p;
+	memset(&p, 0, sizeof(p));
+	enum pkt_result r = pkt_parse_l4(g.ipver, g.proto, g.data, g.len, &p);
+	if (r != PKT_OK) {
+		engine_count(e, r, g.len);
+		return;
+	}
+	p.ipver = g.ipver;
+	memcpy(p.src, g.src, 16);
+	memcpy(p.dst, g.dst, 16);
+	p.ts_ns = g.ts_ns;
+	p.ifindex_dir = g.dir;
+	engine_packet(e, &p);
 }
 
 void engine_text(struct engine *e, const char *name, const uint8_t *data, size_t len)
@@ -654,8 +695,17 @@ struct engine *engine_new(const struct engine_config *cfg, struct matcher *m, st
 		e->nworkers = 256;
 	if (!e->cfg.max_flows)
 		e->cfg.max_flows = 1u << 18;
+	if (!e->cfg.no_defrag) {
+		struct defrag_config dc;
+		defrag_config_default(&dc);
+		dc.timeout_s = e->cfg.frag_timeout_s;
+		dc.memcap = e->cfg.frag_memcap;
+		e->df = defrag_new(&dc, &e->st);
+	}
 	e->w = calloc((size_t)e->nworkers, sizeof(*e->w));
-	if (!e->w) {
+	if ((!e->cfg.no_defrag && !e->df) || !e->w) {
+		defrag_free(e->df);
+		free(e->w);
 		free(e);
 		return NULL;
 	}
@@ -699,6 +749,8 @@ void engine_finish(struct engine *e)
 	if (e->finished)
 		return;
 	e->finished = 1;
+	if (e->df)
+		defrag_flush(e->df);
 	engine_flush(e);
 	for (int i = 0; i < e->nworkers; i++) {
 		struct worker *w = &e->w[i];
@@ -739,6 +791,7 @@ void engine_free(struct engine *e)
 		pthread_cond_destroy(&w->cv_nonempty);
 		pthread_cond_destroy(&w->cv_nonfull);
 	}
+	defrag_free(e->df);
 	for (size_t i = 0; i < e->nnames; i++)
 		free(e->names[i]);
 	free(e->names);

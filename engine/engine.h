@@ -29,6 +29,9 @@ struct engine_config {
 	uint32_t tcp_timeout_s;     /* idle timeout of established TCP flows */
 	uint32_t tcp_closed_timeout_s;
 	uint32_t udp_timeout_s;
+	int no_defrag;           /* IP fragments counted and skipped, not reassembled */
+	uint32_t frag_timeout_s; /* incomplete datagrams dropped after this (packet time) */
+	size_t frag_memcap;      /* bytes held by IP reassembly */
 	struct dec_limits dec;
 };
 
@@ -51,6 +54,13 @@ int engine_set_matcher(struct engine *e, struct matcher *m);
 /* Called from one producer thread.  The payload is copied. */
 void engine_packet(struct engine *e, const struct tsf_pkt *p);
 
+/* An IP fragment (pkt_parse_frag returned PKT_FRAGMENT), captured at ts_ns
+ * in direction dir.  Reassembled on the producer thread (defrag.h): the
+ * datagram it completes goes on like any packet, with this fragment's time.
+ * With cfg.no_defrag it is only counted (pkt_fragment).  f->data is not
+ * kept after the call. */
+void engine_fragment(struct engine *e, const struct tsf_frag *f, uint64_t ts_ns, uint8_t dir);
+
 /* Scans a whole text document (UTF-8 or with a BOM).  name is reported as
  * the verdict's file.  Called from the producer thread. */
 void engine_text(struct engine *e, const char *name, const uint8_t *data, size_t len);
@@ -62,7 +72,8 @@ void engine_flush(struct engine *e);
 /* Counts a packet the capture source could not parse (for stats). */
 void engine_count(struct engine *e, enum pkt_result why, size_t caplen);
 
-/* Drains queues, ends every flow (flushing reassembly), joins the workers. */
+/* Drains queues, ends every flow (incomplete IP datagrams are dropped and
+ * counted in frag_timeouts) (flushing reassembly), joins the workers. */
 void engine_finish(struct engine *e);
 
 /* Sum of all workers' counters (safe to call while running: approximate). */

@@ -29,6 +29,10 @@ const char setup_common_help[] =
     "      --reasm-memcap-global N  ... per worker\n"
     "      --tcp-timeout S     idle timeout of TCP flows (seconds)\n"
     "      --udp-timeout S     idle timeout of UDP flows (seconds)\n"
+    "      --frag-timeout S    drop an IP datagram still incomplete S seconds after its\n"
+    "                          first fragment (default 30)\n"
+    "      --frag-memcap N     bytes held by IP fragment reassembly (default 32 MiB)\n"
+    "      --no-defrag         count and skip IP fragments instead of reassembling\n"
     "      --publish EP        publish verdicts on a ZeroMQ endpoint (tcp://, ipc://)\n"
     "      --publish-wait N    wait (up to 5 s) for N subscribers before publishing\n"
     "      --publish-hwm N     send high-water mark, batches per subscriber (100000)\n"
@@ -99,6 +103,7 @@ static const struct {
         {"no-stats", offsetof(struct setup_opts, no_stats)},
         {"allow-recompile", offsetof(struct setup_opts, allow_recompile)},
         {"allow-rollback", offsetof(struct setup_opts, allow_rollback)},
+        {"no-defrag", offsetof(struct setup_opts, ecfg.no_defrag)},
 },
   str_opts[] = {
       {"publish", offsetof(struct setup_opts, publish)},
@@ -238,6 +243,20 @@ int setup_parse_opt(struct setup_opts *o, int argc, char **argv, int *i)
 		if (parse_u64("--udp-timeout", v, 86400 * 7, &x))
 			return -1;
 		o->ecfg.udp_timeout_s = (uint32_t)x;
+		return 1;
+	}
+	VAL("frag-timeout", 0)
+	{
+		if (parse_u64("--frag-timeout", v, 86400, &x))
+			return -1;
+		o->ecfg.frag_timeout_s = (uint32_t)x;
+		return 1;
+	}
+	VAL("frag-memcap", 0)
+	{
+		if (parse_u64("--frag-memcap", v, SIZE_MAX, &x))
+			return -1;
+		o->ecfg.frag_memcap = x;
 		return 1;
 	}
 	VAL("journal-max", 0)

@@ -17,7 +17,15 @@
 	X(pkt_malformed, "packets dropped: truncated or malformed headers")                        \
 	X(pkt_not_ip, "packets skipped: not IPv4/IPv6")                                            \
 	X(pkt_not_tcpudp, "packets skipped: not TCP/UDP")                                          \
-	X(pkt_fragment, "packets skipped: IP fragments (not reassembled)")                         \
+	X(pkt_fragment, "packets skipped: IP fragments, reassembly off (--no-defrag)")             \
+	X(frag_packets, "IP fragments given to reassembly")                                        \
+	X(frag_reassembled, "datagrams reassembled from fragments (then parsed as a packet)")      \
+	X(frag_overlaps, "fragments overlapping data held (first copy wins; duplicates too)")      \
+	X(frag_timeouts, "incomplete datagrams dropped: timeout, or still open at the end")        \
+	X(frag_evicted, "incomplete datagrams evicted: reassembly table full")                     \
+	X(frag_memcap_drops, "fragments dropped with their datagram: reassembly memcap")           \
+	X(frag_too_big, "fragments dropped with their datagram: past 65535 bytes")                 \
+	X(frag_invalid, "fragments dropped: cut short, empty/unaligned, or inconsistent end")      \
 	X(pkt_linktype, "packets dropped: unsupported link type")                                  \
 	X(capture_errors, "corrupt capture records (reading stopped or skipped)")                  \
 	X(tcp_segments, "TCP segments with payload")                                               \
@@ -67,13 +75,14 @@
 	X(bus_subscriptions, "subscribe/unsubscribe messages from subscribers")                    \
 	X(bus_auth_denied, "CURVE clients refused by the allow-list")                              \
 	X(bpf_seen, "live: packets the BPF program ran on")                                        \
-	X(bpf_skipped, "live: packets without TCP/UDP payload, not IP, or fragments")              \
+	X(bpf_skipped, "live: packets without TCP/UDP payload, or not IP")                         \
 	X(bpf_port_filtered, "live: packets refused by the port allow/deny lists")                 \
 	X(bpf_bypassed, "live: packets of flows in the bypass map")                                \
 	X(bpf_unsampled, "live: packets of flows outside the 1/N sample")                          \
 	X(bpf_over_budget, "live: packets past their flow direction's byte budget")                \
 	X(bpf_throttled, "live: packets refused by the per-CPU token bucket")                      \
 	X(bpf_sampled, "live: packets selected for copying (= delivered + ringbuf_full)")          \
+	X(bpf_fragments, "live: IP fragments copied raw for reassembly (part of bpf_sampled)")     \
 	X(bpf_delivered, "live: sampled packets written to the ring in full")                      \
 	X(bpf_ringbuf_full, "live: sampled packets lost because the ring buffer was full")         \
 	X(bpf_records, "live: ring records written by the kernel")                                 \

@@ -2,7 +2,8 @@
  *
  * The input is a sequence of frames: [u8 linktype selector][u16 length]
  * [frame bytes]...; each parsed frame goes through the engine (one worker),
- * so reassembly, decoding, normalization and matching all see hostile data.
+ * so IP and TCP reassembly, decoding, normalization and matching all see
+ * hostile data.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -59,10 +60,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (len > size)
 			len = size;
 		struct tsf_pkt p;
-		enum pkt_result r = pkt_parse(data, len, lt, &p);
+		struct tsf_frag fr;
+		enum pkt_result r = pkt_parse_frag(data, len, lt, &p, &fr);
 		if (r == PKT_OK) {
 			p.ts_ns = ts++ * 1000000000ull;
 			engine_packet(e, &p);
+		} else if (r == PKT_FRAGMENT) {
+			engine_fragment(e, &fr, ts++ * 1000000000ull, 0);
 		} else {
 			engine_count(e, r, len);
 		}

@@ -27,4 +27,19 @@ rc=$?
 check "bad value: exit 2 with file:line" '[ $rc -eq 2 ] && grep -q "d.conf:1: bad value for .threads." "$T/err"'
 "$BIN" scan -c "$T/missing.conf" --pcap x >"$T/out" 2>"$T/err"
 check "missing file: exit 2 and the reason" '[ $? -eq 2 ] && grep -q "missing.conf: No such file" "$T/err"'
+# IP reassembly options, from a file and as flags, on a capture of
+# fragmented datagrams whose signatures only reassembly finds.
+python3 "$ROOT/tests/gen/corpus.py" "$T/fc" --seed 3 --per-case 1 --cases fragments 2>/dev/null
+want=$(wc -l <"$T/fc/expected.jsonl")
+"$BIN" scan --rules "$T/fc/rules.rules" --pcap "$T/fc/traffic.pcap" >"$T/out" 2>"$T/err"
+check "fragments reassembled by default ($want verdicts)" '[ "$want" -gt 0 ] && [ "$(grep -c "^{" "$T/out")" -eq "$want" ] && grep -q "frag_reassembled" "$T/err"'
+printf 'rules %s\nno-defrag\n' "$T/fc/rules.rules" >"$T/e.conf"
+"$BIN" scan -c "$T/e.conf" --pcap "$T/fc/traffic.pcap" >"$T/out" 2>"$T/err"
+check "no-defrag from the file: fragments counted, nothing found" '[ ! -s "$T/out" ] && grep -q "pkt_fragment" "$T/err" && ! grep -q "frag_packets" "$T/err"'
+"$BIN" scan --rules "$T/fc/rules.rules" --pcap "$T/fc/traffic.pcap" --frag-timeout 0 >"$T/out" 2>"$T/err"
+check "--frag-timeout 0: every datagram times out" '[ ! -s "$T/out" ] && grep -q "frag_timeouts" "$T/err" && ! grep -q "frag_reassembled" "$T/err"'
+"$BIN" scan --rules "$T/fc/rules.rules" --pcap "$T/fc/traffic.pcap" --frag-memcap 100 >"$T/out" 2>"$T/err"
+check "--frag-memcap 100: memcap drops, nothing found" '[ ! -s "$T/out" ] && grep -q "frag_memcap_drops" "$T/err"'
+"$BIN" scan --rules "$T/fc/rules.rules" --pcap "$T/fc/traffic.pcap" --frag-timeout soon >"$T/out" 2>"$T/err"
+check "--frag-timeout soon: exit 2" '[ $? -eq 2 ]'
 [ $fails -eq 0 ]

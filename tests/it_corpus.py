@@ -216,6 +216,37 @@ def verdict_fields(d):
            "%d verdicts, %d problems: %s" % (len(vs), len(probs), "; ".join(sorted(set(probs))[:4])))
 
 
+def no_defrag_check(d):
+    """The fragments case is found only through reassembly: with --no-defrag
+    every one of its verdicts is gone (and the fragments counted), with it
+    they are there and the frag_* counters add up; other cases do not care."""
+    exp = [json.loads(x) for x in open(os.path.join(d, "expected.jsonl"), encoding="utf-8")]
+    frag = {key5(e) + (int(e["rule_id"]),) for e in exp if e["case"] == "fragments"}
+    other = {key5(e) + (int(e["rule_id"]),) for e in exp if e["case"] != "fragments"}
+    args = ["--rules", os.path.join(d, "rules.rules"), "--pcap", os.path.join(d, "traffic.pcap"),
+            "--format", "json"]
+
+    def run(extra):
+        rc, vs, bad, err = scan(args + extra)
+        got = {key5(v) + (int(v["rule_id"]),) for v in vs if "rule_id" in v}
+        st = {}
+        for line in err.splitlines():
+            t = line.split()
+            if len(t) == 2 and t[1].isdigit():
+                st[t[0]] = int(t[1])
+        return rc, got, st
+
+    rc0, got0, st0 = run([])
+    rc1, got1, st1 = run(["--no-defrag"])
+    ok = (rc0 == 0 and rc1 == 0 and frag and frag <= got0 and not (frag & got1) and
+          other <= got1 and st1.get("pkt_fragment", 0) > 0 and "frag_packets" not in st1 and
+          st0.get("frag_reassembled", 0) >= len(frag) and "pkt_fragment" not in st0)
+    report(ok, "corpus:no-defrag", "exit %d/%d, %d fragment verdicts, with defrag %d, without %d; "
+           "other cases lost %d; stats %s / %s" % (
+               rc0, rc1, len(frag), len(frag & got0), len(frag & got1), len(other - got1),
+               {k: v for k, v in st0.items() if "frag" in k}, {k: v for k, v in st1.items() if "frag" in k}))
+
+
 def sample_check(tmp):
     """rules/sample.pcap (what `make run` shows) gives exactly the verdicts
     tests/gen/sample.py says it was made for."""
@@ -278,6 +309,7 @@ def main():
         report(same, "corpus:threads-1-vs-4", "exit %d/%d, only-1: %d, only-4: %d" % (
             sets[0][0], sets[1][0], len(sets[0][1] - sets[1][1]), len(sets[1][1] - sets[0][1])))
         verdict_fields(dirs["A"])
+        no_defrag_check(dirs["A"])
         text_mode(tmp, dirs["A"])
         sample_check(tmp)
     finally:

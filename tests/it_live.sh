@@ -7,7 +7,8 @@
 live_require it_live
 net_up || { nok "live: create namespaces and veth"; live_done; }
 
-# --- capture side: debug dump (no engine), every record printed.
+# --- capture side: debug dump (no engine), every record printed (IP
+# fragments as "frag" lines: the dump does not reassemble).
 if start_tapsift dump --debug dump --poll-ms 20; then
 	ok "live: tapsift attaches"
 else
@@ -32,9 +33,17 @@ u6=$UDP_PID
 nsb $TOOL udp-send $A4 5353 --data 'udp payload SIGNATURE-U4'
 nsb $TOOL udp-send $A6 5354 --data 'udp payload SIGNATURE-U6'
 wait $u4 $u6
+# Datagrams over the veth's MTU (1500): the sender's stack fragments them.
+udp_server $A4 5355
+u4=$UDP_PID
+udp_server $A6 5356
+u6=$UDP_PID
+nsb $TOOL udp-send $A4 5355 --data 'big' --pad-after 4000 --no-df
+nsb $TOOL udp-send $A6 5356 --data 'big' --pad-after 4000
+wait $u4 $u6
 # Frame shapes the peer's stack would not send by itself, written raw onto
 # its end of the veth: VLAN (802.1Q, QinQ), IPv6 hop-by-hop options, and an
-# IPv4 fragment, which must be skipped (fragments are not reassembled).
+# IPv4 first fragment, which comes through raw (an incomplete datagram).
 # The fragment goes first so that waiting for the last frame covers it.
 nsb $TOOL raw-send "$IFB" $B4 $A4 --frag --data 'a first fragment'
 nsb $TOOL raw-send "$IFB" $B4 $A4 --vlan 100 --data 'vlan tagged'
@@ -46,7 +55,12 @@ check "live: exit status 0 after SIGINT" [ "$TS_RC" -eq 0 ]
 check "live: 802.1Q-tagged UDP parsed" grep -q '40000 > 10.200.0.1:5353 .*"vlan tagged"' "$TMP/dump.out"
 check "live: QinQ-tagged UDP parsed" grep -q '"double tagged"' "$TMP/dump.out"
 check "live: IPv6 with hop-by-hop options parsed" grep -q "\[$B6\]:40000 > \[$A6\]:5353 .*\"after hop-by-hop\"" "$TMP/dump.out"
-check "live: IPv4 fragment skipped" sh -c "! grep -q 'a first fragment' '$TMP/dump.out'"
+check "live: IPv4 fragment delivered raw, not as a packet" sh -c "! grep -q 'a first fragment' '$TMP/dump.out' &&
+	grep -q 'frag if=[0-9]* ingress ipv4 proto=17 $B4 > $A4 id=1 off=0 len=24 more' '$TMP/dump.out'"
+# 4011-byte UDP datagrams: IPv4 1480 + 1480 + 1051, IPv6 1448 + 1448 + 1115
+check "live: kernel-fragmented IPv4 datagram, 3 fragments" [ "$(grep -cE "^frag if=[0-9]* ingress ipv4 proto=17 $B4 > $A4 id=[0-9]+ off=(0 len=1480 more|1480 len=1480 more|2960 len=1051)\$" "$TMP/dump.out")" -eq 3 ]
+check "live: kernel-fragmented IPv6 datagram, 3 fragments" [ "$(grep -cE "^frag if=[0-9]* ingress ipv6 proto=17 $B6 > $A6 id=[0-9]+ off=(0 len=1448 more|1448 len=1448 more|2896 len=1115)\$" "$TMP/dump.out")" -eq 3 ]
+check "live: fragments counted" [ "$(stat dump bpf_fragments)" -ge 7 ]
 check "live: no program left after exit" no_program_left
 
 summary dump >"$TMP/sum.json"
@@ -86,6 +100,16 @@ if start_tapsift verdicts --rules "$RULES" --format json --poll-ms 20; then
 	nsb $TOOL udp-send $A4 5353 --data 'claim your free bonus'
 	nsb $TOOL udp-send $A6 5354 --data 'seed phrase airdrop'
 	wait $u4 $u6
+	# The same signatures in datagrams over the MTU, across the boundary
+	# of the first two fragments (IPv4: UDP payload byte 1472; IPv6: 1440):
+	# found only by reassembly.
+	udp_server $A4 5355
+	u4=$UDP_PID
+	udp_server $A6 5356
+	u6=$UDP_PID
+	nsb $TOOL udp-send $A4 5355 --data 'claim your free bonus' --pad-before 1462 --pad-after 2000 --no-df
+	nsb $TOOL udp-send $A6 5356 --data 'seed phrase airdrop' --pad-before 1430 --pad-after 2000
+	wait $u4 $u6
 	# SIGUSR1: statistics while running, and tapsift goes on.
 	kill -USR1 "$TS_PID"
 	for _ in $(seq 200); do grep -q bpf_seen "$TMP/verdicts.err" && break; sleep 0.025; done
@@ -101,7 +125,7 @@ for line in open(sys.argv[1]):
 PY
 	sort -u "$TMP/verdicts.got" >"$TMP/verdicts.sorted"
 	printf '%s\n' "2001 tcp $B4 8080" "2002 udp $B4 5353" "2005 tcp $A4 8080" "3001 tcp $B6 8081" \
-		"2007 udp $B6 5354" | sort >"$TMP/verdicts.want"
+		"2007 udp $B6 5354" "2002 udp $B4 5355" "2007 udp $B6 5356" | sort >"$TMP/verdicts.want"
 	if cmp -s "$TMP/verdicts.want" "$TMP/verdicts.sorted"; then
 		ok "live verdicts: TCP/HTTP and UDP, IPv4 and IPv6, both directions"
 	else
@@ -110,6 +134,7 @@ PY
 		sed 's/^/  | /' "$TMP/verdicts.err"
 	fi
 	check "live verdicts: capture counters in the stats" accounting verdicts
+	check "live verdicts: two datagrams reassembled from fragments" [ "$(stat verdicts frag_reassembled)" -eq 2 ]
 else
 	nok "live verdicts: tapsift run --rules starts"
 fi

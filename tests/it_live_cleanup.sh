@@ -77,6 +77,13 @@ for mode in generic native; do
 		udp_probe "xdp $mode probe"
 		for _ in $(seq 100); do grep -q "xdp $mode probe" "$TMP/xdp-$mode.out" && break; sleep 0.05; done
 		check "xdp $mode: ingress captured by XDP" grep -q "ingress udp .*\"xdp $mode probe\"" "$TMP/xdp-$mode.out"
+		# IP fragments through the XDP program's own copy path
+		udp_server $A4 5355
+		u=$UDP_PID
+		nsb $TOOL udp-send $A4 5355 --data 'big' --pad-after 3000 --no-df
+		wait $u
+		for _ in $(seq 100); do grep -q "^frag .* off=2960 len=51\$" "$TMP/xdp-$mode.out" && break; sleep 0.05; done
+		check "xdp $mode: IP fragments copied raw" grep -q "^frag if=[0-9]* ingress ipv4 proto=17 $B4 > $A4 id=[0-9]* off=1480 len=1480 more" "$TMP/xdp-$mode.out"
 		stop_tapsift KILL
 		check "xdp $mode: nothing attached after SIGKILL" no_program_left
 		check "xdp $mode: interface has no XDP program" sh -c "! ip netns exec $NSA ip link show dev $IFA | grep -q xdp"

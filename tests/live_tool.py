@@ -9,7 +9,9 @@ which the tests put on veths in namespaces they create.
   tcp-client ADDR PORT [--data TEXT] [--bulk N] [--flows N] [--go-file F --after N]
       per flow: connect, send data, N bulk bytes and --tail, half-close, read the reply.
       --go-file: after the first send, wait until F exists, then send --after bytes
-  udp-send ADDR PORT --data TEXT [--count N]
+  udp-send ADDR PORT --data TEXT [--count N] [--pad-before N] [--pad-after N] [--no-df]
+      --pad-*: N bulk bytes around the text; --no-df: IPv4 without DF, so the
+      sending stack fragments a datagram larger than the MTU (IPv6 always does)
   udp-server ADDR PORT --count N
   udp-flood ADDR PORT --rate PPS --flows N --data TEXT [--probe TEXT --probe-ms MS]
             --stop-file F [--max-seconds S] [--probe-log FILE] [--probe-port P]
@@ -120,7 +122,11 @@ def tcp_client(a):
 
 def udp_send(a):
     s = socket.socket(family(a.addr), socket.SOCK_DGRAM)
-    data = unescape(a.data)
+    if a.no_df and family(a.addr) == socket.AF_INET:
+        # IP_MTU_DISCOVER = IP_PMTUDISC_DONT: no DF, fragment locally
+        s.setsockopt(socket.IPPROTO_IP, getattr(socket, "IP_MTU_DISCOVER", 10),
+                     getattr(socket, "IP_PMTUDISC_DONT", 0))
+    data = bulk(a.pad_before) + unescape(a.data) + bulk(a.pad_after)
     for _ in range(a.count):
         s.sendto(data, (a.addr, a.port))
 
@@ -333,6 +339,9 @@ def main():
     s.add_argument("port", type=int)
     s.add_argument("--data", required=True)
     s.add_argument("--count", type=int, default=1)
+    s.add_argument("--pad-before", type=int, default=0)
+    s.add_argument("--pad-after", type=int, default=0)
+    s.add_argument("--no-df", action="store_true")
     s = sub.add_parser("udp-server")
     s.add_argument("addr")
     s.add_argument("port", type=int)

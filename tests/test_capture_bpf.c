@@ -32,13 +32,38 @@ static void collect(void *ctx, const struct tsf_pkt *p, const struct tsf_cap_rec
 	}
 }
 
+/* Fragment records, as the loader parsed them. */
+struct gotfrag {
+	struct tsf_frag f;
+	struct tsf_cap_rec r;
+	uint8_t data[64];
+};
+static struct gotfrag frecs[64];
+static int nfrec;
+
+static void collect_frag(void *ctx, const struct tsf_frag *f, uint64_t ts_ns,
+                         const struct tsf_cap_rec *r)
+{
+	(void)ctx;
+	(void)ts_ns;
+	if (nfrec < 64) {
+		frecs[nfrec].f = *f;
+		frecs[nfrec].r = *r;
+		memcpy(frecs[nfrec].data, f->data, f->len < 64 ? f->len : 64);
+		nfrec++;
+	}
+}
+
 static struct capture_bpf *open_cap(struct capture_bpf_opts *o)
 {
 	char err[256];
 	struct capture_bpf *c = capture_bpf_open(o, collect, NULL, err, sizeof(err));
 	if (!c)
 		fprintf(stderr, "  capture_bpf_open: %s\n", err);
+	else
+		capture_bpf_on_fragment(c, collect_frag);
 	nrec = 0;
+	nfrec = 0;
 	return c;
 }
 
@@ -142,7 +167,7 @@ static void test_parse(void)
 	CHECK(capture_bpf_test_run(c, 0, frame, n) >= -1);
 	n = ip4(frame, 2, 17, 2, 1, 40002, 53, 0, 0, 11, 0); /* QinQ */
 	CHECK(capture_bpf_test_run(c, 0, frame, n) >= -1);
-	n = ip4(frame, 0, 17, 2, 1, 40003, 53, 0, 0, 100, 0x2000); /* first fragment: skipped */
+	n = ip4(frame, 0, 17, 2, 1, 40003, 53, 0, 0, 100, 0x2000); /* first fragment: raw */
 	CHECK(capture_bpf_test_run(c, 0, frame, n) >= -1);
 	n = ip4(frame, 0, 6, 2, 1, 40004, 80, 1000, TSF_TCP_ACK, 0, 0); /* pure ACK: skipped */
 	CHECK(capture_bpf_test_run(c, 0, frame, n) >= -1);
@@ -193,10 +218,108 @@ static void test_parse(void)
 	uint64_t v[TSF_CAP_NR_COUNTERS];
 	capture_bpf_counters(c, v);
 	CHECK_EQ_INT(v[TSF_CAP_CTR_seen], 10);
-	CHECK_EQ_INT(v[TSF_CAP_CTR_skipped], 4);
-	CHECK_EQ_INT(v[TSF_CAP_CTR_delivered], 6);
-	CHECK_EQ_INT(v[TSF_CAP_CTR_records], 6);
-	CHECK_EQ_INT(v[TSF_CAP_CTR_bytes], 64 + 10 + 11 + 33 + 3000);
+	CHECK_EQ_INT(v[TSF_CAP_CTR_skipped], 3);
+	CHECK_EQ_INT(v[TSF_CAP_CTR_delivered], 7);
+	CHECK_EQ_INT(v[TSF_CAP_CTR_fragments], 1);
+	CHECK_EQ_INT(v[TSF_CAP_CTR_records], 7);
+	/* the fragment's record is its IP packet: 20 + 8 + 100 */
+	CHECK_EQ_INT(v[TSF_CAP_CTR_bytes], 64 + 10 + 11 + 128 + 33 + 3000);
+	CHECK_EQ_INT(nfrec, 1);
+	CHECK(adds_up(c));
+	capture_bpf_close(c);
+}
+
+/* IPv6 + Fragment header + (first fragment: UDP header) payload. */
+static size_t ip6_frag(uint8_t *f, uint16_t off, int more, size_t plen)
+{
+	size_t n = eth(f, 0x86DD, 0);
+	uint8_t *ip = f + n, *fh = ip + 40, *d = fh + 8;
+	uint16_t pl = (uint16_t)(8 + plen);
+
+	memset(ip, 0, 40 + 8);
+	ip[0] = 0x60, ip[4] = (uint8_t)(pl >> 8), ip[5] = (uint8_t)pl, ip[6] = 44, ip[7] = 64;
+	ip[8] = 0xfd, ip[23] = 2;
+	ip[24] = 0xfd, ip[39] = 1;
+	fh[0] = 17;
+	fh[2] = (uint8_t)(off >> 8), fh[3] = (uint8_t)((off & 0xf8) | (more ? 1 : 0));
+	fh[4] = 0xca, fh[5] = 0xfe, fh[6] = 0xba, fh[7] = 0xbe;
+	for (size_t i = 0; i < plen; i++)
+		d[i] = (uint8_t)('A' + i % 26);
+	return n + 40 + 8 + plen;
+}
+
+/* Fragments skip ports, bypass, sampling and budget, and arrive raw; with
+ * no_ip_frags they are skipped.  An IPv6 atomic fragment is a packet. */
+static void test_fragments(void)
+{
+	struct capture_bpf_opts o;
+	capture_bpf_opts_default(&o);
+	o.sample_n = 1000; /* no flow of ours would be sampled */
+	o.flow_bytes = 1;
+	o.have_allow = 1; /* allow list with port 1 only */
+	o.port_allow[0] = 2;
+	struct capture_bpf *c = open_cap(&o);
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	size_t n = ip4(frame, 0, 17, 2, 1, 40000, 53, 0, 0, 1000, 0x2000 | 0);
+	CHECK(capture_bpf_test_run(c, 0, frame, n) >= -1);
+	n = ip4(frame, 1, 17, 2, 1, 40000, 53, 0, 0, 200, 129); /* offset 1032, last */
+	CHECK(capture_bpf_test_run(c, 1, frame, n) >= -1);
+	n = ip6_frag(frame, 1456, 1, 64);
+	CHECK(capture_bpf_test_run(c, 0, frame, n) >= -1);
+	/* atomic: offset 0, M=0, carries UDP (first 8 bytes as its header) */
+	n = ip6_frag(frame, 0, 0, 40);
+	frame[14 + 48 + 4] = 0, frame[14 + 48 + 5] = 40; /* UDP length */
+	CHECK(capture_bpf_test_run(c, 0, frame, n) >= -1);
+	drain(c);
+	CHECK_EQ_INT(nfrec, 3);
+	if (nfrec == 3) {
+		CHECK_EQ_INT(frecs[0].f.ipver, 4);
+		CHECK_EQ_INT(frecs[0].f.proto, 17);
+		CHECK_EQ_INT(frecs[0].f.offset, 0);
+		CHECK_EQ_INT(frecs[0].f.more, 1);
+		CHECK_EQ_INT(frecs[0].f.len, 1008);
+		CHECK_EQ_INT(frecs[0].f.truncated, 0);
+		CHECK(frecs[0].r.rec_flags & TSF_CAP_F_IPFRAG);
+		CHECK_EQ_INT(frecs[0].r.pkt_len, 20 + 1008);
+		CHECK_EQ_INT(frecs[0].data[0], 40000 >> 8); /* the UDP header */
+		CHECK_EQ_INT(frecs[1].f.offset, 1032);
+		CHECK_EQ_INT(frecs[1].f.more, 0);
+		CHECK_EQ_INT(frecs[1].f.len, 208);
+		CHECK_EQ_INT(frecs[1].r.dir, 1);
+		CHECK_EQ_INT(frecs[2].f.ipver, 6);
+		CHECK_EQ_INT(frecs[2].f.id, 0xcafebabe);
+		CHECK_EQ_INT(frecs[2].f.offset, 1456);
+		CHECK_EQ_INT(frecs[2].f.len, 64);
+		CHECK_EQ_INT(frecs[2].f.src[15], 2);
+		CHECK_EQ_INT(frecs[2].data[0], 'A');
+	}
+	CHECK_EQ_INT(nrec, 1); /* the atomic fragment */
+	if (nrec == 1)
+		CHECK_EQ_INT(recs[0].p.len, 32);
+	uint64_t v[TSF_CAP_NR_COUNTERS];
+	capture_bpf_counters(c, v);
+	CHECK_EQ_INT(v[TSF_CAP_CTR_fragments], 4);
+	CHECK_EQ_INT(v[TSF_CAP_CTR_sampled], 4);
+	CHECK_EQ_INT(v[TSF_CAP_CTR_port_filtered] + v[TSF_CAP_CTR_unsampled], 0);
+	CHECK(adds_up(c));
+	capture_bpf_close(c);
+
+	/* Delivery off: skipped. */
+	capture_bpf_opts_default(&o);
+	o.no_ip_frags = 1;
+	c = open_cap(&o);
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	n = ip6_frag(frame, 1456, 1, 64);
+	CHECK(capture_bpf_test_run(c, 0, frame, n) >= -1);
+	drain(c);
+	capture_bpf_counters(c, v);
+	CHECK_EQ_INT(v[TSF_CAP_CTR_skipped], 1);
+	CHECK_EQ_INT(v[TSF_CAP_CTR_fragments], 0);
+	CHECK_EQ_INT(nfrec, 0);
 	CHECK(adds_up(c));
 	capture_bpf_close(c);
 }
@@ -355,6 +478,7 @@ int main(void)
 		return 0;
 	}
 	RUN(test_parse);
+	RUN(test_fragments);
 	RUN(test_sampling_symmetric);
 	RUN(test_budget);
 	RUN(test_ports_and_bypass);

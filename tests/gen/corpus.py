@@ -349,6 +349,8 @@ class Gen:
             for d, p in f.udp_payloads:
                 a, b = ((c, cp), (s, sp)) if d == 0 else ((s, sp), (c, cp))
                 frames += pg.udp_frames(net, a[0], b[0], a[1], b[1], [p], f.udp_nocsum)
+            if f.post_frames:
+                frames = f.post_frames(frames, None, net, (c, cp, s, sp))
             # reference check per datagram
             got = [set(), set()]
             for (d, p), units in zip(f.udp_payloads, f.udp_text):
@@ -637,6 +639,32 @@ def case_builders(g):
         f.udp_nocsum = i % 4 == 3
         return f
     B["udp"] = udp
+
+    # IP fragments: a UDP datagram or TCP segments cut into fragments, in
+    # various orders (the reassembled bytes must carry the signature)
+    frag_orders = ["inorder", "reverse", "shuffle", "first_last", "overlap_junk", "dup", "tiny"]
+
+    def fragments(i):
+        lg = "cn" if i % 2 == 0 else "en"
+        order = frag_orders[(i + i // 4) % len(frag_orders)]
+        size = 8 if order == "tiny" else r.choice([64, 128, 248, 512])
+        rule = g.pick(lg)
+        if (i // 2) % 2 == 0:
+            f = Flow("", proto="udp")
+            d = r.randrange(2)
+            t = filler(r, lg, r.randrange(20, 80)) + rule.pat + filler(r, lg, r.randrange(20, 80))
+            f.udp_payloads, f.udp_text = [(d, t.encode())], [[t]]
+            f.planted[d].add(rule.id)
+        else:
+            f = g.text_flow("", lg, rule.pat, rule.id, nb=r.randrange(20, 60), na=r.randrange(20, 60))
+        f.v6 = i % 3 == 2
+        # the message with the signature must be cut: at least 2 fragments
+        L = len(f.udp_payloads[0][1]) + 8 if f.proto == "udp" else len(f.msgs[f.sig_msg][1]) + 20
+        size = min(size, max(8, L // 2 // 8 * 8))
+        f.detail = "%s %s/%d" % (f.proto, order, size)
+        f.post_frames = lambda frames, sess, net, addrs: pg.fragment_frames(net, frames, size, order, r)
+        return f
+    B["fragments"] = fragments
 
     def ipv6(i):
         f = simple()(i)
@@ -1424,9 +1452,66 @@ def port_reuse_flows(g, i, split):
     return fs
 
 
+def build_frag_neg(g, n):
+    """Fragments that only together with fragments of another datagram
+    would carry a signature: a reassembler must key on (addresses, protocol,
+    IP id) and keep each UDP datagram apart.  Negatives.
+      frag_mixed: the first fragment of one datagram, the rest under another
+        IP id (or protocol, or source address): two incomplete datagrams.
+      frag_two_dgrams: two complete fragmented datagrams of one UDP flow, the
+        signature's first half ending one and its second half starting the
+        next."""
+    r = g.rng
+    for i in range(n):
+        lg = "cn" if i % 2 == 0 else "en"
+        v6 = i % 3 == 1
+        for attempt in range(50):
+            rule = g.pick(lg)
+            pat = rule.pat.encode()
+            if len(pat) >= 16:
+                break
+        pre = filler(r, lg, r.randrange(10, 40)).encode()
+        post = filler(r, lg, r.randrange(10, 40)).encode()
+        c, cp, s, sp = g.addr(v6)
+        net = pg.Net(g.link)
+        dg = pg.udp(c, s, cp, sp, pre + pat + post)
+        ip = net.ip(c, s, 17, dg)
+        # a fragment boundary inside the signature
+        size = (8 + len(pre) + len(pat) // 2) // 8 * 8
+        frags = pg.ip_fragments(ip, size, ident=300 + i)
+        how = ["id", "proto", "src"][i % 3]
+        if how == "id":
+            rest = pg.ip_fragments(ip, size, ident=400 + i)[1:]
+        elif how == "proto":
+            rest = pg.ip_fragments(ip, size, ident=300 + i, proto=6)[1:]
+        else:
+            other = net.ip(g.addr(v6)[0], s, 17, dg)
+            rest = pg.ip_fragments(other, size, ident=300 + i)[1:]
+        g.flows.append([[net.frame(x) for x in frags[:1] + rest]])
+        g.negatives.append({"proto": "udp", "src_ip": c, "src_port": cp, "dst_ip": s, "dst_port": sp,
+                            "case": "frag_mixed", "detail": how})
+        # two whole datagrams, the signature across them
+        c, cp, s, sp = g.addr(v6)
+        half = len(rule.pat) // 2
+        t1 = filler(r, lg, r.randrange(20, 60)) + rule.pat[:half]
+        t2 = rule.pat[half:] + filler(r, lg, r.randrange(20, 60))
+        if g.m.text_hits(t1) or g.m.text_hits(t2) or g.m.raw_hits(t1.encode()) or \
+                g.m.raw_hits(t2.encode()):
+            continue
+        frames = []
+        for t in (t1, t2):
+            ip = net.ip(c, s, 17, pg.udp(c, s, cp, sp, t.encode()))
+            frames.append([net.frame(x) for x in
+                           pg.reorder_fragments(pg.ip_fragments(ip, 128), "shuffle", r)])
+        g.flows.append(frames)
+        g.negatives.append({"proto": "udp", "src_ip": c, "src_port": cp, "dst_ip": s, "dst_port": sp,
+                            "case": "frag_two_dgrams"})
+
+
 def build_frag_malformed(g, n):
-    """IPv4/IPv6 fragments and malformed frames carrying a signature: every
-    one must be skipped.  Each uses its own 5-tuple, listed as a negative."""
+    """Incomplete IPv4/IPv6 fragmented datagrams (a hole before the last
+    fragment: never reassembled) and malformed frames carrying a signature:
+    nothing may match.  Each uses its own 5-tuple, listed as a negative."""
     r = g.rng
     for i in range(n):
         rule = g.pick("cn" if i % 2 == 0 else "en")
@@ -1438,7 +1523,7 @@ def build_frag_malformed(g, n):
             seg = pg.tcp(c, s, cp, sp, 1000, 1, pg.ACK | pg.PSH, payload)
             if v6:
                 # first fragment (offset 0, M=1) holding the whole TCP segment,
-                # after hop-by-hop: the engine must skip fragments
+                # after hop-by-hop, and a last one past a hole: incomplete
                 frames.append(net.frame(pg.ipv6(c, s, 6, seg, ext=[("hop", 0), ("frag", 0, 1, 77 + i)])))
                 frames.append(net.frame(pg.ipv6(c, s, 6, b"\0" * 8, ext=[("frag", len(seg) // 8 + 1, 0, 77 + i)])))
                 g.negatives.append({"proto": "tcp", "src_ip": c, "src_port": cp, "dst_ip": s,
@@ -1465,7 +1550,7 @@ def build_frag_malformed(g, n):
 
 CASES_NEG = {"near_miss", "cross_direction", "cross_flow", "gap", "overlap_decoy", "raw_neg", "udp_split",
              "matrix_neg",
-             "clean", "port_reuse_split", "fragment", "malformed"}
+             "clean", "port_reuse_split", "fragment", "malformed", "frag_mixed", "frag_two_dgrams"}
 
 
 def generate(out, seed=1, link="ethernet", fmt="pcap", per_case=4, cases=None, nanos=False,
@@ -1474,7 +1559,8 @@ def generate(out, seed=1, link="ethernet", fmt="pcap", per_case=4, cases=None, n
               "raw": pg.LINK_RAW}[link]
     g = Gen(seed, linkno, per_case)
     B = case_builders(g)
-    names = list(B) + ["cross_flow", "port_reuse", "port_reuse_split", "fragment", "malformed"]
+    names = list(B) + ["cross_flow", "port_reuse", "port_reuse_split", "fragment", "malformed",
+                       "frag_mixed", "frag_two_dgrams"]
     for name, fn in B.items():
         if cases and name not in cases:
             continue
@@ -1482,6 +1568,8 @@ def generate(out, seed=1, link="ethernet", fmt="pcap", per_case=4, cases=None, n
                                       "overlap_decoy", "clean") else 1)
         if name in ("matrix", "matrix_neg"):
             n = per_case * 6
+        if name == "fragments":
+            n = per_case * 3
         if name == "deep":
             n = 2
         g.build(fn, name, n)
@@ -1493,6 +1581,8 @@ def generate(out, seed=1, link="ethernet", fmt="pcap", per_case=4, cases=None, n
         build_multi(g, "port_reuse_split", per_case, lambda i: port_reuse_flows(g, i, True), "seq")
     if not cases or "fragment" in cases or "malformed" in cases:
         build_frag_malformed(g, max(1, per_case // 2))
+    if not cases or "frag_mixed" in cases or "frag_two_dgrams" in cases:
+        build_frag_neg(g, per_case)
     os.makedirs(out, exist_ok=True)
     # interleave flows, keeping each flow's own order
     r = g.rng
@@ -1519,7 +1609,10 @@ def generate(out, seed=1, link="ethernet", fmt="pcap", per_case=4, cases=None, n
             pg.PcapWriter(fh, linkno, nanos=nanos, endian=endian)
         for fr in order:
             ts += r.randrange(20_000, 200_000)
-            w.write(ts, fr)
+            # a list: the fragments of one datagram, back to back
+            for x in (fr if isinstance(fr, list) else [fr]):
+                ts += 10_000
+                w.write(ts, x)
     with open(os.path.join(out, "rules.rules"), "w", encoding="utf-8") as fh:
         fh.write("# generated by tests/gen/corpus.py --seed %d\n" % seed)
         for ru in g.rules:

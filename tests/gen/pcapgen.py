@@ -398,6 +398,96 @@ def udp_frames(net, src, dst, sport, dport, payloads, no_csum=False):
             for p in payloads]
 
 
+# ---------------------------------------------------------------- IP fragments
+
+
+def link_header_len(net):
+    """Bytes of link header Net.frame puts before the IP packet."""
+    if net.link == LINK_ETHERNET:
+        return 14 + 4 * len(net.vlans)
+    return {LINK_SLL: 16, LINK_SLL2: 20, LINK_RAW: 0}[net.link]
+
+
+def ip_fragments(ippkt, size, ident=None, proto=None):
+    """Splits an IP packet (IPv4, or IPv6 without extension headers) into
+    fragments of at most size payload bytes (rounded down to a multiple of 8),
+    as a router would: DF cleared, MF/M on all but the last.  ident/proto
+    override the IP id and the protocol field (for decoys)."""
+    size = max(8, size // 8 * 8)
+    out = []
+    if ippkt[0] >> 4 == 4:
+        ihl = (ippkt[0] & 15) * 4
+        tot = struct.unpack("!H", ippkt[2:4])[0]
+        hdr, data = bytearray(ippkt[:ihl]), ippkt[ihl:tot]
+        if ident is not None:
+            hdr[4:6] = struct.pack("!H", ident & 0xFFFF)
+        if proto is not None:
+            hdr[9] = proto
+        for off in range(0, len(data), size):
+            piece = data[off:off + size]
+            h = bytearray(hdr)
+            h[2:4] = struct.pack("!H", ihl + len(piece))
+            h[6:8] = struct.pack("!H", (0x2000 if off + size < len(data) else 0) | off // 8)
+            h[10:12] = b"\0\0"
+            h[10:12] = struct.pack("!H", csum(bytes(h)))
+            out.append(bytes(h) + piece)
+        return out
+    plen = struct.unpack("!H", ippkt[4:6])[0]
+    nh, data = ippkt[6], ippkt[40:40 + plen]
+    if nh in _EXT_NH.values():
+        raise ValueError("ip_fragments: IPv6 extension headers not supported")
+    ident = 0x5eed0000 | len(data) if ident is None else ident
+    for off in range(0, len(data), size):
+        piece = data[off:off + size]
+        h = bytearray(ippkt[:40])
+        h[4:6] = struct.pack("!H", 8 + len(piece))
+        h[6] = 44
+        more = 1 if off + size < len(data) else 0
+        fh = struct.pack("!BBHI", nh if proto is None else proto, 0, off | more, ident & 0xFFFFFFFF)
+        out.append(bytes(h) + fh + piece)
+    return out
+
+
+def reorder_fragments(frags, order, rng):
+    """inorder, reverse, shuffle, first_last (the first fragment arrives
+    last), overlap_junk (every fragment again afterwards, its bytes replaced
+    by junk: first copy wins), dup (some fragments twice)."""
+    f = list(frags)
+    if order == "reverse":
+        f.reverse()
+    elif order == "shuffle":
+        rng.shuffle(f)
+    elif order == "first_last":
+        f = f[1:] + f[:1]
+    elif order == "overlap_junk":
+        junk = []
+        for x in f:
+            hl = (x[0] & 15) * 4 if x[0] >> 4 == 4 else 48
+            junk.append(x[:hl] + b"Z" * (len(x) - hl))
+        f = f + junk
+    elif order == "dup":
+        f = [x for x in f for _ in range(1 + (rng.random() < 0.5))]
+    return f
+
+
+def fragment_frames(net, frames, size, order, rng):
+    """Replaces every frame whose IP payload is longer than size by a list of
+    fragment frames (kept together: the writer puts them back to back)."""
+    lh = link_header_len(net)
+    out = []
+    for fr in frames:
+        ip = fr[lh:]
+        v = ip[0] >> 4
+        body = (struct.unpack("!H", ip[2:4])[0] - (ip[0] & 15) * 4) if v == 4 else \
+            struct.unpack("!H", ip[4:6])[0]
+        if body <= size:
+            out.append(fr)
+            continue
+        frs = reorder_fragments(ip_fragments(ip, size), order, rng)
+        out.append([fr[:lh] + x for x in frs])  # same link header (no length in it)
+    return out
+
+
 # ---------------------------------------------------------------- malformed
 
 
