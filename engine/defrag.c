@@ -83,7 +83,10 @@ static uint64_t key_hash(const struct tsf_frag *f)
 	uint8_t k[4 + 4 + 32];
 	uint64_t h = 0xcbf29ce484222325ull;
 	k[0] = f->ipver;
-	k[1] = f->proto;
+	/* IPv6: the Next Header of the Fragment headers may differ between
+	 * fragments, only the offset-0 one counts (RFC 8200 4.5; Linux keys
+	 * on id and addresses only) */
+	k[1] = f->ipver == 6 ? 0 : f->proto;
 	k[2] = k[3] = 0;
 	memcpy(k + 4, &f->id, 4);
 	memcpy(k + 8, f->src, 16);
@@ -95,7 +98,7 @@ static uint64_t key_hash(const struct tsf_frag *f)
 
 static int key_eq(const struct dgram *g, const struct tsf_frag *f)
 {
-	return g->id == f->id && g->ipver == f->ipver && g->proto == f->proto &&
+	return g->id == f->id && g->ipver == f->ipver && (f->ipver == 6 || g->proto == f->proto) &&
 	       !memcmp(g->src, f->src, 16) && !memcmp(g->dst, f->dst, 16);
 }
 
@@ -290,6 +293,8 @@ int defrag_add(struct defrag *d, const struct tsf_frag *f, uint64_t ts_ns, uint8
 	}
 	if (!g && !(g = create(d, f, h, ts_ns)))
 		return 0;
+	if (f->offset == 0)
+		g->proto = f->proto;
 	if (!f->more) {
 		g->have_last = 1;
 		g->total = (uint32_t)end;

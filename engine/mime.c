@@ -572,6 +572,12 @@ static void b64_feed(struct mime *m, const uint8_t *p, size_t n)
 	uint8_t o[3 * 1024 + 3];
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
+		/* room for the 3 bytes one step may write ('=' writes up to 2
+		 * without completing a quantum, so check every step) */
+		if (k > sizeof(o) - 3) {
+			part_data(m, o, k);
+			k = 0;
+		}
 		int v = b64v(p[i]);
 		if (v == -2)
 			continue;
@@ -601,10 +607,6 @@ static void b64_feed(struct mime *m, const uint8_t *p, size_t n)
 			o[k++] = (uint8_t)pt->acc;
 			pt->nq = 0;
 			pt->acc = 0;
-			if (k >= sizeof(o) - 3) {
-				part_data(m, o, k);
-				k = 0;
-			}
 		}
 	}
 	part_data(m, o, k);

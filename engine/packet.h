@@ -62,8 +62,9 @@ struct tsf_frag {
 	uint32_t id;       /* IPv4: 16 bits; IPv6: 32 */
 	uint32_t offset;   /* of data[0] in the datagram's payload, bytes */
 	/* Bytes besides data that count against the 16-bit length field
-	 * (IPv4: the header; IPv6: extension headers up to and including the
-	 * Fragment header): hdr_len + offset + len may not pass 65535. */
+	 * (IPv4: the header; IPv6: extension headers before the Fragment
+	 * header, which is not in the reassembled packet):
+	 * hdr_len + offset + len may not pass 65535. */
 	uint32_t hdr_len;
 	uint8_t src[16], dst[16]; /* IPv4: first 4 bytes, rest zero */
 	const uint8_t *data;      /* the fragment's share of the payload, in the frame */

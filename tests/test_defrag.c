@@ -367,6 +367,27 @@ static void test_keys(void)
 	defrag_free(d);
 }
 
+static void test_ipv6_next_header_differs(void)
+{
+	/* RFC 8200 4.5: the Fragment headers' Next Header may differ between
+	 * fragments; the offset-0 one is the datagram's (Linux keys IPv6
+	 * reassembly on addresses and id only). */
+	uint8_t p[3000];
+	fill_payload(p, sizeof(p), 12);
+	struct defrag *d = mk(0, 0);
+	struct defrag_dgram g;
+	struct tsf_frag t = frag(9, p, 1480, 1520, 0);
+	t.ipver = 6;
+	t.proto = 59; /* no next header: ignored, not the first fragment */
+	CHECK_EQ_INT(defrag_add(d, &t, 1, 0, &g), 0);
+	struct tsf_frag f = frag(9, p, 0, 1480, 1);
+	f.ipver = 6;
+	CHECK_EQ_INT(defrag_add(d, &f, 2, 0, &g), 1);
+	CHECK_EQ_INT(g.proto, TSF_PROTO_UDP);
+	CHECK(!memcmp(g.data, p, 3000));
+	defrag_free(d);
+}
+
 /* ---- real frames ---- */
 
 static size_t put16(uint8_t *p, uint16_t v)
@@ -442,7 +463,7 @@ static void frames(int v6)
 		CHECK_EQ_INT(fr.offset, off);
 		CHECK_EQ_INT(fr.len, len);
 		CHECK_EQ_INT(fr.more, off + len < n);
-		CHECK_EQ_INT(fr.hdr_len, v6 ? 16 : 20);
+		CHECK_EQ_INT(fr.hdr_len, v6 ? 8 : 20);
 		CHECK_EQ_INT(fr.truncated, 0);
 		/* a frame cut by the snaplen says so */
 		struct tsf_frag cut;
@@ -507,6 +528,7 @@ int main(void)
 	RUN(test_invalid);
 	RUN(test_evict);
 	RUN(test_keys);
+	RUN(test_ipv6_next_header_differs);
 	RUN(test_ipv4_frames);
 	RUN(test_ipv6_frames);
 	RUN(test_parse_l4_ipv6_ext);

@@ -436,6 +436,22 @@ static void test_corrupt(void)
 	f = add("b64_end", e);
 	CHECK_OUT(f, "Content-Transfer-Encoding: base64\r\n\r\n|ABC|-- \r\nfooter: x\r\n|");
 
+	/* padded quanta one after another on one long line: the output
+	 * buffer must be flushed for them too (was a stack overflow) */
+	struct buf pq = {0}, pqo = {0};
+	bputs(&pq, "Content-Transfer-Encoding: base64\r\n\r\n");
+	bputs(&pqo, "Content-Transfer-Encoding: base64\r\n\r\n|");
+	for (int i = 0; i < 2000; i++) {
+		bputs(&pq, "QUI=");
+		bputs(&pqo, "AB");
+	}
+	bputs(&pq, "\r\n");
+	bputs(&pqo, "|");
+	f = add("b64_padded_run", pq);
+	CHECK_OUT(f, (const char *)pqo.p);
+	CHECK_EQ_INT(f->st.mime_b64_errors, 0);
+	free(pqo.p);
+
 	struct buf q = {0};
 	/* (labelled UTF-8: unlabelled, the cut E5 85 would read as GB18030) */
 	bputs(&q, "Content-Type: text/plain; charset=utf-8\r\n"
