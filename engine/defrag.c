@@ -162,9 +162,28 @@ static struct dgram *find(struct defrag *d, const struct tsf_frag *f, uint64_t h
 	return NULL;
 }
 
+/* Drops the oldest datagrams but keep until need more bytes fit under the
+ * memcap.  Returns 0 if they fit.  Without this, a few hundred tiny
+ * fragments at high offsets (each allocating up to its offset) would hold
+ * the memcap for a whole timeout and every new datagram, real ones too,
+ * would be refused: the oldest go first instead, counted as evicted. */
+static int make_room(struct defrag *d, size_t need, const struct dgram *keep)
+{
+	while (d->used + need > d->cfg.memcap) {
+		struct dgram *v = d->oldest;
+		if (v == keep)
+			v = v->newer;
+		if (!v)
+			return -1;
+		d->st->frag_evicted++;
+		drop_dgram(d, v);
+	}
+	return 0;
+}
+
 static struct dgram *create(struct defrag *d, const struct tsf_frag *f, uint64_t h, uint64_t ts)
 {
-	if (d->used + sizeof(struct dgram) > d->cfg.memcap) {
+	if (make_room(d, sizeof(struct dgram), NULL)) {
 		d->st->frag_memcap_drops++;
 		return NULL;
 	}
@@ -211,9 +230,10 @@ static int grow(struct defrag *d, struct dgram *g, uint32_t end)
 	if (cap > DF_MAX)
 		cap = DF_MAX;
 	if (d->used + (cap - g->cap) > d->cfg.memcap) {
-		if (d->used + (end - g->cap) > d->cfg.memcap)
+		if (make_room(d, end - g->cap, g))
 			return -1;
-		cap = end; /* no slack, but it fits */
+		if (d->used + (cap - g->cap) > d->cfg.memcap)
+			cap = end; /* no slack, but it fits */
 	}
 	uint8_t *nb = realloc(g->buf, cap);
 	if (!nb)

@@ -3,7 +3,10 @@
  * A signature split over IP fragments must still match: fragmenting a
  * datagram is the oldest way around a filter that looks at packets one by
  * one.  Fragments (struct tsf_frag from pkt_parse_frag) are gathered per
- * (IP version, source, destination, protocol, IP id); when the last hole is
+ * (IP version, source, destination, IP id, and for IPv4 the protocol: an
+ * IPv6 Fragment header's Next Header may differ between fragments, only
+ * the first fragment's counts, RFC 8200 4.5, as Linux matches them);
+ * when the last hole is
  * filled the datagram's payload comes out whole and goes through the same
  * L4 parsing as any packet (pkt_parse_l4).
  *
@@ -12,6 +15,11 @@
  * reassembly).  Linux receivers drop an overlapping datagram altogether
  * (RFC 5722 for IPv6, and IPv4 since 4.19), so there is nothing to
  * inspect for them; first-wins covers the stacks that keep the old bytes.
+ *
+ * At the memcap the oldest datagrams are evicted (frag_evicted) to make
+ * room, so fragments that never complete cannot hold the memory against
+ * real datagrams for a whole timeout; a datagram that does not fit alone
+ * is dropped (frag_memcap_drops).
  *
  * One instance belongs to one thread (the capture thread of the engine);
  * time is packet time.  Every fragment not used is counted in tsf_stats
