@@ -141,9 +141,8 @@ static enum pkt_result ipv6_chain(const uint8_t *p, size_t len, size_t off, size
 					frag->truncated = (uint8_t)cut;
 					frag->id = rd32(p + off + 4);
 					frag->offset = (uint32_t)(fo & 0xfff8);
-					frag->hdr_len =
-					    (uint32_t)(off - base); /* the Fragment header is not in
-					                               the reassembled packet */
+					/* the Fragment header is not in the reassembled packet */
+					frag->hdr_len = (uint32_t)(off - base);
 					memcpy(frag->src, out->src, 16);
 					memcpy(frag->dst, out->dst, 16);
 					frag->data = p + off + 8;
