@@ -61,8 +61,10 @@ struct part {
 	uint8_t cte;
 	uint8_t nq;     /* base64: sextets in acc */
 	uint8_t padded; /* base64: '=' ended the last quantum */
-	uint8_t qst;    /* quoted-printable: 0, 1 after '=', 2 after "=H", 3 after "=\r" */
+	uint8_t qst;    /* quoted-printable: 0, 1 after '=', 2 after "=H", 3 after "=\r",
+	                   4 after '=' and blanks */
 	uint8_t qh;     /* quoted-printable: the first hex digit */
+	uint8_t qws;    /* quoted-printable: blanks after '=' (state 4) */
 	uint32_t acc;
 	struct charset cs;
 	struct html html;
@@ -227,11 +229,18 @@ static int blank_line(const uint8_t *s, size_t n)
  * -1: cannot tell yet (s is a prefix). */
 static int hdr_shape(const uint8_t *s, size_t n)
 {
+	size_t blanks = 0; /* "Name :" (obsolete syntax, RFC 5322 4.5) */
 	for (size_t i = 0; i < n && i <= NAME_MAX_LEN; i++) {
 		uint8_t c = s[i];
 		if (c == ':')
-			return i > 0;
-		if (c < 33 || c > 126)
+			return i > blanks;
+		if (c == ' ' || c == '\t') {
+			if (i == 0)
+				return 0;
+			blanks++;
+			continue;
+		}
+		if (c < 33 || c > 126 || blanks)
 			return 0;
 	}
 	return n > NAME_MAX_LEN ? 0 : -1;
@@ -368,6 +377,8 @@ static void field_done(struct mime *m)
 	if (!colon)
 		return;
 	size_t nl = (size_t)(colon - f);
+	while (nl && wsp(f[nl - 1])) /* "Name :" */
+		nl--;
 	int ct = name_is(f, nl, "content-type");
 	int te = !ct && name_is(f, nl, "content-transfer-encoding");
 	if (!ct && !te) {
@@ -377,7 +388,9 @@ static void field_done(struct mime *m)
 	}
 	m->hi.mime = 1;
 	/* unfold: CR and LF dropped (the blanks after them stay) */
-	uint8_t tmp[1024];
+	/* as long as a held block can be: a boundary= or charset= after KiBs
+	 * of other parameters must not fall off the end */
+	uint8_t tmp[MIME_HOLD_MAX];
 	size_t k = 0;
 	for (const uint8_t *q = colon + 1; q < f + n && k < sizeof(tmp); q++)
 		if (*q != '\r' && *q != '\n')
@@ -659,7 +672,32 @@ static void qp_feed(struct mime *m, const uint8_t *p, size_t n)
 				pt->qst = c == '\r' ? 3 : 0;
 				continue;
 			}
+			if (c == ' ' || c == '\t') {
+				/* blanks a transport added before the line
+				 * break are not part of it (RFC 2045 6.7) */
+				pt->qst = 4;
+				pt->qws = 1;
+				continue;
+			}
 			o[k++] = '=';
+			break;
+		case 4:
+			if ((c == ' ' || c == '\t') && pt->qws < 64) {
+				pt->qws++;
+				continue;
+			}
+			if (c == '\n' || c == '\r') { /* soft line break after all */
+				pt->qst = c == '\r' ? 3 : 0;
+				continue;
+			}
+			/* '=' and blanks inside a line: kept (blanks as spaces) */
+			if (k + 1 + pt->qws > sizeof(o)) {
+				part_data(m, o, k);
+				k = 0;
+			}
+			o[k++] = '=';
+			memset(o + k, ' ', pt->qws);
+			k += pt->qws;
 			break;
 		case 2:
 			if (hexv(c) >= 0) {
@@ -691,6 +729,7 @@ static void qp_end(struct mime *m)
 	struct part *pt = &m->pt;
 	uint8_t o[2];
 	size_t k = 0;
+	/* state 4 at the end: '=' and padding blanks, a soft break */
 	if (pt->qst == 1 || pt->qst == 2) {
 		CNT(m, mime_qp_errors);
 		o[k++] = '=';

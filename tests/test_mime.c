@@ -285,6 +285,18 @@ static void test_quoted_printable(void)
 	f = add("qp_big5", in2);
 	CHECK(strstr(OUT(f), "|" SCAM_TW "\r\n|") != NULL);
 	CHECK_EQ_INT(f->st.charset_invalid, 0);
+
+	/* Blanks between '=' and the line break are transport padding: still
+	 * a soft break (RFC 2045 6.7).  Inside a line, '=' and blanks stay. */
+	struct buf in3 = {0};
+	bputs(&in3, "Content-Type: text/plain; charset=utf-8\r\n"
+	            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	            "SIGNA= \t \r\nTURE a=  b\r\nend= ");
+	f = add("qp_soft_break_blanks", in3);
+	CHECK_OUT(f, "Content-Type: text/plain; charset=utf-8\r\n"
+	             "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	             "|SIGNATURE a=  b\r\nend|");
+	CHECK_EQ_INT(f->st.mime_qp_errors, 1);
 }
 
 /* Encoded-words: B and Q, GBK/Big5/UTF-8, adjacent words joined (a
@@ -346,6 +358,23 @@ static void test_multipart_alternative(void)
 	CHECK_EQ_INT(f->st.mime_parts, 2);
 	CHECK_EQ_INT(f->st.mime_b64_errors, 0);
 	CHECK_EQ_INT(f->st.mime_qp_errors, 0);
+
+	/* "Name :" (obsolete syntax), and boundary= after 1.5 KiB of other
+	 * parameters: still the multipart (its boundary lines are framing,
+	 * not text), its parts still decoded. */
+	for (int v = 0; v < 2; v++) {
+		struct buf o = {0};
+		bputs(&o, v ? "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; x=\""
+		            : "MIME-Version : 1.0\r\nContent-Type : multipart/alternative; x=\"");
+		for (int i = 0; i < (v ? 1500 : 10); i++)
+			bputs(&o, "x");
+		bputs(&o, "\";\r\n\tboundary=\"bb\"\r\n\r\n");
+		alt_body(&o, "bb");
+		f = add(v ? "multipart_late_boundary" : "multipart_name_blank", o);
+		CHECK(strstr(OUT(f), "|" SCAM "|") != NULL);
+		CHECK(strstr(OUT(f), "--bb") == NULL);
+		CHECK_EQ_INT(f->st.mime_parts, 2);
+	}
 }
 
 /* mixed > alternative, a skipped image, an enclosed message with its own
