@@ -18,6 +18,8 @@
  */
 #include "defrag.h"
 
+#include <sys/random.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +51,8 @@ struct defrag {
 	struct dgram *oldest, *newest;
 	struct dgram *done; /* handed out by the last defrag_add, freed on the next call */
 	uint64_t now_ns;
+	uint64_t seed; /* random per instance: ids and addresses are the
+	                  sender's choice, chains must not be */
 };
 
 void defrag_config_default(struct defrag_config *c)
@@ -75,13 +79,15 @@ struct defrag *defrag_new(const struct defrag_config *c, struct tsf_stats *st)
 		free(d);
 		return NULL;
 	}
+	if (getrandom(&d->seed, sizeof(d->seed), GRND_NONBLOCK) != sizeof(d->seed))
+		d->seed = (uint64_t)(uintptr_t)d ^ 0x9E3779B97F4A7C15ull;
 	return d;
 }
 
-static uint64_t key_hash(const struct tsf_frag *f)
+static uint64_t key_hash(const struct defrag *d, const struct tsf_frag *f)
 {
 	uint8_t k[4 + 4 + 32];
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = 0xcbf29ce484222325ull ^ d->seed;
 	k[0] = f->ipver;
 	/* IPv6: the Next Header of the Fragment headers may differ between
 	 * fragments, only the offset-0 one counts (RFC 8200 4.5; Linux keys
@@ -288,7 +294,7 @@ int defrag_add(struct defrag *d, const struct tsf_frag *f, uint64_t ts_ns, uint8
 	defrag_expire(d, ts_ns);
 	d->st->frag_packets++;
 	uint64_t end = (uint64_t)f->offset + f->len;
-	uint64_t h = key_hash(f);
+	uint64_t h = key_hash(d, f);
 	struct dgram *g = find(d, f, h);
 	if (f->hdr_len + end > DF_MAX) {
 		/* No valid datagram is this long (Linux drops the queue too). */
