@@ -177,7 +177,7 @@ static int make_room(struct defrag *d, size_t need, const struct dgram *keep)
 {
 	while (d->used + need > d->cfg.memcap) {
 		struct dgram *v = d->oldest;
-		if (v == keep)
+		if (v && v == keep)
 			v = v->newer;
 		if (!v)
 			return -1;

@@ -21,7 +21,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct tsf_stats st;
 	struct defrag_config c;
 	defrag_config_default(&c);
-	c.memcap = 64 << 10;
+	/* the input's length picks the memcap, down to less than one
+	 * datagram's bookkeeping (nothing to evict then) */
+	static const size_t caps[] = {64 << 10, 100, 4096, 200000};
+	c.memcap = caps[size % 4];
 	c.max_datagrams = 8;
 	c.timeout_s = 2;
 	struct defrag *d = defrag_new(&c, &st);

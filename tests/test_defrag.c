@@ -272,6 +272,15 @@ static void test_memcap_flood(void)
 	CHECK(st.frag_evicted > 0);
 	CHECK(defrag_used(d) <= 200000);
 	defrag_free(d);
+
+	/* A memcap smaller than one datagram's bookkeeping, table empty:
+	 * nothing to evict, the fragment is dropped. */
+	d = mk(100, 0);
+	struct tsf_frag one = frag(5, p, 0, 1480, 1);
+	CHECK_EQ_INT(defrag_add(d, &one, 1, 0, &g), 0);
+	CHECK_EQ_INT(st.frag_memcap_drops, 1);
+	CHECK_EQ_INT(defrag_count(d), 0);
+	defrag_free(d);
 }
 
 static void test_too_big(void)
