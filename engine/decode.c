@@ -616,17 +616,6 @@ static const uint8_t *st_head(struct decoder *d, const uint8_t *p, const uint8_t
 	return lf + 1;
 }
 
-static int hexv(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Broken chunked framing: keep what was decoded, the rest is text. */
 static const uint8_t *chunk_error(struct decoder *d, const uint8_t *p)
 {
@@ -646,7 +635,7 @@ static const uint8_t *st_chunked(struct decoder *d, const uint8_t *p, const uint
 	uint8_t c = *p;
 	switch (d->st) {
 	case D_CH_SIZE: {
-		int v = hexv(c);
+		int v = tsf_hexval(c);
 		if (v >= 0) {
 			if (d->remain >= CHUNK_MAX / 16)
 				return chunk_error(d, p); /* chunk-size overflow */

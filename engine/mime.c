@@ -176,17 +176,6 @@ static int wsp(uint8_t c)
 	return c == ' ' || c == '\t';
 }
 
-static int hexv(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Base64 value of a byte: 0..63, -1 '=', -2 whitespace, -3 anything else. */
 static const int8_t b64tab[256] = {
     -3, -3, -3, -3, -3, -3, -3, -3, -3, -2, -2, -3, -3, -2, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3,
@@ -464,8 +453,8 @@ static size_t ew_decode(const uint8_t *t, size_t n, int b64, uint8_t *o)
 			int h, l;
 			if (t[i] == '_') {
 				o[k++] = ' ';
-			} else if (t[i] == '=' && i + 2 < n && (h = hexv(t[i + 1])) >= 0 &&
-			           (l = hexv(t[i + 2])) >= 0) {
+			} else if (t[i] == '=' && i + 2 < n && (h = tsf_hexval(t[i + 1])) >= 0 &&
+			           (l = tsf_hexval(t[i + 2])) >= 0) {
 				o[k++] = (uint8_t)(h << 4 | l);
 				i += 2;
 			} else {
@@ -663,7 +652,7 @@ static void qp_feed(struct mime *m, const uint8_t *p, size_t n)
 				o[k++] = c;
 			continue;
 		case 1:
-			if (hexv(c) >= 0) {
+			if (tsf_hexval(c) >= 0) {
 				pt->qh = c;
 				pt->qst = 2;
 				continue;
@@ -700,8 +689,8 @@ static void qp_feed(struct mime *m, const uint8_t *p, size_t n)
 			k += pt->qws;
 			break;
 		case 2:
-			if (hexv(c) >= 0) {
-				o[k++] = (uint8_t)(hexv(pt->qh) << 4 | hexv(c));
+			if (tsf_hexval(c) >= 0) {
+				o[k++] = (uint8_t)(tsf_hexval(pt->qh) << 4 | tsf_hexval(c));
 				pt->qst = 0;
 				continue;
 			}

@@ -5,17 +5,6 @@
 
 #include <string.h>
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 void urldec_init(struct urldec *u, int plus)
 {
 	u->plus = plus ? 1 : 0;
@@ -38,7 +27,7 @@ void urldec_feed(struct urldec *u, const uint8_t *in, size_t len, tsf_out_fn out
 		}
 		if (u->npend) {
 			u->pend[u->npend++] = c;
-			if (hexval(c) < 0) {
+			if (tsf_hexval(c) < 0) {
 				/* Not an escape: the bytes stand for themselves, but the
 				 * offending byte may itself start a new escape. */
 				buf[n++] = '%';
@@ -49,7 +38,8 @@ void urldec_feed(struct urldec *u, const uint8_t *in, size_t len, tsf_out_fn out
 				continue;
 			}
 			if (u->npend == 3) {
-				buf[n++] = (uint8_t)(hexval(u->pend[1]) << 4 | hexval(u->pend[2]));
+				buf[n++] =
+				    (uint8_t)(tsf_hexval(u->pend[1]) << 4 | tsf_hexval(u->pend[2]));
 				u->npend = 0;
 			}
 			continue;
@@ -86,8 +76,9 @@ size_t urldec_buf(const uint8_t *in, size_t len, uint8_t *out, int target, int p
 			inquery = 1;
 			plus = 1;
 		}
-		if (c == '%' && i + 2 < len && hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0) {
-			out[n++] = (uint8_t)(hexval(in[i + 1]) << 4 | hexval(in[i + 2]));
+		if (c == '%' && i + 2 < len && tsf_hexval(in[i + 1]) >= 0 &&
+		    tsf_hexval(in[i + 2]) >= 0) {
+			out[n++] = (uint8_t)(tsf_hexval(in[i + 1]) << 4 | tsf_hexval(in[i + 2]));
 			i += 2;
 		} else if (c == '+' && inquery && plus) {
 			out[n++] = ' ';
@@ -204,11 +195,12 @@ static int jstep(struct jsesc *j, struct jout *o)
 		}
 	}
 	if (p[1] == 'x') {
-		if (hexval(c) < 0)
+		if (tsf_hexval(c) < 0)
 			return -1;
 		if (n < 4)
 			return 0;
-		jvalue(j, o, (uint32_t)(hexval((uint8_t)p[2]) << 4 | hexval((uint8_t)p[3])));
+		jvalue(j, o,
+		       (uint32_t)(tsf_hexval((uint8_t)p[2]) << 4 | tsf_hexval((uint8_t)p[3])));
 		return 1;
 	}
 	/* \u */
@@ -218,21 +210,21 @@ static int jstep(struct jsesc *j, struct jout *o)
 		if (c == '}' && n > 4) {
 			uint32_t v = 0;
 			for (size_t i = 3; i < n - 1; i++)
-				v = v * 16 + (uint32_t)hexval((uint8_t)p[i]);
+				v = v * 16 + (uint32_t)tsf_hexval((uint8_t)p[i]);
 			jvalue(j, o, v);
 			return 1;
 		}
-		if (hexval(c) < 0 || n > 9)
+		if (tsf_hexval(c) < 0 || n > 9)
 			return -1;
 		return 0;
 	}
-	if (hexval(c) < 0)
+	if (tsf_hexval(c) < 0)
 		return -1;
 	if (n < 6)
 		return 0;
 	uint32_t v = 0;
 	for (size_t i = 2; i < 6; i++)
-		v = v * 16 + (uint32_t)hexval((uint8_t)p[i]);
+		v = v * 16 + (uint32_t)tsf_hexval((uint8_t)p[i]);
 	jvalue(j, o, v);
 	return 1;
 }

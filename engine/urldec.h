@@ -22,6 +22,19 @@
 
 typedef void (*tsf_out_fn)(void *ud, const uint8_t *p, size_t n);
 
+/* A hex digit's value, or -1 (shared by every escape decoder: percent,
+ * JS, quoted-printable, chunk sizes). */
+static inline int tsf_hexval(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 struct urldec {
 	uint8_t plus;  /* '+' means space (form bodies, query strings) */
 	uint8_t npend; /* bytes of an escape split across feeds: "%" [hex] */
