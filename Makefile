@@ -45,7 +45,7 @@ $(BUILD)/libtapsift.a: $(ENGINE_OBJS)
 $(BUILD)/tapsift: $(BUILD)/obj/main.o $(ENGINE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/unit.h $(BUILD)/libtapsift.a | $(BUILD)/tests
+$(BUILD)/tests/%: tests/%.c tests/unit.h tests/buf.h $(BUILD)/libtapsift.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libtapsift.a $(PKG_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libtapsift.a | $(BUILD)/bench

@@ -21,57 +21,8 @@
 #include "html.h"
 #include "urldec.h"
 #include "utf8.h"
+#include "buf.h"
 #include "unit.h"
-
-/* ---- growable byte buffer ---- */
-
-struct buf {
-	uint8_t *p;
-	size_t n, cap;
-};
-
-static void bput(struct buf *b, const void *d, size_t n)
-{
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		if (!b->p)
-			abort();
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, d, n);
-	b->n += n;
-	b->p[b->n] = 0;
-}
-
-static void bputs(struct buf *b, const char *s)
-{
-	bput(b, s, strlen(s));
-}
-
-static void bprintf(struct buf *b, const char *fmt, ...)
-{
-	char tmp[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	bput(b, tmp, (size_t)n);
-}
-
-/* ---- collecting sink: text, with '|' where reset() was called ---- */
-
-static void c_text(void *ud, const uint8_t *p, size_t n)
-{
-	bput(ud, p, n);
-}
-
-static void c_reset(void *ud)
-{
-	bput(ud, "|", 1);
-}
 
 static struct dec_limits deflim(void)
 {

@@ -15,46 +15,8 @@
 #include <string.h>
 
 #include "decode.h"
+#include "buf.h"
 #include "unit.h"
-
-/* ---- buffers ---- */
-
-struct buf {
-	uint8_t *p;
-	size_t n, cap;
-};
-
-static void bput(struct buf *b, const void *d, size_t n)
-{
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		if (!b->p)
-			abort();
-		b->cap = cap;
-	}
-	if (n)
-		memcpy(b->p + b->n, d, n);
-	b->n += n;
-	b->p[b->n] = 0;
-}
-
-static void bputs(struct buf *b, const char *s)
-{
-	bput(b, s, strlen(s));
-}
-
-static void c_text(void *ud, const uint8_t *p, size_t n)
-{
-	bput(ud, p, n);
-}
-
-static void c_reset(void *ud)
-{
-	bput(ud, "|", 1);
-}
 
 /* Decodes with cuts: piece > 0 fixed pieces, 0 whole, -1 random 1..300,
  * < -1: two pieces cut at -(piece + 2). */
