@@ -14,28 +14,6 @@
 #include "decode.h"
 #include "fuzz_util.h"
 
-/* Text is checked per segment (between resets): a segment is one unit. */
-struct run {
-	struct out all;
-	struct out seg;
-};
-
-static void on_text(void *ud, const uint8_t *p, size_t n)
-{
-	struct run *r = ud;
-	out_put(&r->all, p, n);
-	out_put(&r->seg, p, n);
-}
-
-static void on_reset(void *ud)
-{
-	struct run *r = ud;
-	if (!utf8_ok(r->seg.p, r->seg.n))
-		abort();
-	r->seg.n = 0;
-	out_put(&r->all, (const uint8_t *)"\0RESET\0", 7);
-}
-
 static void decode(const uint8_t *s, size_t n, size_t piece, size_t gap_at, int small,
                    struct run *r, struct tsf_stats *st)
 {

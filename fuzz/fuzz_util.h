@@ -64,4 +64,28 @@ static inline int utf8_ok(const uint8_t *s, size_t n)
 	return 1;
 }
 
+/* A decoder sink for the decode targets: all text with a marker at each
+ * reset, and the current segment (between resets), which must be valid
+ * UTF-8 on its own. */
+struct run {
+	struct out all;
+	struct out seg;
+};
+
+static inline void on_text(void *ud, const uint8_t *p, size_t n)
+{
+	struct run *r = ud;
+	out_put(&r->all, p, n);
+	out_put(&r->seg, p, n);
+}
+
+static inline void on_reset(void *ud)
+{
+	struct run *r = ud;
+	if (!utf8_ok(r->seg.p, r->seg.n))
+		abort();
+	r->seg.n = 0;
+	out_put(&r->all, (const uint8_t *)"\0RESET\0", 7);
+}
+
 #endif
