@@ -34,27 +34,7 @@ static const char *const prefix[8] = {
 static void decode(const uint8_t *s, size_t n, size_t piece, size_t gap_at, struct run *r,
                    struct tsf_stats *st)
 {
-	struct dec_sink sink = {on_text, on_reset, r};
-	memset(st, 0, sizeof(*st));
-	struct decoder *d = dec_new(NULL, &sink, st);
-	if (!d)
-		abort();
-	size_t i = 0;
-	while (i < n) {
-		size_t k = n - i < piece ? n - i : piece;
-		if (i < gap_at && i + k > gap_at)
-			k = gap_at - i;
-		dec_feed(d, s + i, k);
-		i += k;
-		if (i == gap_at)
-			dec_gap(d);
-		if (dec_memsize(d) > (1u << 20))
-			abort();
-	}
-	dec_finish(d);
-	dec_free(d);
-	if (!utf8_ok(r->seg.p, r->seg.n))
-		abort();
+	fuzz_decode(NULL, s, n, piece, gap_at, (size_t)1 << 20, r, st);
 }
 
 /* mime.c alone: plain bytes must come back unchanged when there is no

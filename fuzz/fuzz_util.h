@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decode.h"
+
 struct out {
 	uint8_t *p;
 	size_t n, cap;
@@ -86,6 +88,36 @@ static inline void on_reset(void *ud)
 		abort();
 	r->seg.n = 0;
 	out_put(&r->all, (const uint8_t *)"\0RESET\0", 7);
+}
+
+/* Decodes s[0..n) fed piece bytes at a time, with a gap at gap_at (none
+ * when past n), into r; aborts if the decoder holds more than maxmem or
+ * the last segment is not valid UTF-8. */
+static inline void fuzz_decode(const struct dec_limits *lim, const uint8_t *s, size_t n,
+                               size_t piece, size_t gap_at, size_t maxmem, struct run *r,
+                               struct tsf_stats *st)
+{
+	struct dec_sink sink = {on_text, on_reset, r};
+	memset(st, 0, sizeof(*st));
+	struct decoder *d = dec_new(lim, &sink, st);
+	if (!d)
+		abort();
+	size_t i = 0;
+	while (i < n) {
+		size_t k = n - i < piece ? n - i : piece;
+		if (i < gap_at && i + k > gap_at)
+			k = gap_at - i;
+		dec_feed(d, s + i, k);
+		i += k;
+		if (i == gap_at)
+			dec_gap(d);
+		if (dec_memsize(d) > maxmem)
+			abort();
+	}
+	dec_finish(d);
+	dec_free(d);
+	if (!utf8_ok(r->seg.p, r->seg.n))
+		abort();
 }
 
 #endif
