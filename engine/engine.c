@@ -566,10 +566,10 @@ static void producer_clock(struct engine *e, uint64_t ts_ns)
 	}
 }
 
-void engine_packet(struct engine *e, const struct tsf_pkt *p)
+/* Hands p to its flow's worker (the clock has been advanced). */
+static void enqueue_packet(struct engine *e, const struct tsf_pkt *p)
 {
 	e->st.payload_bytes += p->len;
-	producer_clock(e, p->ts_ns);
 	struct worker *w = &e->w[flow_hash(p) % (uint64_t)e->nworkers];
 	struct msg *m = reserve(w, p->len);
 	if (!m)
@@ -578,6 +578,12 @@ void engine_packet(struct engine *e, const struct tsf_pkt *p)
 	m->u.pkt = *p;
 	if (p->len)
 		memcpy(m + 1, p->payload, p->len);
+}
+
+void engine_packet(struct engine *e, const struct tsf_pkt *p)
+{
+	producer_clock(e, p->ts_ns);
+	enqueue_packet(e, p);
 }
 
 void engine_fragment(struct engine *e, const struct tsf_frag *f, uint64_t ts_ns, uint8_t dir)
@@ -603,7 +609,9 @@ void engine_fragment(struct engine *e, const struct tsf_frag *f, uint64_t ts_ns,
 	memcpy(p.dst, g.dst, 16);
 	p.ts_ns = g.ts_ns;
 	p.ifindex_dir = g.dir;
-	engine_packet(e, &p);
+	/* not engine_packet: its clock tick could expire the defrag table,
+	 * which frees the buffer p.payload points into */
+	enqueue_packet(e, &p);
 }
 
 void engine_text(struct engine *e, const char *name, const uint8_t *data, size_t len)
