@@ -776,6 +776,32 @@ static void hold_flush(struct mime *m)
 	hb_clear(m);
 }
 
+static int has_ew(const uint8_t *p, size_t n)
+{
+	int id, b64;
+	const uint8_t *t;
+	size_t tl;
+	for (size_t i = 0; i + 1 < n; i++)
+		if (p[i] == '=' && p[i + 1] == '?' && parse_ew(p + i, n - i, &id, &b64, &t, &tl))
+			return 1;
+	return 0;
+}
+
+/* A header block without a MIME field ended.  Encoded-words are decoded
+ * all the same when it has any (mail clients show "Subject: =?..?=" of a
+ * mail without MIME-Version decoded, and so does a phishing subject); a
+ * block without one goes on as it came. */
+static void hold_release(struct mime *m)
+{
+	if (!has_ew(m->hb, m->hn)) {
+		hold_flush(m);
+		return;
+	}
+	emit_hdr(m, m->hb, m->hn);
+	bnd_out(m);
+	hb_clear(m);
+}
+
 /* The header block just ended: the body begins. */
 static void body_start(struct mime *m)
 {
@@ -938,7 +964,7 @@ static void hold_line(struct mime *m, const uint8_t *s, size_t n)
 		}
 		return;
 	}
-	hold_flush(m);
+	hold_release(m);
 	m->mode = M_TEXT;
 	to_plain(m, s, n);
 }
@@ -1161,7 +1187,7 @@ void mime_finish(struct mime *m)
 		if (m->hi.mime)
 			go_head(m);
 		else
-			hold_flush(m);
+			hold_release(m);
 	}
 	if (m->mode == M_HEAD)
 		head_flush(m);

@@ -5,7 +5,9 @@
  * unchanged to plain() (the caller's plain-text pipeline) until a header
  * block turns out to be a MIME one: a run of "Name: value" lines (with
  * folded continuation lines) that holds Content-Type,
- * Content-Transfer-Encoding or MIME-Version.  From there on:
+ * Content-Transfer-Encoding or MIME-Version (a block without one goes on
+ * as it came, unless it holds encoded-words: then it goes to text() with
+ * them decoded, between boundaries).  From there on:
  *
  *   - the header block goes to text() with RFC 2047 encoded-words
  *     (=?charset?B|Q?...?=) decoded in place, then boundary();

@@ -277,6 +277,15 @@ static void test_encoded_words(void)
 	CHECK_OUT(f, "Subject: [免费 领取] and 換臉\r\nX-Note: 免 =?x-unknown?Q?abc?= end\r\n"
 	             "MIME-Version: 1.0\r\n\r\n|body\r\n|");
 	CHECK_EQ_INT(f->st.mime_encoded_words, 4);
+
+	/* A header block without a MIME field: its encoded-words are decoded
+	 * all the same (the rest of such a mail is plain lines). */
+	struct buf nm = {0};
+	bputs(&nm, "Subject: =?UTF-8?B?5YWN6LS5?=\r\nFrom: a\r\n\r\nno MIME field\r\n");
+	f = add("encoded_words_no_mime", nm);
+	CHECK_OUT(f, "Subject: 免费\r\nFrom: a\r\n|\r\nno MIME field\r\n|");
+	CHECK_EQ_INT(f->st.mime_encoded_words, 1);
+	CHECK_EQ_INT(f->st.mime_parts, 0);
 }
 
 static void alt_body(struct buf *in, const char *bnd)
@@ -519,7 +528,6 @@ static void test_not_mail(void)
 	    ":nick!u@h PRIVMSG #chan :verify your wallet\r\n:nick PRIVMSG #c :..dots\r\n.\r\n",
 	    "Note: meeting at 10\nhttps://example.com/a?b=c\n\nQUJD\n=?utf-8?B?5YWN?=\n",
 	    "Host: x\r\nUser-Agent: y\r\n\r\nbody=?utf-8?q?x?=\r\n--b\r\n--b--\r\n",
-	    "Subject: =?UTF-8?B?5YWN6LS5?=\r\nFrom: a\r\n\r\nno MIME field, so not decoded\r\n",
 	    "Content-Type text/plain\r\n Content-Type: text/plain\r\n\r\nQUJD\r\n",
 	    "a: b\r\n\tfolded\r\n",
 	    "",
