@@ -59,12 +59,13 @@ struct part {
 	uint8_t active;
 	uint8_t kind; /* PT_TEXT, PT_HTML, PT_SKIP */
 	uint8_t cte;
-	uint8_t nq;     /* base64: sextets in acc */
-	uint8_t padded; /* base64: '=' ended the last quantum */
-	uint8_t qst;    /* quoted-printable: 0, 1 after '=', 2 after "=H", 3 after "=\r",
-	                   4 after '=' and blanks */
-	uint8_t qh;     /* quoted-printable: the first hex digit */
-	uint8_t qws;    /* quoted-printable: blanks after '=' (state 4) */
+	uint8_t nq;      /* base64: sextets in acc */
+	uint8_t padded;  /* base64: '=' ended the last quantum */
+	uint8_t qst;     /* quoted-printable: 0, 1 after '=', 2 after "=H", 3 after "=\r",
+	                    4 after '=' and blanks */
+	uint8_t qh;      /* quoted-printable: the first hex digit */
+	uint8_t qws;     /* quoted-printable: blanks after '=' (state 4) */
+	uint8_t b64seen; /* base64: a line of base64 data came already */
 	uint32_t acc;
 	struct charset cs;
 	struct html html;
@@ -877,20 +878,26 @@ static void body_line(struct mime *m, const uint8_t *s, size_t n)
 		for (size_t i = 0; i < n; i++)
 			if (b64v(s[i]) == -3)
 				goto not_b64;
+		if (!blank_line(s, n))
+			m->pt.b64seen = 1;
 		b64_feed(m, s, n);
 		return;
 	not_b64:
-		/* The end of the base64 data (a footer, a new header block):
-		 * outside a multipart the message body is over; inside one the
-		 * rest of the part is text as it is. */
-		b64_end(m);
-		if (!m->depth) {
-			part_end(m, 1);
-			m->mode = M_TEXT;
-			text_line(m, s, n);
+		if (m->depth || !m->pt.b64seen) {
+			/* Inside a multipart (its boundary ends the part) or
+			 * before any base64 data: a junk line, skipped as mail
+			 * readers skip it, so that one line cannot hide the
+			 * part. */
+			CNT(m, mime_b64_errors);
 			return;
 		}
-		m->pt.cte = CTE_ID;
+		/* The end of the base64 data (a footer, a new header block):
+		 * outside a multipart the message body is over. */
+		b64_end(m);
+		part_end(m, 1);
+		m->mode = M_TEXT;
+		text_line(m, s, n);
+		return;
 	}
 	body_bytes(m, s, n);
 }

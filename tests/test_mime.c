@@ -222,6 +222,25 @@ static void test_base64_gbk(void)
 	CHECK_OUT(f, "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n"
 	             "Content-Transfer-Encoding: base64\r\n\r\n|" SCAM "\r\n|");
 	CHECK_EQ_INT(f->st.charset_invalid, 0);
+
+	/* A junk line before the base64 data, and one inside a multipart's
+	 * base64 part: skipped and counted; one line cannot hide a part. */
+	struct buf jk = {0};
+	bputs(&jk, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	           "Content-Transfer-Encoding: base64\r\n\r\n!junk!\r\n");
+	b64(&jk, (const uint8_t *)SCAM, strlen(SCAM), 76);
+	bputs(&jk, "Content-Type: multipart/mixed; boundary=\"q\"\r\n\r\n--q\r\n"
+	           "Content-Type: text/plain; charset=utf-8\r\n"
+	           "Content-Transfer-Encoding: base64\r\n\r\n");
+	b64(&jk, (const uint8_t *)"abc ", 4, 76);
+	bputs(&jk, "~~ not base64 ~~\r\n");
+	b64(&jk, (const uint8_t *)SCAM, strlen(SCAM), 76);
+	bputs(&jk, "--q--\r\n");
+	f = add("base64_junk_lines", jk);
+	CHECK(strstr(OUT(f), "|" SCAM "|") != NULL);
+	CHECK(strstr(OUT(f), "|abc " SCAM "|") != NULL);
+	CHECK(strstr(OUT(f), "junk") == NULL && strstr(OUT(f), "~~") == NULL);
+	CHECK_EQ_INT(f->st.mime_b64_errors, 2);
 }
 
 /* quoted-printable, UTF-8 and Big5, soft line breaks and =HH. */
